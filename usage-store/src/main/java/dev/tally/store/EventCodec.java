@@ -1,0 +1,327 @@
+package dev.tally.store;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.JsonEOFException;
+import java.io.CharConversionException;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
+
+/**
+ * Reads and writes the JSON line form of a {@link UsageEvent}, the form used by the journal,
+ * spool files, dead letters and the HTTP API:
+ *
+ * <pre>{"tenant":"acme","id":"req-1","type":"llm.request","subject":"key-7","source":"api",
+ *  "time":"2026-11-20T10:00:00.123456Z","data":{"input_tokens":812,"model":"gpt-4o"}}</pre>
+ *
+ * <p>Parsing is strict, because a billing store must not guess: unknown top-level fields,
+ * duplicate keys, NaN/Infinity, numbers that do not fit DECIMAL(38,9) exactly, nesting deeper
+ * than {@value #MAX_NESTING_DEPTH} and malformed UTF-8 are each refused with their own
+ * {@link RejectReason}. {@code data} is re-written compactly with every number kept as its
+ * exact text.
+ *
+ * <p>Thread-safe: holds no mutable state.
+ */
+public final class EventCodec {
+
+    /** Deepest nesting of objects and arrays accepted in a line (the event object counts as 1). */
+    public static final int MAX_NESTING_DEPTH = 32;
+    /** Largest total scale-and-precision a stored number may need: DECIMAL(38,9). */
+    public static final int DECIMAL_PRECISION = 38;
+    public static final int DECIMAL_SCALE = 9;
+
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            // Let NaN/Infinity through the tokenizer so they get their own reason code below.
+            .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_NESTING_DEPTH)
+                    .maxNumberLength(100)
+                    .build())
+            .build();
+
+    private static final DateTimeFormatter TIME_FORMAT =
+            DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
+
+    private EventCodec() {
+    }
+
+    /** Formats an instant as stored and written: UTC with exactly six fraction digits. */
+    public static String formatTime(Instant time) {
+        return TIME_FORMAT.format(time.truncatedTo(ChronoUnit.MICROS));
+    }
+
+    /**
+     * Parses an ISO-8601 timestamp with an offset or {@code Z}.
+     *
+     * @throws EventRejectedException with {@link RejectReason#INVALID_FIELD} naming the value
+     */
+    public static Instant parseTime(String text) throws EventRejectedException {
+        try {
+            return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME)
+                    .toInstant().truncatedTo(ChronoUnit.MICROS);
+        } catch (DateTimeParseException e) {
+            throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                    "field 'time' = " + quote(text) + " is not an ISO-8601 timestamp with an offset "
+                            + "(e.g. 2026-11-20T10:00:00.123456Z)");
+        }
+    }
+
+    /** Writes one event as a single JSON line, without the trailing newline. */
+    public static String toJson(UsageEvent e) {
+        StringWriter out = new StringWriter(128 + (e.data() == null ? 0 : e.data().length()));
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("tenant", e.tenant());
+            g.writeStringField("id", e.id());
+            g.writeStringField("type", e.type());
+            g.writeStringField("subject", e.subject());
+            if (e.source() != null) {
+                g.writeStringField("source", e.source());
+            }
+            g.writeStringField("time", e.time() == null ? null : formatTime(e.time()));
+            g.writeFieldName("data");
+            g.writeRawValue(e.data() == null ? "{}" : e.data());
+            g.writeEndObject();
+        } catch (IOException impossible) {
+            throw new IllegalStateException(impossible);
+        }
+        return out.toString();
+    }
+
+    /** Parses one JSON line given as UTF-8 bytes (malformed UTF-8 is refused, not replaced). */
+    public static UsageEvent parse(byte[] utf8, int offset, int length) throws EventRejectedException {
+        try (JsonParser p = FACTORY.createParser(utf8, offset, length)) {
+            return parseEvent(p);
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    /** Parses one JSON line. */
+    public static UsageEvent parse(String line) throws EventRejectedException {
+        byte[] b = line.getBytes(StandardCharsets.UTF_8);
+        return parse(b, 0, b.length);
+    }
+
+    /**
+     * Validates a {@code data} value given as JSON text and returns it in compact form with
+     * numbers kept as their exact text.
+     */
+    public static String canonicalData(String json) throws EventRejectedException {
+        if (json == null) {
+            throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
+        }
+        try (JsonParser p = FACTORY.createParser(json)) {
+            JsonToken t = p.nextToken();
+            String data = copyData(p, t);
+            if (p.nextToken() != null) {
+                throw new EventRejectedException(RejectReason.INVALID_JSON,
+                        "field 'data' has trailing content after the object");
+            }
+            return data;
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    private static UsageEvent parseEvent(JsonParser p) throws IOException, EventRejectedException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
+        }
+        String tenant = null;
+        String id = null;
+        String type = null;
+        String subject = null;
+        String source = null;
+        Instant time = null;
+        String data = null;
+        JsonToken t;
+        while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken v = p.nextToken();
+            switch (name) {
+                case "tenant" -> tenant = stringField(p, v, name);
+                case "id" -> id = stringField(p, v, name);
+                case "type" -> type = stringField(p, v, name);
+                case "subject" -> subject = stringField(p, v, name);
+                case "source" -> source = stringField(p, v, name);
+                case "time" -> {
+                    String s = stringField(p, v, name);
+                    time = s == null ? null : parseTime(s);
+                }
+                case "data" -> data = copyData(p, v);
+                default -> throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                        "unknown field " + quote(name) + " (allowed: tenant, id, type, subject, source, time, data)");
+            }
+        }
+        if (t != JsonToken.END_OBJECT) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON, "the event object is not closed");
+        }
+        if (p.nextToken() != null) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON,
+                    "trailing content after the event object (one event per line)");
+        }
+        return new UsageEvent(tenant, id, type, subject, source, time, data);
+    }
+
+    private static String stringField(JsonParser p, JsonToken v, String name)
+            throws IOException, EventRejectedException {
+        if (v == JsonToken.VALUE_NULL) {
+            return null;
+        }
+        if (v != JsonToken.VALUE_STRING) {
+            throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                    "field '" + name + "' must be a string, got " + describe(v));
+        }
+        return p.getText();
+    }
+
+    private static String copyData(JsonParser p, JsonToken first) throws IOException, EventRejectedException {
+        if (first == null || first == JsonToken.VALUE_NULL) {
+            throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
+        }
+        if (first != JsonToken.START_OBJECT) {
+            throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT,
+                    "field 'data' must be a JSON object, got " + describe(first));
+        }
+        StringWriter out = new StringWriter(64);
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            int depth = 0;
+            JsonToken t = first;
+            do {
+                switch (t) {
+                    case START_OBJECT -> {
+                        g.writeStartObject();
+                        depth++;
+                    }
+                    case END_OBJECT -> {
+                        g.writeEndObject();
+                        depth--;
+                    }
+                    case START_ARRAY -> {
+                        g.writeStartArray();
+                        depth++;
+                    }
+                    case END_ARRAY -> {
+                        g.writeEndArray();
+                        depth--;
+                    }
+                    case FIELD_NAME -> g.writeFieldName(p.currentName());
+                    case VALUE_STRING -> g.writeString(p.getText());
+                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(checkedNumber(p));
+                    case VALUE_TRUE -> g.writeBoolean(true);
+                    case VALUE_FALSE -> g.writeBoolean(false);
+                    case VALUE_NULL -> g.writeNull();
+                    default -> throw new EventRejectedException(RejectReason.INVALID_JSON,
+                            "unexpected token " + t + " in field 'data'");
+                }
+                if (depth == 0) {
+                    break;
+                }
+                t = p.nextToken();
+                if (t == null) {
+                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
+                }
+            } while (true);
+        }
+        return out.toString();
+    }
+
+    /** Returns the number's exact text, or refuses it when DECIMAL(38,9) cannot hold it. */
+    private static String checkedNumber(JsonParser p) throws IOException, EventRejectedException {
+        String text = p.getText();
+        if (p.isNaN()) {
+            throw new EventRejectedException(RejectReason.NON_FINITE_NUMBER,
+                    "field 'data." + path(p) + "' = " + text + " is not a finite number");
+        }
+        BigDecimal d;
+        try {
+            d = new BigDecimal(text);
+        } catch (NumberFormatException e) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON,
+                    "field 'data." + path(p) + "' = " + text + " is not a number");
+        }
+        BigDecimal s = d.stripTrailingZeros();
+        int scale = Math.max(0, s.scale());
+        int integerDigits = Math.max(0, s.precision() - s.scale());
+        if (scale > DECIMAL_SCALE || integerDigits > DECIMAL_PRECISION - DECIMAL_SCALE) {
+            throw new EventRejectedException(RejectReason.NUMBER_OUT_OF_RANGE,
+                    "field 'data." + path(p) + "' = " + abbreviate(text, 40) + " cannot be stored exactly as DECIMAL("
+                            + DECIMAL_PRECISION + "," + DECIMAL_SCALE + "): at most "
+                            + (DECIMAL_PRECISION - DECIMAL_SCALE) + " integer digits and " + DECIMAL_SCALE
+                            + " decimal places");
+        }
+        // Keep the producer's text unless it uses an exponent, which DuckDB's DECIMAL cast refuses.
+        return text.indexOf('e') < 0 && text.indexOf('E') < 0 ? text : s.toPlainString();
+    }
+
+    private static String path(JsonParser p) {
+        String name = p.currentName();
+        return name == null ? "[]" : name;
+    }
+
+    private static EventRejectedException translate(IOException e) {
+        String msg = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getOriginalMessage() != null
+                ? jpe.getOriginalMessage()
+                : String.valueOf(e.getMessage());
+        if (e instanceof StreamConstraintsException) {
+            if (msg.contains("nesting depth")) {
+                return new EventRejectedException(RejectReason.NESTING_TOO_DEEP,
+                        "JSON nested deeper than " + MAX_NESTING_DEPTH + " levels");
+            }
+            if (msg.contains("Number value length") || msg.contains("number")) {
+                return new EventRejectedException(RejectReason.NUMBER_OUT_OF_RANGE,
+                        "a number has too many digits to be stored exactly");
+            }
+        }
+        if (e instanceof CharConversionException || msg.contains("Invalid UTF-8")) {
+            return new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: " + firstLine(msg));
+        }
+        if (msg.startsWith("Duplicate field")) {
+            return new EventRejectedException(RejectReason.DUPLICATE_KEY, firstLine(msg));
+        }
+        if (e instanceof JsonEOFException) {
+            return new EventRejectedException(RejectReason.INVALID_JSON, "the JSON ends early: " + firstLine(msg));
+        }
+        return new EventRejectedException(RejectReason.INVALID_JSON, "not valid JSON: " + firstLine(msg));
+    }
+
+    private static String firstLine(String msg) {
+        int nl = msg.indexOf('\n');
+        return nl < 0 ? msg : msg.substring(0, nl);
+    }
+
+    private static String describe(JsonToken t) {
+        return switch (t) {
+            case START_OBJECT -> "an object";
+            case START_ARRAY -> "an array";
+            case VALUE_STRING -> "a string";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "a number";
+            case VALUE_TRUE, VALUE_FALSE -> "a boolean";
+            case VALUE_NULL -> "null";
+            default -> String.valueOf(t);
+        };
+    }
+
+    static String quote(String s) {
+        return s == null ? "null" : "'" + abbreviate(s, 80) + "'";
+    }
+
+    static String abbreviate(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max) + "…(" + s.length() + " chars)";
+    }
+}

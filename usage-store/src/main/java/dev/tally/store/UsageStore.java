@@ -1,0 +1,67 @@
+package dev.tally.store;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A tiered usage store: events are appended to an active DuckDB segment, sealed into immutable
+ * Parquet parts with hourly rollups, and removed by retention. Reads span every tier.
+ *
+ * <p>Thread-safe. Appends are serialized by the store's write gate; reads never take it and run
+ * concurrently with appends, seals and retention.
+ */
+public interface UsageStore extends AutoCloseable {
+
+    /** Starts building a store rooted at {@code dataDir}. */
+    static UsageStoreBuilder builder(Path dataDir) {
+        return new UsageStoreBuilder(dataDir);
+    }
+
+    /**
+     * Validates and stores a batch. Events that fail validation are reported in
+     * {@link AppendResult#rejected()} and the valid ones are stored; duplicates (by tenant and id,
+     * against every tier and within the batch) are counted and not stored. The stored events are
+     * written in one transaction: if the write fails nothing is stored, no id is marked as seen,
+     * and a {@link StoreException} is thrown.
+     */
+    AppendResult append(List<UsageEvent> events);
+
+    /**
+     * Like {@link #append(List)}, and commits {@code position} in the same transaction as the
+     * rows, so the import position and the imported rows are durable together or not at all.
+     */
+    AppendResult append(List<UsageEvent> events, ImportPosition position);
+
+    /** The committed import positions, by source. */
+    Map<String, ImportPosition> importPositions();
+
+    /**
+     * Count and exact sum of the JSON number at {@code valuePath} (e.g. {@code $.input_tokens})
+     * over events of a tenant, type and subject with time in {@code [from, to)}, across all tiers.
+     */
+    Totals total(String tenant, String type, String subject, String valuePath, Instant from, Instant to);
+
+    /** Rolls the active segment now (if it holds rows) and seals every pending segment. */
+    void sealNow();
+
+    /**
+     * One maintenance pass: roll the active segment if it is too old, seal pending segments,
+     * apply retention, remove orphans. Returns what retention removed.
+     */
+    RetentionReport maintain();
+
+    /** Runs retention once; with {@code dryRun} only reports what would go and why. */
+    RetentionReport retention(boolean dryRun);
+
+    /** Every tier's segments and parts. */
+    List<SegmentInfo> segments();
+
+    /** The settings the store was built with. */
+    StoreConfig config();
+
+    /** Checkpoints the active segment and releases files and locks. Pending segments are sealed on next open. */
+    @Override
+    void close();
+}

@@ -1,0 +1,158 @@
+package dev.tally.store;
+
+import dev.tally.store.internal.TieredStore;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+
+/**
+ * Builds a {@link UsageStore}. Each setter checks its value at once and names the setting and the
+ * bad value in its exception, so a mistake is reported where it was made:
+ *
+ * <pre>{@code
+ * UsageStore store = UsageStore.builder(Path.of("/var/lib/tally"))
+ *         .maxSegmentBytes(64L << 20)
+ *         .detailRetention(Duration.ofDays(35))
+ *         .build();
+ * }</pre>
+ *
+ * <p>Not thread-safe; build once and share the store.
+ */
+public final class UsageStoreBuilder {
+    public static final long DEFAULT_MAX_SEGMENT_BYTES = 64L << 20;
+    public static final Duration DEFAULT_MAX_SEGMENT_AGE = Duration.ofHours(1);
+    public static final Duration DEFAULT_DETAIL_RETENTION = Duration.ofDays(35);
+    public static final Duration DEFAULT_ROLLUP_RETENTION = Duration.ofDays(400);
+    public static final Duration DEFAULT_MAX_EVENT_AGE = Duration.ofDays(35);
+    public static final Duration DEFAULT_MAX_CLOCK_SKEW = Duration.ofMinutes(5);
+    public static final Duration DEFAULT_ORPHAN_GRACE_PERIOD = Duration.ofHours(1);
+    public static final long DEFAULT_SEGMENT_CACHE_ENTRIES = 10_000;
+
+    /** Smallest segment size accepted; smaller ones would seal on nearly every batch. */
+    public static final long MIN_SEGMENT_BYTES = 1L << 20;
+
+    private final Path dataDir;
+    private long maxSegmentBytes = DEFAULT_MAX_SEGMENT_BYTES;
+    private Duration maxSegmentAge = DEFAULT_MAX_SEGMENT_AGE;
+    private Duration detailRetention = DEFAULT_DETAIL_RETENTION;
+    private Duration rollupRetention = DEFAULT_ROLLUP_RETENTION;
+    private Duration maxEventAge = DEFAULT_MAX_EVENT_AGE;
+    private Duration maxClockSkew = DEFAULT_MAX_CLOCK_SKEW;
+    private Duration orphanGracePeriod = DEFAULT_ORPHAN_GRACE_PERIOD;
+    private long segmentCacheEntries = DEFAULT_SEGMENT_CACHE_ENTRIES;
+    private boolean readOnly;
+    private Clock clock = Clock.systemUTC();
+    private Executor sealExecutor;
+
+    UsageStoreBuilder(Path dataDir) {
+        this.dataDir = Objects.requireNonNull(dataDir, "dataDir").toAbsolutePath().normalize();
+    }
+
+    /** Seal the active segment once its {@code .duckdb} plus {@code .wal} reach this many bytes. */
+    public UsageStoreBuilder maxSegmentBytes(long bytes) {
+        if (bytes < MIN_SEGMENT_BYTES) {
+            throw new IllegalArgumentException("maxSegmentBytes = " + bytes + " is below the minimum of "
+                    + MIN_SEGMENT_BYTES + " bytes (1 MiB)");
+        }
+        this.maxSegmentBytes = bytes;
+        return this;
+    }
+
+    /** Seal the active segment once it is this old; checked by {@link UsageStore#maintain()}. */
+    public UsageStoreBuilder maxSegmentAge(Duration age) {
+        this.maxSegmentAge = positive("maxSegmentAge", age);
+        return this;
+    }
+
+    /** Keep sealed detail this long after its newest event; also the dedup window. */
+    public UsageStoreBuilder detailRetention(Duration retention) {
+        this.detailRetention = positive("detailRetention", retention);
+        return this;
+    }
+
+    /** Keep hourly rollups this long after their newest hour. */
+    public UsageStoreBuilder rollupRetention(Duration retention) {
+        this.rollupRetention = positive("rollupRetention", retention);
+        return this;
+    }
+
+    /** Refuse events whose time is older than this on append. */
+    public UsageStoreBuilder maxEventAge(Duration age) {
+        this.maxEventAge = positive("maxEventAge", age);
+        return this;
+    }
+
+    /** Refuse events whose time is further ahead of the clock than this. */
+    public UsageStoreBuilder maxClockSkew(Duration skew) {
+        Objects.requireNonNull(skew, "maxClockSkew");
+        if (skew.isNegative()) {
+            throw new IllegalArgumentException("maxClockSkew = " + skew + " must not be negative");
+        }
+        this.maxClockSkew = skew;
+        return this;
+    }
+
+    /** Files no manifest names are deleted only when older than this. */
+    public UsageStoreBuilder orphanGracePeriod(Duration grace) {
+        this.orphanGracePeriod = positive("orphanGracePeriod", grace);
+        return this;
+    }
+
+    /** How many per-segment read results to keep in memory. */
+    public UsageStoreBuilder segmentCacheEntries(long entries) {
+        if (entries < 0) {
+            throw new IllegalArgumentException("segmentCacheEntries = " + entries + " must not be negative");
+        }
+        this.segmentCacheEntries = entries;
+        return this;
+    }
+
+    /** Report-only: open for reading and refuse every write entry point. */
+    public UsageStoreBuilder readOnly(boolean readOnly) {
+        this.readOnly = readOnly;
+        return this;
+    }
+
+    /** The time source for event bounds, segment age and retention; tests inject their own. */
+    public UsageStoreBuilder clock(Clock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        return this;
+    }
+
+    /**
+     * Where sealing runs after a size-triggered rollover. By default a single daemon thread of the
+     * store; tests pass a direct or manual executor.
+     */
+    public UsageStoreBuilder sealExecutor(Executor executor) {
+        this.sealExecutor = Objects.requireNonNull(executor, "sealExecutor");
+        return this;
+    }
+
+    /** Checks the settings together, then opens the store, running recovery. */
+    public UsageStore build() {
+        if (maxEventAge.compareTo(detailRetention) > 0) {
+            throw new IllegalArgumentException("maxEventAge = " + maxEventAge + " is longer than detailRetention = "
+                    + detailRetention + ": an event older than the retained detail could not be checked for "
+                    + "duplicates");
+        }
+        if (rollupRetention.compareTo(detailRetention) < 0) {
+            throw new IllegalArgumentException("rollupRetention = " + rollupRetention
+                    + " is shorter than detailRetention = " + detailRetention
+                    + ": rollups must outlive the detail they summarize");
+        }
+        StoreConfig config = new StoreConfig(dataDir, maxSegmentBytes, maxSegmentAge, detailRetention,
+                rollupRetention, maxEventAge, maxClockSkew, orphanGracePeriod, segmentCacheEntries, readOnly,
+                clock);
+        return TieredStore.open(config, sealExecutor);
+    }
+
+    private static Duration positive(String name, Duration d) {
+        Objects.requireNonNull(d, name);
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(name + " = " + d + " must be positive");
+        }
+        return d;
+    }
+}

@@ -1,0 +1,111 @@
+package dev.tally.store.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Durable file-system steps: fsync a file, fsync a directory, replace a file atomically, and
+ * check that a path taken from input stays inside its root.
+ *
+ * <p>Thread-safe: stateless.
+ */
+public final class FileSync {
+    private FileSync() {
+    }
+
+    /** Forces a file's content and metadata to the device. */
+    public static void fsyncFile(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    /**
+     * Forces a directory's entries (creations, renames, deletions) to the device, so a rename is
+     * durable and not only visible.
+     */
+    public static void fsyncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException e) {
+            // Some file systems refuse to open a directory for fsync; nothing more can be done there.
+            if (!(e.getMessage() != null && e.getMessage().contains("Is a directory"))) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Writes {@code content} to {@code target} so that a crash leaves either the old file or the
+     * new one, never a torn one: write {@code target + TMP}, force, rename over the target,
+     * fsync the directory.
+     */
+    public static void writeAtomically(Path target, byte[] content) throws IOException {
+        Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ByteBuffer buf = ByteBuffer.wrap(content);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        moveAtomically(tmp, target);
+    }
+
+    /** Renames atomically and makes the rename durable. */
+    public static void moveAtomically(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException("the file system cannot rename " + from + " to " + to
+                    + " atomically; Tally needs a local POSIX file system", e);
+        }
+        fsyncDirectory(to.getParent());
+        if (!from.getParent().equals(to.getParent())) {
+            fsyncDirectory(from.getParent());
+        }
+    }
+
+    /** Deletes a file if present and makes the deletion durable; returns whether it existed. */
+    public static boolean deleteDurably(Path file) throws IOException {
+        try {
+            Files.delete(file);
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        fsyncDirectory(file.getParent());
+        return true;
+    }
+
+    /**
+     * Resolves {@code relative} (taken from input: a manifest entry, a file name, a request)
+     * against {@code root} and refuses anything that would leave the root: absolute paths,
+     * {@code ..}, NUL bytes.
+     */
+    public static Path resolveInside(Path root, String relative) {
+        if (relative == null || relative.isEmpty()) {
+            throw new IllegalArgumentException("empty path");
+        }
+        if (relative.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("path contains a NUL byte: " + relative.replace("\0", "\\0"));
+        }
+        Path rel = Path.of(relative);
+        if (rel.isAbsolute()) {
+            throw new IllegalArgumentException("path must be relative to " + root + ": " + relative);
+        }
+        Path normalizedRoot = root.toAbsolutePath().normalize();
+        Path resolved = normalizedRoot.resolve(rel).normalize();
+        if (!resolved.startsWith(normalizedRoot) || resolved.equals(normalizedRoot)) {
+            throw new IllegalArgumentException("path leaves its root " + root + ": " + relative);
+        }
+        return resolved;
+    }
+}

@@ -1,0 +1,156 @@
+package dev.tally.store.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tally.store.EventCodec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.zip.CRC32C;
+
+/**
+ * The list of published sealed parts, and the highest segment sequence ever used. It is the
+ * single source of truth for what the archive holds: a Parquet file the manifest does not name
+ * is not part of the store. Stored as {@code manifest.json} with a CRC32C of its body, so any
+ * process can read it and a damaged copy is detected, not trusted.
+ *
+ * <p>Immutable; thread-safe.
+ *
+ * @param lastSeq the highest segment sequence ever created (sequences are never reused)
+ * @param parts   published parts, ordered by sequence, kind and day
+ */
+public record Manifest(long lastSeq, List<SealedPart> parts) {
+    public static final int FORMAT_VERSION = 1;
+    /** Version of the detail and rollup column layout written by this code. */
+    public static final int SCHEMA_VERSION = 1;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public Manifest {
+        List<SealedPart> sorted = new ArrayList<>(parts);
+        sorted.sort(Comparator.comparingLong(SealedPart::seq).thenComparing(SealedPart::kind)
+                .thenComparing(SealedPart::day));
+        parts = List.copyOf(sorted);
+    }
+
+    public static Manifest empty() {
+        return new Manifest(0, List.of());
+    }
+
+    public Manifest withParts(long seq, Collection<SealedPart> added) {
+        List<SealedPart> all = new ArrayList<>(parts);
+        all.addAll(added);
+        return new Manifest(Math.max(lastSeq, seq), all);
+    }
+
+    public Manifest withoutParts(Collection<SealedPart> removed) {
+        Set<String> gone = new HashSet<>();
+        removed.forEach(p -> gone.add(p.path()));
+        return new Manifest(lastSeq, parts.stream().filter(p -> !gone.contains(p.path())).toList());
+    }
+
+    public Manifest withLastSeq(long seq) {
+        return new Manifest(Math.max(lastSeq, seq), parts);
+    }
+
+    public boolean hasSegment(long seq) {
+        return parts.stream().anyMatch(p -> p.seq() == seq);
+    }
+
+    public Set<String> paths() {
+        Set<String> s = new HashSet<>();
+        parts.forEach(p -> s.add(p.path()));
+        return s;
+    }
+
+    public List<SealedPart> parts(PartKind kind) {
+        return parts.stream().filter(p -> p.kind() == kind).toList();
+    }
+
+    /** Reads the manifest; a missing file is an empty store, a damaged one an error naming the fix. */
+    public static Manifest read(Path file) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            return empty();
+        }
+        try {
+            ObjectNode root = (ObjectNode) JSON.readTree(bytes);
+            String stored = root.path("checksum").asText("");
+            root.remove("checksum");
+            String expected = crcHex(JSON.writeValueAsBytes(root));
+            if (!stored.equals(expected)) {
+                throw new ManifestDamagedException(file, "checksum " + stored + " does not match its content ("
+                        + expected + ")");
+            }
+            int format = root.path("formatVersion").asInt(-1);
+            if (format != FORMAT_VERSION) {
+                throw new ManifestDamagedException(file, "format version " + format + " is not " + FORMAT_VERSION);
+            }
+            List<SealedPart> parts = new ArrayList<>();
+            for (JsonNode n : root.path("parts")) {
+                parts.add(new SealedPart(
+                        n.get("seq").asLong(),
+                        PartKind.valueOf(n.get("kind").asText()),
+                        LocalDate.parse(n.get("day").asText()),
+                        n.get("path").asText(),
+                        Instant.parse(n.get("minTime").asText()),
+                        Instant.parse(n.get("maxTime").asText()),
+                        n.get("rows").asLong(),
+                        n.get("bytes").asLong(),
+                        Long.parseUnsignedLong(n.get("crc32c").asText(), 16)));
+            }
+            return new Manifest(root.path("lastSeq").asLong(), parts);
+        } catch (ManifestDamagedException e) {
+            throw e;
+        } catch (RuntimeException | IOException e) {
+            throw new ManifestDamagedException(file, "it cannot be parsed: " + e.getMessage());
+        }
+    }
+
+    /** Replaces the manifest durably: temp file, force, atomic rename, directory fsync. */
+    public void write(Path file) throws IOException {
+        FileSync.writeAtomically(file, toBytes());
+    }
+
+    byte[] toBytes() throws IOException {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("formatVersion", FORMAT_VERSION);
+        root.put("schemaVersion", SCHEMA_VERSION);
+        root.put("lastSeq", lastSeq);
+        ArrayNode arr = root.putArray("parts");
+        for (SealedPart p : parts) {
+            ObjectNode n = arr.addObject();
+            n.put("seq", p.seq());
+            n.put("kind", p.kind().name());
+            n.put("day", p.day().toString());
+            n.put("path", p.path());
+            n.put("minTime", EventCodec.formatTime(p.minTime()));
+            n.put("maxTime", EventCodec.formatTime(p.maxTime()));
+            n.put("rows", p.rows());
+            n.put("bytes", p.bytes());
+            n.put("crc32c", Long.toHexString(p.crc32c()));
+        }
+        root.put("checksum", crcHex(JSON.writeValueAsBytes(root)));
+        return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String crcHex(byte[] body) {
+        CRC32C c = new CRC32C();
+        c.update(body);
+        return Long.toHexString(c.getValue());
+    }
+}

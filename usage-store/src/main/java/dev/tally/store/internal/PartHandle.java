@@ -1,0 +1,71 @@
+package dev.tally.store.internal;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A published Parquet part as readers pin it. After {@link #retire} (retention), the file is
+ * renamed to {@code .deleted} and removed once the last reader releases it, so a query that
+ * started before retention still reads every file it planned to read.
+ *
+ * <p>Thread-safe.
+ */
+public final class PartHandle extends RefCounted {
+    private static final Logger log = LoggerFactory.getLogger(PartHandle.class);
+
+    private final SealedPart part;
+    private final Path file;
+    private volatile String deleteReason;
+    private volatile Runnable afterDelete = () -> { };
+
+    PartHandle(SealedPart part, Path file) {
+        this.part = part;
+        this.file = file;
+    }
+
+    public SealedPart part() {
+        return part;
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Schedules deletion for when no reader holds the part; drops the store's reference. */
+    void retire(String reason, Runnable afterDelete) {
+        this.deleteReason = reason;
+        this.afterDelete = afterDelete;
+        release();
+    }
+
+    /** Drops the store's reference without deleting (store closing). */
+    void close() {
+        release();
+    }
+
+    @Override
+    protected void onLastRelease() {
+        String reason = deleteReason;
+        if (reason == null) {
+            return;
+        }
+        Path doomed = file.resolveSibling(file.getFileName() + SegmentFiles.DELETED_SUFFIX);
+        try {
+            FileSync.moveAtomically(file, doomed);
+            FileSync.deleteDurably(doomed);
+            log.info("deleted {} {} ({} rows, {}..{}): {}", part.kind().name().toLowerCase(java.util.Locale.ROOT),
+                    part.path(), part.rows(), part.minTime(), part.maxTime(), reason);
+        } catch (IOException e) {
+            // Recovery pass 2 finishes a .deleted file; an orphan pass finds one never renamed.
+            log.warn("could not delete {} ({}): {}", part.path(), reason, e.getMessage());
+        }
+        afterDelete.run();
+    }
+
+    @Override
+    public String toString() {
+        return part.path();
+    }
+}
