@@ -30,7 +30,9 @@ public enum RejectReason {
     /** A line longer than the import limit; it was skipped without being read whole. */
     LINE_TOO_LONG,
     /** Bytes that are not valid UTF-8. */
-    MALFORMED_UTF8;
+    MALFORMED_UTF8,
+    /** A journal record whose checksum does not match its bytes (damaged on disk). */
+    CORRUPT_RECORD;
 
     /** The lower-case wire name, e.g. {@code time_too_old}. */
     public String code() {
