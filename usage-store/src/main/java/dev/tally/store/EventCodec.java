@@ -270,8 +270,12 @@ public final class EventCodec {
     }
 
     private static String path(JsonParser p) {
-        String name = p.currentName();
-        return name == null ? "[]" : name;
+        try {
+            String name = p.currentName();
+            return name == null ? "[]" : name;
+        } catch (IOException e) {
+            return "?";
+        }
     }
 
     private static EventRejectedException translate(IOException e) {
@@ -317,11 +321,13 @@ public final class EventCodec {
         };
     }
 
-    static String quote(String s) {
+    /** A value quoted and shortened for an error message. */
+    public static String quote(String s) {
         return s == null ? "null" : "'" + abbreviate(s, 80) + "'";
     }
 
-    static String abbreviate(String s, int max) {
+    /** A value shortened to {@code max} characters for an error message. */
+    public static String abbreviate(String s, int max) {
         return s.length() <= max ? s : s.substring(0, max) + "…(" + s.length() + " chars)";
     }
 }

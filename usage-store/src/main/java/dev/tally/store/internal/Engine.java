@@ -25,11 +25,10 @@ public final class Engine implements AutoCloseable {
     private final ConcurrentLinkedDeque<DuckDBConnection> pool = new ConcurrentLinkedDeque<>();
 
     public Engine() throws SQLException {
-        Properties p = new Properties();
-        // Event times are UTC; fix the session zone so no host setting leaks into results.
-        p.setProperty("TimeZone", "UTC");
-        root = (DuckDBConnection) DriverManager.getConnection("jdbc:duckdb:", p);
+        root = (DuckDBConnection) DriverManager.getConnection("jdbc:duckdb:", new Properties());
         try (Statement s = root.createStatement()) {
+            // Event times are UTC; fix the zone so no host setting leaks into results.
+            s.execute("SET TimeZone = 'UTC'");
             // Extensions are built in; never try to download one.
             s.execute("SET autoinstall_known_extensions = false");
             s.execute("SET autoload_known_extensions = false");

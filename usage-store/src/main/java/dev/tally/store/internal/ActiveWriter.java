@@ -1,0 +1,181 @@
+package dev.tally.store.internal;
+
+import dev.tally.store.ImportPosition;
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageEvent;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.List;
+import org.duckdb.DuckDBAppender;
+import org.duckdb.DuckDBConnection;
+
+/**
+ * Writes batches into the active segment and creates new segments. Owns the writer connection.
+ *
+ * <p>Not thread-safe: every method must be called with the store's write gate held, which also
+ * satisfies DuckDB's rule that an appender stays on the thread that made it (each batch makes
+ * and closes its own).
+ *
+ * <p>DuckDB 2.0 traps handled here: the appender commits by itself every 2048 rows unless a
+ * transaction is already open on the connection, so a statement runs first after
+ * {@code setAutoCommit(false)}; {@code appender.close()} swallows a failed flush and drops rows,
+ * so {@code flush()} is called and checked first; a statement that fails is closed by the
+ * driver, so none is cached across batches.
+ */
+final class ActiveWriter implements AutoCloseable {
+    private final Engine engine;
+    private final SegmentFiles files;
+    private final DuckDBConnection conn;
+
+    ActiveWriter(Engine engine, SegmentFiles files) throws SQLException {
+        this.engine = engine;
+        this.files = files;
+        this.conn = engine.newConnection();
+    }
+
+    /** The writer's connection, for duplicate checks made under the gate. */
+    DuckDBConnection connection() {
+        return conn;
+    }
+
+    /**
+     * Writes {@code rows} and the import position in one transaction on {@code seg}. On any
+     * failure the transaction is rolled back and nothing of the batch is visible.
+     */
+    void append(SegmentHandle seg, List<StoredEvent> rows, ImportPosition position, AppendSeam seam,
+            Instant now) throws SQLException {
+        conn.setAutoCommit(false);
+        boolean committed = false;
+        try {
+            try (Statement s = conn.createStatement()) {
+                // Opens the transaction on this database before the appender exists (see class doc).
+                s.execute("SELECT count(*) FROM " + seg.alias() + ".main.segment_meta");
+            }
+            if (!rows.isEmpty()) {
+                try (DuckDBAppender ap = conn.createAppender(seg.alias(), "main", "usage_events")) {
+                    for (StoredEvent r : rows) {
+                        UsageEvent e = r.event();
+                        ap.beginRow();
+                        ap.append(e.tenant());
+                        ap.append(e.id());
+                        ap.append(e.type());
+                        ap.append(e.subject());
+                        if (e.source() == null) {
+                            ap.appendNull();
+                        } else {
+                            ap.append(e.source());
+                        }
+                        ap.appendEpochMicros(r.timeMicros());
+                        ap.append(e.data());
+                        ap.append(r.keyHash());
+                        ap.endRow();
+                    }
+                    ap.flush();
+                }
+            }
+            if (position != null) {
+                try (PreparedStatement ps = conn.prepareStatement("INSERT OR REPLACE INTO " + seg.alias()
+                        + ".main.import_positions VALUES (?, ?, ?, ?, make_timestamp(?))")) {
+                    ps.setString(1, position.source());
+                    ps.setLong(2, position.offset());
+                    ps.setString(3, position.fingerprint());
+                    ps.setString(4, position.identity());
+                    ps.setLong(5, TimeUtil.toMicros(now));
+                    ps.executeUpdate();
+                }
+            }
+            seam.beforeCommit(seg.seq());
+            conn.commit();
+            committed = true;
+        } finally {
+            if (!committed) {
+                try {
+                    conn.rollback();
+                } catch (SQLException ignored) {
+                    // the original failure is reported; a failed rollback leaves nothing committed
+                }
+            }
+            conn.setAutoCommit(true);
+        }
+    }
+
+    /** Makes the segment's committed rows durable in its main file and empties its WAL. */
+    void checkpoint(SegmentHandle seg) throws SQLException {
+        try (Statement s = conn.createStatement()) {
+            s.execute("CHECKPOINT " + seg.alias());
+        }
+    }
+
+    /**
+     * Creates segment {@code seq} durably and attaches it: build it under a {@code .tmp} name
+     * (schema, metadata, the import positions carried over from {@code previous}), checkpoint,
+     * detach, fsync, rename, fsync the directory, attach. A crash before the rename leaves only a
+     * {@code .tmp} file that recovery deletes; after it, a complete segment.
+     */
+    SegmentHandle createSegment(long seq, SegmentHandle previous, Instant now) throws SQLException, IOException {
+        Path target = files.segment(seq);
+        Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
+        Files.deleteIfExists(tmp);
+        Files.deleteIfExists(tmp.resolveSibling(tmp.getFileName() + ".wal"));
+        String tmpAlias = "new_" + seq;
+        try (Statement s = conn.createStatement()) {
+            s.execute("ATTACH " + Engine.literal(tmp) + " AS " + tmpAlias);
+            try {
+                s.execute(SegmentSchema.createTables(tmpAlias));
+                s.execute("INSERT INTO " + tmpAlias + ".main.segment_meta VALUES (" + seq + ", "
+                        + TimeUtil.sqlTimestamp(now) + ", " + Manifest.SCHEMA_VERSION + ")");
+                if (previous != null) {
+                    s.execute("INSERT INTO " + tmpAlias + ".main.import_positions SELECT * FROM "
+                            + previous.alias() + ".main.import_positions");
+                }
+                s.execute("CHECKPOINT " + tmpAlias);
+            } finally {
+                s.execute("DETACH " + tmpAlias);
+            }
+        }
+        FileSync.fsyncFile(tmp);
+        FileSync.moveAtomically(tmp, target);
+        return attach(seq, false);
+    }
+
+    /** Attaches an existing segment file and reads its statistics. */
+    SegmentHandle attach(long seq, boolean readOnly) throws SQLException {
+        return attach(engine, files, seq, readOnly, conn);
+    }
+
+    static SegmentHandle attach(Engine engine, SegmentFiles files, long seq, boolean readOnly,
+            DuckDBConnection c) throws SQLException {
+        String alias = Engine.alias(seq);
+        try (Statement s = c.createStatement()) {
+            s.execute("ATTACH " + Engine.literal(files.segment(seq)) + " AS " + alias
+                    + (readOnly ? " (READ_ONLY)" : ""));
+            Instant created = Instant.EPOCH;
+            try (var rs = s.executeQuery("SELECT epoch_us(created_at) FROM " + alias + ".main.segment_meta")) {
+                if (rs.next()) {
+                    created = TimeUtil.fromMicros(rs.getLong(1));
+                }
+            }
+            try (var rs = s.executeQuery("SELECT count(*), coalesce(epoch_us(min(time)), 0), "
+                    + "coalesce(epoch_us(max(time)), 0) FROM " + alias + ".main.usage_events")) {
+                rs.next();
+                return new SegmentHandle(engine, seq, files.segment(seq), files.segmentWal(seq), created,
+                        rs.getLong(1), rs.getLong(2), rs.getLong(3));
+            }
+        } catch (SQLException e) {
+            throw new StoreException("cannot open segment " + files.segment(seq) + ": " + e.getMessage()
+                    + (e.getMessage() != null && e.getMessage().contains("WAL")
+                            ? ". Its DuckDB write-ahead log is damaged; see docs/reliability.md (repair wal)"
+                            : ""), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        Engine.closeQuietly(conn);
+    }
+}

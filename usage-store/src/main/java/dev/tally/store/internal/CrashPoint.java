@@ -1,0 +1,24 @@
+package dev.tally.store.internal;
+
+/**
+ * Named steps of rollover and seal where a test may simulate a crash (by throwing), to prove
+ * that recovery restores every row exactly once from the state left on disk. Production uses
+ * {@link #NONE}.
+ */
+@FunctionalInterface
+public interface CrashPoint {
+    CrashPoint NONE = step -> { };
+
+    /** Rollover: the old segment is checkpointed, the new one not yet created. */
+    String ROLLOVER_CHECKPOINTED = "rollover.checkpointed";
+    /** Rollover: the new segment exists; the old one is pending. */
+    String ROLLOVER_CREATED = "rollover.created";
+    /** Seal: a part is written under its .tmp name and forced. */
+    String SEAL_PART_TMP = "seal.part-tmp";
+    /** Seal: every part is renamed into place; the manifest does not name them yet. */
+    String SEAL_PARTS_RENAMED = "seal.parts-renamed";
+    /** Seal: the manifest names the parts; the segment file still exists. */
+    String SEAL_PUBLISHED = "seal.published";
+
+    void at(String step);
+}

@@ -1,0 +1,139 @@
+package dev.tally.store.internal;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Brings a data directory to a consistent state on open, in numbered passes. Each pass is safe
+ * to repeat, so a crash during recovery is recovered by the next open. The invariant it restores:
+ * every row is in exactly one place (the active segment, a pending segment, or a published part),
+ * never in two visible places and never in none.
+ *
+ * <p>Not thread-safe: runs once, before the store is shared.
+ */
+final class StoreLoader {
+    private static final Logger log = LoggerFactory.getLogger(StoreLoader.class);
+
+    /** What recovery found and attached. */
+    record Loaded(Manifest manifest, SegmentHandle active, List<SegmentHandle> pending, long nextSeq) {
+    }
+
+    private final SegmentFiles files;
+    private final Engine engine;
+    private final ActiveWriter writer;
+    private final boolean readOnly;
+
+    StoreLoader(SegmentFiles files, Engine engine, ActiveWriter writer, boolean readOnly) {
+        this.files = files;
+        this.engine = engine;
+        this.writer = writer;
+        this.readOnly = readOnly;
+    }
+
+    Loaded load(Instant now) throws IOException, SQLException {
+        if (!readOnly) {
+            // Pass 1: delete *.tmp files. They are writes that never reached their rename, so
+            // nothing refers to them: a manifest replacement, a part before verification, a
+            // segment before it became durable.
+            for (Path f : list(files.root(), 1, SegmentFiles.TMP_SUFFIX)) {
+                delete(f, "incomplete write (temporary file)");
+            }
+            for (Path dir : List.of(files.segmentsDir(), files.archiveDir(), files.rollupsDir())) {
+                for (Path f : list(dir, 2, SegmentFiles.TMP_SUFFIX)) {
+                    delete(f, "incomplete write (temporary file)");
+                }
+                for (Path f : list(dir, 2, SegmentFiles.TMP_SUFFIX + ".wal")) {
+                    delete(f, "incomplete write (temporary file)");
+                }
+                // Pass 2: finish deletions that a crash interrupted after the rename to .deleted.
+                for (Path f : list(dir, 2, SegmentFiles.DELETED_SUFFIX)) {
+                    delete(f, "deletion interrupted by a crash");
+                }
+            }
+        }
+
+        // Pass 3: read the manifest. A damaged one stops the open with the repair command: a
+        // guess here could drop or double published rows.
+        Manifest manifest = Manifest.read(files.manifest());
+
+        // Pass 4: segment files whose sequence is already sealed (at or below the manifest's
+        // lastSeq, since segments are sealed in order) were published before the crash: delete
+        // them, or their rows would be visible twice.
+        TreeSet<Long> seqs = new TreeSet<>();
+        for (Path f : list(files.segmentsDir(), 1, SegmentFiles.SEGMENT_SUFFIX)) {
+            OptionalLong seq = SegmentFiles.segmentSeq(f.getFileName().toString());
+            if (seq.isEmpty()) {
+                continue;
+            }
+            if (seq.getAsLong() <= manifest.lastSeq()) {
+                if (!readOnly) {
+                    delete(files.segmentWal(seq.getAsLong()), "segment already published");
+                    delete(f, "segment already published in the manifest");
+                }
+            } else {
+                seqs.add(seq.getAsLong());
+            }
+        }
+
+        // Pass 5: Parquet parts above lastSeq that the manifest does not name come from a seal
+        // that crashed before publishing; the segment is still there and will be sealed again.
+        if (!readOnly) {
+            for (Path dir : List.of(files.archiveDir(), files.rollupsDir())) {
+                for (Path f : list(dir, 2, SegmentFiles.PARQUET_SUFFIX)) {
+                    OptionalLong seq = SegmentFiles.partSeq(f.getFileName().toString());
+                    String rel = files.root().relativize(f).toString().replace('\\', '/');
+                    if (seq.isPresent() && seq.getAsLong() > manifest.lastSeq() && !manifest.paths().contains(rel)) {
+                        delete(f, "part of an unpublished seal; the segment will be sealed again");
+                    }
+                }
+            }
+        }
+
+        // Pass 6: attach the segments. The highest sequence is the active segment; every lower
+        // one is pending (rolled but not sealed) and is sealed by the store before it opens.
+        List<SegmentHandle> pending = new ArrayList<>();
+        SegmentHandle active = null;
+        for (long seq : seqs) {
+            SegmentHandle h = writer.attach(seq, readOnly);
+            if (seq == seqs.last()) {
+                active = h;
+            } else {
+                pending.add(h);
+                log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq,
+                        h.rows());
+            }
+        }
+        long nextSeq = Math.max(manifest.lastSeq(), seqs.isEmpty() ? 0 : seqs.last()) + 1;
+        if (active == null && !readOnly) {
+            // Pass 7: a store with no segment gets a fresh active one.
+            active = writer.createSegment(nextSeq, null, now);
+            nextSeq++;
+        }
+        return new Loaded(manifest, active, pending, nextSeq);
+    }
+
+    private static List<Path> list(Path dir, int depth, String suffix) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.walk(dir, depth)) {
+            return s.filter(p -> Files.isRegularFile(p) && p.getFileName().toString().endsWith(suffix)).toList();
+        }
+    }
+
+    private void delete(Path f, String why) throws IOException {
+        if (FileSync.deleteDurably(f)) {
+            log.info("recovery deleted {}: {}", files.root().relativize(f), why);
+        }
+    }
+}

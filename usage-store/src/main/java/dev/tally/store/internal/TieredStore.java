@@ -1,0 +1,958 @@
+package dev.tally.store.internal;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.store.AppendResult;
+import dev.tally.store.EventRejectedException;
+import dev.tally.store.ImportPosition;
+import dev.tally.store.ReadOnlyStoreException;
+import dev.tally.store.Rejection;
+import dev.tally.store.RetentionReason;
+import dev.tally.store.RetentionReport;
+import dev.tally.store.SegmentInfo;
+import dev.tally.store.StoreConfig;
+import dev.tally.store.StoreException;
+import dev.tally.store.Totals;
+import dev.tally.store.UsageEvent;
+import dev.tally.store.UsageStore;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+import org.duckdb.DuckDBConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The tiered store: one active DuckDB segment receiving appends, pending segments being sealed,
+ * and published Parquet parts, kept consistent by the locks below.
+ *
+ * <p><b>Lock order</b> (a thread holding a lock may only take locks to its right):
+ * {@code maintenanceLock -> writeGate -> stateLock -> DedupIndex.lock}.
+ * <ul>
+ *   <li>{@code writeGate} (fair): held by append for its whole body, and by rollover of the active
+ *       segment (size, age, expiry, close). Never by sealing, part deletion or reads.</li>
+ *   <li>{@code maintenanceLock}: serializes seal, retention and orphan cleanup; guards
+ *       {@code manifest} writes.</li>
+ *   <li>{@code stateLock}: guards publication of a new {@link TierView}, {@code pending} and
+ *       {@code parts}; held only for in-memory swaps, never across I/O.</li>
+ * </ul>
+ * Reads take none of them: they pin the current {@link TierView}.
+ *
+ * <p>Thread-safe.
+ */
+public final class TieredStore implements UsageStore {
+    private static final Logger log = LoggerFactory.getLogger(TieredStore.class);
+    private static final Pattern VALUE_PATH = Pattern.compile("\\$(\\.[A-Za-z_][A-Za-z0-9_]*|\\[\"[^\"\\\\]+\"\\])+");
+
+    /** Test hooks; production uses {@link #DEFAULT_HOOKS}. */
+    record Hooks(AppendSeam seam, Lock writeGate, CrashPoint crash) {
+        Hooks withSeam(AppendSeam s) {
+            return new Hooks(s, writeGate, crash);
+        }
+
+        Hooks withGate(Lock g) {
+            return new Hooks(seam, g, crash);
+        }
+
+        Hooks withCrash(CrashPoint c) {
+            return new Hooks(seam, writeGate, c);
+        }
+    }
+
+    static final Hooks DEFAULT_HOOKS = new Hooks(AppendSeam.NONE, null, CrashPoint.NONE);
+
+    private final StoreConfig config;
+    private final SegmentFiles files;
+    private final Engine engine;
+    private final EventValidator validator;
+    private final RetentionPolicy policy;
+    private final Sealer sealer;
+    private final DedupIndex dedup;
+    private final Cache<PartQueryKey, Totals> partCache;
+    private final AppendSeam seam;
+    private final CrashPoint crash;
+    private final Lock writeGate;
+    private final ReentrantLock maintenanceLock = new ReentrantLock();
+    private final Object stateLock = new Object();
+    private final Executor sealExecutor;
+    private final ExecutorService ownedExecutor;
+    private final FileChannel lockChannel;
+    private final FileLock storeLock;
+    private final AtomicBoolean sealScheduled = new AtomicBoolean();
+    private final StoreMetrics metrics = new StoreMetrics();
+
+    // Guarded by writeGate.
+    private final ActiveWriter writer;
+    private long nextSeq;
+    private volatile SegmentHandle active;
+    private volatile boolean closed;
+
+    // Guarded by maintenanceLock (writes); read under stateLock or through a view.
+    private volatile Manifest manifest;
+
+    // Guarded by stateLock.
+    private final List<SegmentHandle> pending = new ArrayList<>();
+    private final Map<String, PartHandle> parts = new HashMap<>();
+    private volatile TierView view;
+
+    private TieredStore(StoreConfig config, Executor sealExecutor, Hooks hooks, FileChannel lockChannel,
+            FileLock storeLock) throws SQLException {
+        this.config = config;
+        this.files = new SegmentFiles(config.dataDir());
+        this.engine = new Engine();
+        this.validator = new EventValidator(config);
+        this.policy = new RetentionPolicy(config);
+        this.crash = hooks.crash();
+        this.sealer = new Sealer(engine, files, crash);
+        this.dedup = new DedupIndex(1 << 16);
+        this.partCache = Caffeine.newBuilder().maximumSize(config.segmentCacheEntries()).build();
+        this.seam = hooks.seam();
+        this.writeGate = hooks.writeGate() != null ? hooks.writeGate() : new ReentrantLock(true);
+        if (sealExecutor != null) {
+            this.sealExecutor = sealExecutor;
+            this.ownedExecutor = null;
+        } else {
+            this.ownedExecutor = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "tally-sealer");
+                t.setDaemon(true);
+                return t;
+            });
+            this.sealExecutor = ownedExecutor;
+        }
+        this.lockChannel = lockChannel;
+        this.storeLock = storeLock;
+        this.writer = new ActiveWriter(engine, files);
+    }
+
+    /** Opens (creating if needed) the store in {@code config.dataDir()}, running recovery. */
+    public static TieredStore open(StoreConfig config, Executor sealExecutor) {
+        return open(config, sealExecutor, DEFAULT_HOOKS);
+    }
+
+    static TieredStore open(StoreConfig config, Executor sealExecutor, Hooks hooks) {
+        SegmentFiles files = new SegmentFiles(config.dataDir());
+        FileChannel channel = null;
+        FileLock lock = null;
+        TieredStore store = null;
+        try {
+            if (!config.readOnly()) {
+                Files.createDirectories(files.segmentsDir());
+                Files.createDirectories(files.archiveDir());
+                Files.createDirectories(files.rollupsDir());
+                channel = FileChannel.open(files.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                try {
+                    lock = channel.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    lock = null;
+                }
+                if (lock == null) {
+                    throw new StoreException("the store in " + config.dataDir() + " is already open for writing by "
+                            + "another process or store instance (" + files.lockFile() + " is locked); stop it "
+                            + "first, or open this one report-only");
+                }
+            } else if (!Files.isDirectory(config.dataDir())) {
+                throw new StoreException("no store at " + config.dataDir() + " to open report-only");
+            }
+            store = new TieredStore(config, sealExecutor, hooks, channel, lock);
+            store.recover();
+            return store;
+        } catch (IOException | SQLException | RuntimeException e) {
+            if (store != null) {
+                store.closeQuietly();
+            } else {
+                releaseLock(lock, channel);
+            }
+            if (e instanceof StoreException se) {
+                throw se;
+            }
+            throw new StoreException("cannot open the store in " + config.dataDir() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void recover() throws IOException, SQLException {
+        Instant now = config.clock().instant();
+        StoreLoader.Loaded loaded = new StoreLoader(files, engine, writer, config.readOnly()).load(now);
+        manifest = loaded.manifest();
+        nextSeq = loaded.nextSeq();
+        active = loaded.active();
+        synchronized (stateLock) {
+            for (SealedPart p : manifest.parts()) {
+                parts.put(p.path(), new PartHandle(p, FileSync.resolveInside(files.root(), p.path())));
+            }
+            pending.addAll(loaded.pending());
+            publishLocked();
+        }
+        if (!config.readOnly()) {
+            maintenanceLock.lock();
+            try {
+                sealPendingLocked();
+            } finally {
+                maintenanceLock.unlock();
+            }
+        }
+        rebuildDedupIndex();
+        log.info("opened store {}: active segment {} ({} rows), {} sealed parts, {} ids indexed", config.dataDir(),
+                active == null ? "-" : active.seq(), active == null ? 0 : active.rows(), manifest.parts().size(),
+                dedup.size());
+    }
+
+    /** Pass 8 of recovery: every stored key hash, mapped to the segment that holds it. */
+    private void rebuildDedupIndex() throws SQLException {
+        TierView v = acquireView();
+        DuckDBConnection c = engine.borrow();
+        try (Statement s = c.createStatement()) {
+            Map<Long, List<PartHandle>> bySeq = new HashMap<>();
+            for (SealedPart p : v.manifest().parts(PartKind.DETAIL)) {
+                bySeq.computeIfAbsent(p.seq(), k -> new ArrayList<>()).add(v.part(p.path()));
+            }
+            for (var e : bySeq.entrySet()) {
+                loadHashes(s, parquetSource(e.getValue()), e.getKey());
+            }
+            for (SegmentHandle h : v.segments()) {
+                loadHashes(s, h.eventsTable(), h.seq());
+            }
+        } finally {
+            engine.giveBack(c);
+            v.release();
+        }
+    }
+
+    private void loadHashes(Statement s, String source, long seq) throws SQLException {
+        long[] buf = new long[4096];
+        int n = 0;
+        try (ResultSet rs = s.executeQuery("SELECT key_hash FROM " + source)) {
+            while (rs.next()) {
+                buf[n++] = rs.getLong(1);
+                if (n == buf.length) {
+                    dedup.putAll(buf, n, (int) seq);
+                    n = 0;
+                }
+            }
+        }
+        dedup.putAll(buf, n, (int) seq);
+    }
+
+    // ---------------------------------------------------------------- append
+
+    @Override
+    public AppendResult append(List<UsageEvent> events) {
+        return append(events, null);
+    }
+
+    @Override
+    public AppendResult append(List<UsageEvent> events, ImportPosition position) {
+        checkWritable("append");
+        Instant now = config.clock().instant();
+        List<Rejection> rejected = new ArrayList<>();
+        // Validation is pure CPU: done before taking the gate.
+        LinkedHashMap<String, StoredEvent> unique = new LinkedHashMap<>(events.size() * 2);
+        int inBatchDuplicates = 0;
+        for (int i = 0; i < events.size(); i++) {
+            UsageEvent e = events.get(i);
+            try {
+                UsageEvent v = validator.validate(e, now);
+                StoredEvent se = new StoredEvent(i, v, KeyHash.of(v.tenant(), v.id()), TimeUtil.toMicros(v.time()));
+                if (unique.putIfAbsent(se.key(), se) != null) {
+                    inBatchDuplicates++;
+                }
+            } catch (EventRejectedException ex) {
+                rejected.add(new Rejection(i, e == null ? null : e.id(), ex.reason(), ex.getMessage()));
+            }
+        }
+        boolean sealNeeded = false;
+        long waitStart = System.nanoTime();
+        writeGate.lock();
+        try {
+            metrics.gateWaitNanos.add(System.nanoTime() - waitStart);
+            checkWritable("append");
+            List<StoredEvent> fresh = withoutStored(new ArrayList<>(unique.values()));
+            int duplicates = inBatchDuplicates + unique.size() - fresh.size();
+            if (fresh.isEmpty() && position == null) {
+                return record(new AppendResult(0, duplicates, rejected));
+            }
+            SegmentHandle seg = active;
+            try {
+                writer.append(seg, fresh, position, seam, now);
+            } catch (SQLException e) {
+                throw new StoreException("append of " + fresh.size() + " events to segment " + seg.seq()
+                        + " failed and stored nothing: " + e.getMessage(), e);
+            }
+            // Only now, after the commit, are the ids seen: a failed write marks nothing.
+            long[] hashes = new long[fresh.size()];
+            long min = Long.MAX_VALUE;
+            long max = Long.MIN_VALUE;
+            for (int i = 0; i < hashes.length; i++) {
+                StoredEvent se = fresh.get(i);
+                hashes[i] = se.keyHash();
+                min = Math.min(min, se.timeMicros());
+                max = Math.max(max, se.timeMicros());
+            }
+            dedup.putAll(hashes, hashes.length, (int) seg.seq());
+            seg.recordAppend(hashes.length, min, max);
+            if (seg.bytesOnDisk() >= config.maxSegmentBytes()) {
+                rolloverLocked("reached maxSegmentBytes (" + config.maxSegmentBytes() + " bytes)");
+                sealNeeded = true;
+            }
+            return record(new AppendResult(fresh.size(), duplicates, rejected));
+        } finally {
+            writeGate.unlock();
+            if (sealNeeded) {
+                scheduleSeal();
+            }
+        }
+    }
+
+    private AppendResult record(AppendResult r) {
+        metrics.accepted.add(r.accepted());
+        metrics.duplicates.add(r.duplicates());
+        r.rejected().forEach(x -> metrics.countRejected(x.reason()));
+        return r;
+    }
+
+    /**
+     * Drops the events already stored in any tier. A dedup-index hit is a candidate only; it is
+     * confirmed by reading tenant and id from the one segment (or its parts) the index names.
+     * Caller holds the write gate, so the active segment cannot change meanwhile.
+     */
+    private List<StoredEvent> withoutStored(List<StoredEvent> batch) {
+        Map<Integer, List<StoredEvent>> bySeq = new HashMap<>();
+        List<StoredEvent> ambiguous = new ArrayList<>();
+        for (StoredEvent se : batch) {
+            int seq = dedup.get(se.keyHash());
+            if (seq == DedupIndex.AMBIGUOUS) {
+                ambiguous.add(se);
+            } else if (seq != DedupIndex.ABSENT) {
+                bySeq.computeIfAbsent(seq, k -> new ArrayList<>()).add(se);
+            }
+        }
+        if (bySeq.isEmpty() && ambiguous.isEmpty()) {
+            return batch;
+        }
+        Set<String> stored = new HashSet<>();
+        TierView v = acquireView();
+        try {
+            for (var e : bySeq.entrySet()) {
+                for (String source : sourcesOf(v, e.getKey())) {
+                    stored.addAll(findKeys(source, e.getValue()));
+                }
+            }
+            if (!ambiguous.isEmpty()) {
+                for (SegmentHandle h : v.segments()) {
+                    stored.addAll(findKeys(h.eventsTable(), ambiguous));
+                }
+                List<PartHandle> all = v.parts(PartKind.DETAIL, Instant.MIN, Instant.MAX);
+                if (!all.isEmpty()) {
+                    stored.addAll(findKeys(parquetSource(all), ambiguous));
+                }
+            }
+        } catch (SQLException e) {
+            throw new StoreException("duplicate check failed, nothing was stored: " + e.getMessage(), e);
+        } finally {
+            v.release();
+        }
+        if (stored.isEmpty()) {
+            return batch;
+        }
+        List<StoredEvent> out = new ArrayList<>(batch.size());
+        for (StoredEvent se : batch) {
+            if (!stored.contains(se.key())) {
+                out.add(se);
+            }
+        }
+        return out;
+    }
+
+    private static List<String> sourcesOf(TierView v, long seq) {
+        SegmentHandle h = v.segment(seq);
+        if (h != null) {
+            return List.of(h.eventsTable());
+        }
+        List<PartHandle> detail = v.detailParts(seq);
+        return detail.isEmpty() ? List.of() : List.of(parquetSource(detail));
+    }
+
+    private Set<String> findKeys(String source, List<StoredEvent> candidates) throws SQLException {
+        StringBuilder in = new StringBuilder();
+        for (StoredEvent se : candidates) {
+            if (!in.isEmpty()) {
+                in.append(',');
+            }
+            in.append(se.keyHash());
+        }
+        Set<String> found = new HashSet<>();
+        try (Statement s = writer.connection().createStatement();
+                ResultSet rs = s.executeQuery("SELECT tenant, id FROM " + source + " WHERE key_hash IN (" + in + ")")) {
+            while (rs.next()) {
+                found.add(rs.getString(1) + '\0' + rs.getString(2));
+            }
+        }
+        return found;
+    }
+
+    static String parquetSource(List<PartHandle> handles) {
+        return parquetSource(handles, "");
+    }
+
+    /** {@code read_parquet([...]<options>)} over the handles' files. */
+    static String parquetSource(List<PartHandle> handles, String options) {
+        StringBuilder sb = new StringBuilder("read_parquet([");
+        for (int i = 0; i < handles.size(); i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(Engine.literal(handles.get(i).file()));
+        }
+        return sb.append(']').append(options).append(')').toString();
+    }
+
+    // ---------------------------------------------------------------- rollover and seal
+
+    /**
+     * Swaps in a fresh active segment. Caller holds the write gate, so no append is between its
+     * write and its commit on the old segment: the old segment's rows are final once this runs.
+     */
+    private void rolloverLocked(String reason) {
+        SegmentHandle old = active;
+        Instant now = config.clock().instant();
+        try {
+            writer.checkpoint(old);
+            crash.at(CrashPoint.ROLLOVER_CHECKPOINTED);
+            SegmentHandle fresh = writer.createSegment(nextSeq, old, now);
+            nextSeq++;
+            crash.at(CrashPoint.ROLLOVER_CREATED);
+            synchronized (stateLock) {
+                pending.add(old);
+                active = fresh;
+                publishLocked();
+            }
+            log.info("rolled segment {} ({} rows, {} bytes): {}; segment {} is now active", old.seq(), old.rows(),
+                    old.bytesOnDisk(), reason, fresh.seq());
+        } catch (SQLException | IOException e) {
+            throw new StoreException("rollover of segment " + old.seq() + " failed (" + reason
+                    + "); it stays active: " + e.getMessage(), e);
+        }
+    }
+
+    /** Rolls the active segment under the gate if it holds rows. Package-private for tests. */
+    boolean rollover(String reason) {
+        checkWritable("rollover");
+        writeGate.lock();
+        try {
+            checkWritable("rollover");
+            if (active.rows() == 0) {
+                return false;
+            }
+            rolloverLocked(reason);
+            return true;
+        } finally {
+            writeGate.unlock();
+        }
+    }
+
+    private void scheduleSeal() {
+        if (sealScheduled.compareAndSet(false, true)) {
+            try {
+                sealExecutor.execute(() -> {
+                    sealScheduled.set(false);
+                    try {
+                        sealPending();
+                    } catch (RuntimeException e) {
+                        log.error("sealing failed; the segments stay pending and are retried by the next "
+                                + "maintenance pass: {}", e.getMessage(), e);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                sealScheduled.set(false);
+            }
+        }
+    }
+
+    /** Seals every pending segment, oldest first. */
+    public void sealPending() {
+        checkWritable("seal");
+        maintenanceLock.lock();
+        try {
+            if (!closed) {
+                sealPendingLocked();
+            }
+        } finally {
+            maintenanceLock.unlock();
+        }
+    }
+
+    private void sealPendingLocked() {
+        for (;;) {
+            SegmentHandle next;
+            synchronized (stateLock) {
+                next = pending.stream().min((a, b) -> Long.compare(a.seq(), b.seq())).orElse(null);
+            }
+            if (next == null) {
+                return;
+            }
+            sealOneLocked(next);
+        }
+    }
+
+    private void sealOneLocked(SegmentHandle seg) {
+        long start = System.nanoTime();
+        Instant now = config.clock().instant();
+        List<SealedPart> sealed;
+        try {
+            sealed = sealer.seal(seg, policy.detailCutoff(now));
+            crash.at(CrashPoint.SEAL_PARTS_RENAMED);
+            Manifest next = manifest.withParts(seg.seq(), sealed);
+            next.write(files.manifest());
+            manifest = next;
+            crash.at(CrashPoint.SEAL_PUBLISHED);
+        } catch (SQLException | IOException e) {
+            throw new StoreException("sealing segment " + seg.seq() + " failed; it stays pending: " + e.getMessage(), e);
+        }
+        synchronized (stateLock) {
+            for (SealedPart p : sealed) {
+                parts.put(p.path(), new PartHandle(p, FileSync.resolveInside(files.root(), p.path())));
+            }
+            pending.remove(seg);
+            publishLocked();
+        }
+        seg.retire(SegmentHandle.Disposal.DELETE, "sealed into " + sealed.size() + " parts");
+        metrics.sealNanos.add(System.nanoTime() - start);
+        metrics.seals.increment();
+        log.info("sealed segment {}: {} rows into {} parts in {} ms", seg.seq(), seg.rows(), sealed.size(),
+                (System.nanoTime() - start) / 1_000_000);
+    }
+
+    @Override
+    public void sealNow() {
+        checkWritable("seal");
+        maintenanceLock.lock();
+        try {
+            rollover("seal requested");
+            sealPendingLocked();
+        } finally {
+            maintenanceLock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- retention
+
+    @Override
+    public RetentionReport maintain() {
+        checkWritable("maintain");
+        maintenanceLock.lock();
+        try {
+            Instant now = config.clock().instant();
+            if (policy.activeAged(active, now) && !policy.activeExpired(active, now)) {
+                rollover("older than maxSegmentAge (" + config.maxSegmentAge() + ")");
+            }
+            sealPendingLocked();
+            return retentionLocked(false);
+        } finally {
+            maintenanceLock.unlock();
+        }
+    }
+
+    @Override
+    public RetentionReport retention(boolean dryRun) {
+        if (!dryRun) {
+            checkWritable("retention");
+        }
+        maintenanceLock.lock();
+        try {
+            return retentionLocked(dryRun);
+        } finally {
+            maintenanceLock.unlock();
+        }
+    }
+
+    private RetentionReport retentionLocked(boolean dryRun) {
+        long start = System.nanoTime();
+        Instant now = config.clock().instant();
+        List<RetentionReport.Action> actions = new ArrayList<>();
+
+        // 1. An active segment whose newest row is already expired: roll it under the gate, then
+        //    seal. The sealer keeps the detail of any day that holds a current row, so an append
+        //    that raced in before the rollover loses nothing.
+        SegmentHandle a = active;
+        if (a != null && policy.activeExpired(a, now)) {
+            actions.add(new RetentionReport.Action(RetentionReason.ACTIVE_SEGMENT_EXPIRED,
+                    files.root().relativize(a.file()).toString(), a.rows(),
+                    "newest event " + a.maxTime() + " is older than the detail cutoff " + policy.detailCutoff(now)));
+            if (!dryRun) {
+                rollover(RetentionReason.ACTIVE_SEGMENT_EXPIRED.name());
+                sealPendingLocked();
+            }
+        }
+
+        // 2. Published parts past their tier's retention.
+        List<RetentionPolicy.Expiry> expired = policy.expiredParts(manifest, now);
+        for (RetentionPolicy.Expiry x : expired) {
+            actions.add(new RetentionReport.Action(x.reason(), x.part().path(), x.part().rows(), x.detail()));
+        }
+        if (!dryRun && !expired.isEmpty()) {
+            deleteParts(expired);
+        }
+
+        // 3. Orphans: files nothing names, older than the grace period.
+        try {
+            Set<Long> live = new HashSet<>();
+            synchronized (stateLock) {
+                view.segments().forEach(h -> live.add(h.seq()));
+            }
+            for (RetentionPolicy.Orphan o : policy.orphans(files, manifest, live, now)) {
+                actions.add(new RetentionReport.Action(RetentionReason.ORPHAN, o.relative(), 0,
+                        "named by no manifest entry or live segment, older than " + config.orphanGracePeriod()));
+                if (!dryRun && FileSync.deleteDurably(o.file())) {
+                    log.info("deleted orphan {}: named by no manifest entry or live segment", o.relative());
+                }
+            }
+        } catch (IOException e) {
+            log.warn("orphan scan failed, retried next pass: {}", e.getMessage());
+        }
+        if (!dryRun) {
+            metrics.retentionNanos.add(System.nanoTime() - start);
+        }
+        return new RetentionReport(dryRun, now, actions);
+    }
+
+    private void deleteParts(List<RetentionPolicy.Expiry> expired) {
+        List<SealedPart> gone = expired.stream().map(RetentionPolicy.Expiry::part).toList();
+        Manifest next = manifest.withoutParts(gone);
+        try {
+            next.write(files.manifest());
+        } catch (IOException e) {
+            throw new StoreException("retention could not update the manifest; nothing was deleted: "
+                    + e.getMessage(), e);
+        }
+        manifest = next;
+        List<PartHandle> retired = new ArrayList<>();
+        synchronized (stateLock) {
+            for (SealedPart p : gone) {
+                retired.add(parts.remove(p.path()));
+            }
+            publishLocked();
+        }
+        for (int i = 0; i < retired.size(); i++) {
+            PartHandle h = retired.get(i);
+            RetentionPolicy.Expiry x = expired.get(i);
+            String path = h.part().path();
+            h.retire(x.reason().name() + ": " + x.detail(),
+                    () -> partCache.asMap().keySet().removeIf(k -> k.path().equals(path)));
+        }
+        // Segments with no detail left no longer answer duplicate checks.
+        Set<Long> withDetail = new HashSet<>();
+        next.parts(PartKind.DETAIL).forEach(p -> withDetail.add(p.seq()));
+        Set<Long> live = new HashSet<>();
+        synchronized (stateLock) {
+            view.segments().forEach(h -> live.add(h.seq()));
+        }
+        long purged = dedup.purge(seq -> !withDetail.contains((long) seq) && !live.contains((long) seq));
+        if (purged > 0) {
+            log.info("dedup index: dropped {} ids of deleted detail", purged);
+        }
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /** Pins the current view; the caller must {@link TierView#release()} it. */
+    public TierView acquireView() {
+        for (;;) {
+            TierView v = view;
+            if (v == null) {
+                throw new StoreException("the store is closed");
+            }
+            if (v.tryRetain()) {
+                return v;
+            }
+        }
+    }
+
+    /** Publishes a new view of the current state. Caller holds stateLock. */
+    private void publishLocked() {
+        TierView next = new TierView(active, pending, manifest, parts);
+        TierView prev = view;
+        view = next;
+        if (prev != null) {
+            prev.release();
+        }
+    }
+
+    @Override
+    public Totals total(String tenant, String type, String subject, String valuePath, Instant from, Instant to) {
+        if (tenant == null || type == null || subject == null || from == null || to == null) {
+            throw new IllegalArgumentException("tenant, type, subject, from and to are required");
+        }
+        if (valuePath == null || !VALUE_PATH.matcher(valuePath).matches()) {
+            throw new IllegalArgumentException("valuePath = " + valuePath + " is not a JSON path like $.input_tokens "
+                    + "or $.usage.input_tokens");
+        }
+        if (!from.isBefore(to)) {
+            throw new IllegalArgumentException("from = " + from + " must be before to = " + to);
+        }
+        TierView v = acquireView();
+        DuckDBConnection c = null;
+        try {
+            c = engine.borrow();
+            Totals sum = Totals.ZERO;
+            List<PartHandle> misses = new ArrayList<>();
+            Map<PartHandle, PartQueryKey> keys = new HashMap<>();
+            for (PartHandle p : v.parts(PartKind.DETAIL, from, to)) {
+                boolean whole = p.part().within(from, to);
+                PartQueryKey key = new PartQueryKey(p.part().path(), p.part().crc32c(), tenant, type, subject,
+                        valuePath, whole ? null : from, whole ? null : to);
+                Totals cached = partCache.getIfPresent(key);
+                if (cached != null) {
+                    sum = sum.plus(cached);
+                } else {
+                    misses.add(p);
+                    keys.put(p, key);
+                }
+            }
+            if (!misses.isEmpty()) {
+                Map<String, Totals> perFile = totalsByFile(c, parquetSource(misses, ", filename = true"),
+                        tenant, type, subject, valuePath, from, to);
+                for (PartHandle p : misses) {
+                    Totals t = perFile.getOrDefault(p.file().toString(), Totals.ZERO);
+                    partCache.put(keys.get(p), t);
+                    sum = sum.plus(t);
+                }
+            }
+            for (SegmentHandle h : v.segments()) {
+                if (h.overlaps(from, to)) {
+                    sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + h.eventsTable() + ")", tenant,
+                            type, subject, valuePath, from, to).getOrDefault("", Totals.ZERO));
+                }
+            }
+            return sum;
+        } catch (SQLException e) {
+            throw new StoreException("total query failed: " + e.getMessage(), e);
+        } finally {
+            if (c != null) {
+                engine.giveBack(c);
+            }
+            v.release();
+        }
+    }
+
+    private static Map<String, Totals> totalsByFile(DuckDBConnection c, String source, String tenant, String type,
+            String subject, String valuePath, Instant from, Instant to) throws SQLException {
+        String sql = "SELECT filename, count(*), count(v), coalesce(sum(v), 0) FROM (SELECT filename, "
+                + "TRY_CAST(json_extract_string(data, ?) AS DECIMAL(38,9)) AS v FROM " + source
+                + " WHERE tenant = ? AND type = ? AND subject = ? AND time >= make_timestamp(?) "
+                + "AND time < make_timestamp(?)) GROUP BY filename";
+        Map<String, Totals> out = new HashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, valuePath);
+            ps.setString(2, tenant);
+            ps.setString(3, type);
+            ps.setString(4, subject);
+            ps.setLong(5, TimeUtil.toMicros(from));
+            ps.setLong(6, TimeUtil.toMicros(to));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), new Totals(rs.getLong(2), rs.getLong(3), rs.getObject(4, BigDecimal.class)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Cache key of one part's totals; the CRC makes a replaced file a different key. */
+    record PartQueryKey(String path, long crc32c, String tenant, String type, String subject, String valuePath,
+            Instant from, Instant to) {
+    }
+
+    @Override
+    public Map<String, ImportPosition> importPositions() {
+        TierView v = acquireView();
+        DuckDBConnection c = null;
+        try {
+            SegmentHandle a = v.active();
+            Map<String, ImportPosition> out = new LinkedHashMap<>();
+            if (a == null) {
+                return out;
+            }
+            c = engine.borrow();
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT source, position, "
+                    + "fingerprint, identity FROM " + a.alias() + ".main.import_positions ORDER BY source")) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), new ImportPosition(rs.getString(1), rs.getLong(2), rs.getString(3),
+                            rs.getString(4)));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new StoreException("cannot read import positions: " + e.getMessage(), e);
+        } finally {
+            if (c != null) {
+                engine.giveBack(c);
+            }
+            v.release();
+        }
+    }
+
+    @Override
+    public List<SegmentInfo> segments() {
+        TierView v = acquireView();
+        try {
+            List<SegmentInfo> out = new ArrayList<>();
+            for (SegmentHandle h : v.segments()) {
+                out.add(new SegmentInfo(h == v.active() ? SegmentInfo.State.ACTIVE : SegmentInfo.State.PENDING,
+                        h.seq(), files.root().relativize(h.file()).toString(), h.minTime(), h.maxTime(), h.rows(),
+                        h.bytesOnDisk()));
+            }
+            for (SealedPart p : v.manifest().parts()) {
+                out.add(new SegmentInfo(p.kind() == PartKind.DETAIL ? SegmentInfo.State.SEALED_DETAIL
+                        : SegmentInfo.State.SEALED_ROLLUP, p.seq(), p.path(), p.minTime(), p.maxTime(), p.rows(),
+                        p.bytes()));
+            }
+            return out;
+        } finally {
+            v.release();
+        }
+    }
+
+    @Override
+    public StoreConfig config() {
+        return config;
+    }
+
+    /** The shared DuckDB engine, for the query layer. */
+    public Engine engine() {
+        return engine;
+    }
+
+    public SegmentFiles files() {
+        return files;
+    }
+
+    public StoreMetrics metrics() {
+        return metrics;
+    }
+
+    public DedupIndex dedupIndex() {
+        return dedup;
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    private void checkWritable(String operation) {
+        if (config.readOnly()) {
+            throw new ReadOnlyStoreException(operation);
+        }
+        if (closed) {
+            throw new StoreException("the store is closed; '" + operation + "' was not done");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (ownedExecutor != null) {
+            ownedExecutor.shutdown();
+        }
+        maintenanceLock.lock();
+        try {
+            writeGate.lock();
+            try {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                if (active != null && !config.readOnly()) {
+                    try {
+                        writer.checkpoint(active);
+                    } catch (SQLException e) {
+                        log.warn("checkpoint on close failed; DuckDB replays its WAL on the next open: {}",
+                                e.getMessage());
+                    }
+                }
+            } finally {
+                writeGate.unlock();
+            }
+        } finally {
+            maintenanceLock.unlock();
+        }
+        if (ownedExecutor != null) {
+            try {
+                ownedExecutor.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        closeQuietly();
+    }
+
+    /**
+     * Drops the store as a crash would: no checkpoint, no seal, no file clean-up; only the
+     * process-level resources (DuckDB instance, lock) are released so the same JVM can reopen.
+     */
+    void abandon() {
+        closed = true;
+        if (ownedExecutor != null) {
+            ownedExecutor.shutdownNow();
+        }
+        writer.close();
+        engine.close();
+        releaseLock(storeLock, lockChannel);
+    }
+
+    private void closeQuietly() {
+        closed = true;
+        synchronized (stateLock) {
+            if (view != null) {
+                view.release();
+                view = null;
+            }
+            if (active != null) {
+                active.retire(SegmentHandle.Disposal.DETACH, "store closed");
+            }
+            pending.forEach(h -> h.retire(SegmentHandle.Disposal.DETACH, "store closed"));
+            pending.clear();
+            parts.values().forEach(PartHandle::close);
+            parts.clear();
+        }
+        writer.close();
+        engine.close();
+        releaseLock(storeLock, lockChannel);
+    }
+
+    private static void releaseLock(FileLock lock, FileChannel channel) {
+        try {
+            if (lock != null) {
+                lock.release();
+            }
+            if (channel != null) {
+                channel.close();
+            }
+        } catch (IOException ignored) {
+            // the process is letting go of the store; the OS releases the lock with the channel
+        }
+    }
+}
