@@ -60,8 +60,9 @@ public final class PartHandle extends RefCounted {
         } catch (IOException e) {
             // Recovery pass 2 finishes a .deleted file; an orphan pass finds one never renamed.
             log.warn("could not delete {} ({}): {}", part.path(), reason, e.getMessage());
+        } finally {
+            afterDelete.run();
         }
-        afterDelete.run();
     }
 
     @Override

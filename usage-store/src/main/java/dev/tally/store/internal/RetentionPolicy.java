@@ -69,12 +69,13 @@ final class RetentionPolicy {
 
     /**
      * Files under the segment, archive and rollup folders that neither the manifest nor a live
-     * (active or pending) segment names, and that were last modified before the grace period.
+     * (active or pending) segment names, that no reader pins, and that were last modified before
+     * the grace period.
      * Called under the maintenance lock, so no seal is between writing a part and publishing it;
      * the grace period protects against anything else in flight.
      */
-    List<Orphan> orphans(SegmentFiles files, Manifest manifest, Set<Long> liveSegments, Instant now)
-            throws IOException {
+    List<Orphan> orphans(SegmentFiles files, Manifest manifest, Set<Long> liveSegments, Set<Path> draining,
+            Instant now) throws IOException {
         Set<String> published = manifest.paths();
         Instant graceStart = now.minus(config.orphanGracePeriod());
         List<Orphan> out = new ArrayList<>();
@@ -85,7 +86,7 @@ final class RetentionPolicy {
             try (Stream<Path> walk = Files.walk(dir, 2)) {
                 for (Path f : (Iterable<Path>) walk.filter(Files::isRegularFile)::iterator) {
                     String rel = files.root().relativize(f).toString().replace('\\', '/');
-                    if (published.contains(rel) || isLiveSegmentFile(f, liveSegments)) {
+                    if (published.contains(rel) || isLiveSegmentFile(f, liveSegments) || isDraining(f, draining)) {
                         continue;
                     }
                     if (Files.getLastModifiedTime(f).toInstant().isBefore(graceStart)) {
@@ -95,6 +96,13 @@ final class RetentionPolicy {
             }
         }
         return out;
+    }
+
+    /** A retired file (or its WAL) that a reader still pins; it is deleted when released. */
+    private static boolean isDraining(Path f, Set<Path> draining) {
+        String name = f.getFileName().toString();
+        Path base = name.endsWith(".wal") ? f.resolveSibling(name.substring(0, name.length() - 4)) : f;
+        return draining.contains(f) || draining.contains(base);
     }
 
     private static boolean isLiveSegmentFile(Path f, Set<Long> live) {

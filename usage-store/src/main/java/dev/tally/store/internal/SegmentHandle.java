@@ -36,6 +36,7 @@ public final class SegmentHandle extends RefCounted {
     private volatile long maxMicros;
     private final AtomicReference<Disposal> disposal = new AtomicReference<>();
     private volatile String disposalReason = "";
+    private volatile Runnable afterDisposal = () -> { };
 
     SegmentHandle(Engine engine, long seq, Path file, Path wal, Instant createdAt, long rows, long minMicros,
             long maxMicros) {
@@ -119,15 +120,23 @@ public final class SegmentHandle extends RefCounted {
     }
 
     /** Marks the handle for disposal; the store then drops its own reference. */
-    void retire(Disposal how, String reason) {
+    void retire(Disposal how, String reason, Runnable afterDisposal) {
         disposal.set(how);
         disposalReason = reason;
+        this.afterDisposal = afterDisposal;
         release();
     }
 
     @Override
     protected void onLastRelease() {
-        Disposal how = disposal.get();
+        try {
+            dispose(disposal.get());
+        } finally {
+            afterDisposal.run();
+        }
+    }
+
+    private void dispose(Disposal how) {
         try {
             engine.execute("DETACH DATABASE IF EXISTS " + alias());
         } catch (java.sql.SQLException e) {

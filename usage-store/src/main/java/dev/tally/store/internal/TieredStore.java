@@ -104,6 +104,8 @@ public final class TieredStore implements UsageStore {
     private final FileChannel lockChannel;
     private final FileLock storeLock;
     private final AtomicBoolean sealScheduled = new AtomicBoolean();
+    /** Files retired but still pinned by readers: not orphans, whatever their age. */
+    private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
 
     // Guarded by writeGate.
@@ -539,7 +541,9 @@ public final class TieredStore implements UsageStore {
             pending.remove(seg);
             publishLocked();
         }
-        seg.retire(SegmentHandle.Disposal.DELETE, "sealed into " + sealed.size() + " parts");
+        draining.add(seg.file());
+        seg.retire(SegmentHandle.Disposal.DELETE, "sealed into " + sealed.size() + " parts",
+                () -> draining.remove(seg.file()));
         metrics.sealNanos.add(System.nanoTime() - start);
         metrics.seals.increment();
         log.info("sealed segment {}: {} rows into {} parts in {} ms", seg.seq(), seg.rows(), sealed.size(),
@@ -623,7 +627,7 @@ public final class TieredStore implements UsageStore {
             synchronized (stateLock) {
                 view.segments().forEach(h -> live.add(h.seq()));
             }
-            for (RetentionPolicy.Orphan o : policy.orphans(files, manifest, live, now)) {
+            for (RetentionPolicy.Orphan o : policy.orphans(files, manifest, live, draining, now)) {
                 actions.add(new RetentionReport.Action(RetentionReason.ORPHAN, o.relative(), 0,
                         "named by no manifest entry or live segment, older than " + config.orphanGracePeriod()));
                 if (!dryRun && FileSync.deleteDurably(o.file())) {
@@ -660,8 +664,11 @@ public final class TieredStore implements UsageStore {
             PartHandle h = retired.get(i);
             RetentionPolicy.Expiry x = expired.get(i);
             String path = h.part().path();
-            h.retire(x.reason().name() + ": " + x.detail(),
-                    () -> partCache.asMap().keySet().removeIf(k -> k.path().equals(path)));
+            draining.add(h.file());
+            h.retire(x.reason().name() + ": " + x.detail(), () -> {
+                partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
+                draining.remove(h.file());
+            });
         }
         // Segments with no detail left no longer answer duplicate checks.
         Set<Long> withDetail = new HashSet<>();
@@ -931,9 +938,9 @@ public final class TieredStore implements UsageStore {
                 view = null;
             }
             if (active != null) {
-                active.retire(SegmentHandle.Disposal.DETACH, "store closed");
+                active.retire(SegmentHandle.Disposal.DETACH, "store closed", () -> { });
             }
-            pending.forEach(h -> h.retire(SegmentHandle.Disposal.DETACH, "store closed"));
+            pending.forEach(h -> h.retire(SegmentHandle.Disposal.DETACH, "store closed", () -> { }));
             pending.clear();
             parts.values().forEach(PartHandle::close);
             parts.clear();

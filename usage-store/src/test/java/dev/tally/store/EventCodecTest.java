@@ -1,0 +1,63 @@
+package dev.tally.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+
+class EventCodecTest {
+    private static final String LINE = "{\"tenant\":\"acme\",\"id\":\"r1\",\"type\":\"llm.request\",\"subject\":\"k\","
+            + "\"source\":\"api\",\"time\":\"2026-11-20T10:00:00.123456Z\",\"data\":{\"in\":12.50,\"m\":\"x\",\"n\":[1,{\"a\":null}]}}";
+
+    /** A line parses and writes back to the same text, numbers kept exactly. */
+    @Test
+    void parse_roundTripsExactly() throws Exception {
+        UsageEvent e = EventCodec.parse(LINE);
+        assertEquals(Instant.parse("2026-11-20T10:00:00.123456Z"), e.time());
+        assertEquals("{\"in\":12.50,\"m\":\"x\",\"n\":[1,{\"a\":null}]}", e.data());
+        assertEquals(LINE, EventCodec.toJson(e));
+    }
+
+    /** Sub-microsecond digits are truncated; offsets are converted to UTC. */
+    @Test
+    void parseTime_truncatesToMicrosAndNormalizesOffset() throws Exception {
+        assertEquals(Instant.parse("2026-11-20T09:00:00.123456Z"), EventCodec.parseTime("2026-11-20T10:00:00.123456789+01:00"));
+    }
+
+    /** Each kind of bad input is refused with its own reason. */
+    @Test
+    void parse_refusesHostileInputWithReasons() {
+        assertReason(RejectReason.DUPLICATE_KEY, LINE.replace("\"m\":\"x\"", "\"m\":\"x\",\"m\":\"y\""));
+        assertReason(RejectReason.NON_FINITE_NUMBER, LINE.replace("12.50", "NaN"));
+        assertReason(RejectReason.NON_FINITE_NUMBER, LINE.replace("12.50", "-Infinity"));
+        assertReason(RejectReason.NUMBER_OUT_OF_RANGE, LINE.replace("12.50", "1e40"));
+        assertReason(RejectReason.NUMBER_OUT_OF_RANGE, LINE.replace("12.50", "0.0000000001"));
+        assertReason(RejectReason.NUMBER_OUT_OF_RANGE, LINE.replace("12.50", "1" + "0".repeat(200)));
+        assertReason(RejectReason.NESTING_TOO_DEEP, LINE.replace("12.50", "[".repeat(40) + "]".repeat(40)));
+        assertReason(RejectReason.INVALID_FIELD, LINE.replace("\"acme\"", "7"));
+        assertReason(RejectReason.INVALID_FIELD, LINE.replace("\"source\"", "\"extra\""));
+        assertReason(RejectReason.INVALID_FIELD, LINE.replace("2026-11-20T10", "20261120T10"));
+        assertReason(RejectReason.DATA_NOT_OBJECT, LINE.replace("{\"in\":12.50,\"m\":\"x\",\"n\":[1,{\"a\":null}]}", "[1]"));
+        assertReason(RejectReason.INVALID_JSON, LINE.substring(0, LINE.length() - 3));
+        assertReason(RejectReason.INVALID_JSON, LINE + "{}");
+        byte[] bad = LINE.replace("acme", "ac\u00e9e").getBytes(StandardCharsets.UTF_8);
+        bad[LINE.indexOf("acme") + 2] = (byte) 0xFF;
+        EventRejectedException e = assertThrows(EventRejectedException.class, () -> EventCodec.parse(bad, 0, bad.length));
+        assertEquals(RejectReason.MALFORMED_UTF8, e.reason(), e.getMessage());
+    }
+
+    /** Exponent numbers that fit are stored in plain form so DuckDB's DECIMAL cast reads them. */
+    @Test
+    void canonicalData_writesExponentsPlain() throws Exception {
+        assertEquals("{\"a\":1200}", EventCodec.canonicalData("{\"a\": 1.2e3}"));
+    }
+
+    private static void assertReason(RejectReason expected, String line) {
+        EventRejectedException e = assertThrows(EventRejectedException.class, () -> EventCodec.parse(line), line);
+        assertEquals(expected, e.reason(), e.getMessage());
+        assertTrue(!e.getMessage().isBlank());
+    }
+}
