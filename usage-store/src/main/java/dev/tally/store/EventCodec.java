@@ -125,17 +125,72 @@ public final class EventCodec {
         if (json == null) {
             throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
         }
+        try {
+            // Fast path: machine-written JSON is usually already compact; validate it without
+            // re-writing, and keep the text when it has no white space and no exponents.
+            if (!hasWhitespace(json) && !validateOnly(json)) {
+                return json;
+            }
+            try (JsonParser p = FACTORY.createParser(json)) {
+                JsonToken t = p.nextToken();
+                String data = copyData(p, t);
+                if (p.nextToken() != null) {
+                    throw new EventRejectedException(RejectReason.INVALID_JSON,
+                            "field 'data' has trailing content after the object");
+                }
+                return data;
+            }
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    private static boolean hasWhitespace(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Validates {@code data} without writing it. Returns whether a number needs re-writing (an
+     * exponent), in which case the caller takes the copying path.
+     */
+    private static boolean validateOnly(String json) throws IOException, EventRejectedException {
+        boolean rewrite = false;
         try (JsonParser p = FACTORY.createParser(json)) {
             JsonToken t = p.nextToken();
-            String data = copyData(p, t);
+            if (t != JsonToken.START_OBJECT) {
+                throw new EventRejectedException(t == null || t == JsonToken.VALUE_NULL ? RejectReason.MISSING_FIELD
+                        : RejectReason.DATA_NOT_OBJECT, "field 'data' must be a JSON object, got "
+                        + (t == null ? "nothing" : describe(t)));
+            }
+            int depth = 1;
+            while (depth > 0) {
+                t = p.nextToken();
+                if (t == null) {
+                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
+                }
+                switch (t) {
+                    case START_OBJECT, START_ARRAY -> depth++;
+                    case END_OBJECT, END_ARRAY -> depth--;
+                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
+                        String text = checkedNumber(p);
+                        rewrite |= text != p.getText() && !text.equals(p.getText());
+                    }
+                    default -> {
+                    }
+                }
+            }
             if (p.nextToken() != null) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON,
                         "field 'data' has trailing content after the object");
             }
-            return data;
-        } catch (IOException e) {
-            throw translate(e);
         }
+        return rewrite;
     }
 
     private static UsageEvent parseEvent(JsonParser p) throws IOException, EventRejectedException {
@@ -244,9 +299,14 @@ public final class EventCodec {
     /** Returns the number's exact text, or refuses it when DECIMAL(38,9) cannot hold it. */
     private static String checkedNumber(JsonParser p) throws IOException, EventRejectedException {
         String text = p.getText();
-        if (p.isNaN()) {
+        char first = text.charAt(0);
+        if (first == 'N' || first == 'I' || (first == '-' || first == '+') && text.length() > 1
+                && (text.charAt(1) == 'I' || text.charAt(1) == 'N')) {
             throw new EventRejectedException(RejectReason.NON_FINITE_NUMBER,
                     "field 'data." + path(p) + "' = " + text + " is not a finite number");
+        }
+        if (fitsPlain(text)) {
+            return text;
         }
         BigDecimal d;
         try {
@@ -265,8 +325,33 @@ public final class EventCodec {
                             + (DECIMAL_PRECISION - DECIMAL_SCALE) + " integer digits and " + DECIMAL_SCALE
                             + " decimal places");
         }
-        // Keep the producer's text unless it uses an exponent, which DuckDB's DECIMAL cast refuses.
-        return text.indexOf('e') < 0 && text.indexOf('E') < 0 ? text : s.toPlainString();
+        // Exponents are written plain, because DuckDB's DECIMAL cast refuses them.
+        return s.scale() < 0 ? s.setScale(0).toPlainString() : s.toPlainString();
+    }
+
+    /**
+     * Whether a JSON number in plain notation certainly fits DECIMAL(38,9): no exponent, at most
+     * 29 integer digits and 9 fraction digits. Anything else is checked exactly with BigDecimal.
+     */
+    private static boolean fitsPlain(String text) {
+        int i = text.charAt(0) == '-' ? 1 : 0;
+        int integer = 0;
+        int fraction = -1;
+        for (; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '.') {
+                fraction = 0;
+            } else if (c >= '0' && c <= '9') {
+                if (fraction >= 0) {
+                    fraction++;
+                } else {
+                    integer++;
+                }
+            } else {
+                return false;
+            }
+        }
+        return integer <= DECIMAL_PRECISION - DECIMAL_SCALE && fraction <= DECIMAL_SCALE;
     }
 
     private static String path(JsonParser p) {

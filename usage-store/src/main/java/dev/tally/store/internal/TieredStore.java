@@ -272,15 +272,36 @@ public final class TieredStore implements UsageStore {
         Instant now = config.clock().instant();
         List<Rejection> rejected = new ArrayList<>();
         // Validation is pure CPU: done before taking the gate.
-        LinkedHashMap<String, StoredEvent> unique = new LinkedHashMap<>(events.size() * 2);
+        List<StoredEvent> unique = new ArrayList<>(events.size());
+        HashMap<Long, StoredEvent> byHash = new HashMap<>(events.size() * 2);
+        Set<String> collided = null;
         int inBatchDuplicates = 0;
         for (int i = 0; i < events.size(); i++) {
             UsageEvent e = events.get(i);
             try {
                 UsageEvent v = validator.validate(e, now);
                 StoredEvent se = new StoredEvent(i, v, KeyHash.of(v.tenant(), v.id()), TimeUtil.toMicros(v.time()));
-                if (unique.putIfAbsent(se.key(), se) != null) {
+                StoredEvent first = byHash.putIfAbsent(se.keyHash(), se);
+                if (first == null) {
+                    unique.add(se);
+                } else if (first.key().equals(se.key())) {
                     inBatchDuplicates++;
+                } else {
+                    // Two different ids with one 64-bit hash in one batch: compare the real keys.
+                    if (collided == null) {
+                        collided = new HashSet<>();
+                        for (StoredEvent u : unique) {
+                            collided.add(u.key());
+                        }
+                    }
+                    if (collided.add(se.key())) {
+                        unique.add(se);
+                    } else {
+                        inBatchDuplicates++;
+                    }
+                }
+                if (collided != null && first == null) {
+                    collided.add(se.key());
                 }
             } catch (EventRejectedException ex) {
                 rejected.add(new Rejection(i, e == null ? null : e.id(), ex.reason(), ex.getMessage()));
@@ -292,7 +313,7 @@ public final class TieredStore implements UsageStore {
         try {
             metrics.gateWaitNanos.add(System.nanoTime() - waitStart);
             checkWritable("append");
-            List<StoredEvent> fresh = withoutStored(new ArrayList<>(unique.values()));
+            List<StoredEvent> fresh = withoutStored(unique);
             int duplicates = inBatchDuplicates + unique.size() - fresh.size();
             if (fresh.isEmpty() && position == null) {
                 return record(new AppendResult(0, duplicates, rejected));

@@ -1,0 +1,131 @@
+package dev.tally.bench;
+
+import dev.tally.store.AppendResult;
+import dev.tally.store.UsageEvent;
+import dev.tally.store.UsageStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.duckdb.DuckDBAppender;
+import org.duckdb.DuckDBConnection;
+
+/**
+ * Store append rate against the raw DuckDB appender, in one run, and again with many events
+ * already stored (to show that duplicate checking does not slow down as the archive grows).
+ *
+ * <pre>
+ * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]
+ * </pre>
+ *
+ * Not a test: run it with {@code bench/run append}.
+ */
+public final class AppendBenchmark {
+    public static void main(String[] args) throws Exception {
+        int events = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        long stored = args.length > 1 ? Long.parseLong(args[1]) : 10_000_000L;
+        int batch = args.length > 2 ? Integer.parseInt(args[2]) : 1_000;
+        Path dir = args.length > 3 ? Path.of(args[3]) : Files.createTempDirectory("tally-bench-append");
+        Instant now = Instant.now();
+        System.out.printf(Locale.ROOT, "append benchmark: %,d events in batches of %,d; %,d stored before the "
+                + "second run; cores=%d, max heap=%d MiB%n", events, batch, stored,
+                Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
+
+        List<List<UsageEvent>> batches = generate(new Workload(1, 20, 1_000, now, Duration.ofDays(30)), events, batch);
+
+        double rawBatch = rawAppender(dir.resolve("raw-batch.duckdb"), batches, true);
+        double rawSingle = rawAppender(dir.resolve("raw-single.duckdb"), batches, false);
+        double store = storeAppend(dir.resolve("store-empty"), batches, 0, now);
+        System.out.printf(Locale.ROOT, "raw appender, one transaction per batch : %,12.0f events/s%n", rawBatch);
+        System.out.printf(Locale.ROOT, "raw appender, one transaction in total  : %,12.0f events/s%n", rawSingle);
+        System.out.printf(Locale.ROOT, "store append, empty store               : %,12.0f events/s  (%.0f%% of raw per-batch, %.0f%% of raw single)%n",
+                store, 100 * store / rawBatch, 100 * store / rawSingle);
+        if (stored > 0) {
+            List<List<UsageEvent>> fresh = generate(new Workload(3, 20, 1_000, now, Duration.ofDays(30)), events, batch);
+            double grown = storeAppend(dir.resolve("store-grown"), fresh, stored, now);
+            System.out.printf(Locale.ROOT, "store append, %,d already stored : %,12.0f events/s  (%.0f%% of the empty-store rate)%n",
+                    stored, grown, 100 * grown / store);
+        }
+    }
+
+    private static List<List<UsageEvent>> generate(Workload w, int events, int batch) {
+        List<List<UsageEvent>> out = new ArrayList<>();
+        for (int done = 0; done < events; done += batch) {
+            out.add(w.batch(Math.min(batch, events - done)));
+        }
+        return out;
+    }
+
+    /** The engine limit: the same rows through a bare DuckDBAppender into one table. */
+    static double rawAppender(Path file, List<List<UsageEvent>> batches, boolean commitPerBatch) throws Exception {
+        try (DuckDBConnection c = (DuckDBConnection) DriverManager.getConnection("jdbc:duckdb:" + file)) {
+            try (Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE usage_events (tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL, "
+                        + "subject VARCHAR NOT NULL, source VARCHAR, time TIMESTAMP NOT NULL, data VARCHAR NOT NULL, "
+                        + "key_hash BIGINT NOT NULL)");
+            }
+            long start = System.nanoTime();
+            long n = 0;
+            c.setAutoCommit(false);
+            for (List<UsageEvent> b : batches) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("SELECT 1");
+                }
+                try (DuckDBAppender ap = c.createAppender("main", "usage_events")) {
+                    for (UsageEvent e : b) {
+                        ap.beginRow();
+                        ap.append(e.tenant());
+                        ap.append(e.id());
+                        ap.append(e.type());
+                        ap.append(e.subject());
+                        ap.append(e.source());
+                        ap.appendEpochMicros(e.time().getEpochSecond() * 1_000_000 + e.time().getNano() / 1_000);
+                        ap.append(e.data());
+                        ap.append(n);
+                        ap.endRow();
+                        n++;
+                    }
+                    ap.flush();
+                }
+                if (commitPerBatch) {
+                    c.commit();
+                }
+            }
+            c.commit();
+            return n / ((System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    static double storeAppend(Path dir, List<List<UsageEvent>> batches, long prefill, Instant now) {
+        try (UsageStore store = UsageStore.builder(dir).build()) {
+            if (prefill > 0) {
+                Workload w = new Workload(2, 20, 1_000, now, Duration.ofDays(30));
+                long t0 = System.nanoTime();
+                for (long done = 0; done < prefill; done += 10_000) {
+                    store.append(w.batch((int) Math.min(10_000, prefill - done)));
+                    if (done % 1_000_000 == 0 && done > 0) {
+                        System.out.printf(Locale.ROOT, "  prefill: %,d stored (%.0f s)%n", done, (System.nanoTime() - t0) / 1e9);
+                    }
+                }
+                store.sealNow();
+                System.out.printf(Locale.ROOT, "  prefill: %,d stored and sealed in %.0f s%n", prefill, (System.nanoTime() - t0) / 1e9);
+            }
+            long start = System.nanoTime();
+            long accepted = 0;
+            for (List<UsageEvent> b : batches) {
+                AppendResult r = store.append(b);
+                accepted += r.accepted();
+            }
+            double rate = accepted / ((System.nanoTime() - start) / 1e9);
+            if (accepted != batches.stream().mapToLong(List::size).sum()) {
+                throw new IllegalStateException("expected every event accepted, got " + accepted);
+            }
+            return rate;
+        }
+    }
+}
