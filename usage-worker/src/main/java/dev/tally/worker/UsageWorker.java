@@ -1,0 +1,59 @@
+package dev.tally.worker;
+
+import dev.tally.store.StoreException;
+import dev.tally.worker.cli.ExitCodes;
+import dev.tally.worker.cli.RetentionCommand;
+import dev.tally.worker.cli.SegmentsCommand;
+import dev.tally.worker.config.ConfigException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code usage-worker} command line. */
+@Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
+        description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
+        subcommands = {SegmentsCommand.class, RetentionCommand.class},
+        footer = ExitCodes.HELP)
+public final class UsageWorker {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns its exit code (used by tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new UsageWorker());
+        cli.setExitCodeExceptionMapper(UsageWorker::exitCode);
+        cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("usage-worker " + cmd.getCommandName() + ": " + message(ex));
+            return exitCode(ex);
+        });
+        return cli.execute(args);
+    }
+
+    static int exitCode(Throwable t) {
+        if (t instanceof ConfigException) {
+            return ExitCodes.CONFIG;
+        }
+        if (t instanceof StoreException) {
+            return ExitCodes.STORE;
+        }
+        if (t instanceof CommandLine.ParameterException) {
+            return ExitCodes.USAGE;
+        }
+        return ExitCodes.FATAL;
+    }
+
+    private static String message(Throwable t) {
+        String m = t.getMessage();
+        return m == null ? t.toString() : m;
+    }
+
+    /** Prints the version from the jar manifest. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = UsageWorker.class.getPackage().getImplementationVersion();
+            return new String[] {"usage-worker " + (v == null ? "dev" : v)};
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package dev.tally.worker.cli;
+
+import dev.tally.worker.config.ConfigLoader;
+import dev.tally.worker.config.Setting;
+import dev.tally.worker.config.WorkerConfig;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Option;
+
+/** Options every command takes: where the data is and how the worker is configured. */
+public final class CommonOptions {
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "Data directory (default: $XDG_DATA_HOME/tally or ~/.local/share/tally).")
+    Path dataDir;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Properties file with settings (see docs/configuration.md); also $TALLY_CONFIG.")
+    Path config;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override one setting, e.g. --set segment.max-bytes=16MiB.")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    /** Loads the configuration: defaults, file, environment, then these flags. */
+    public WorkerConfig load() {
+        Map<String, String> env = System.getenv();
+        Map<String, String> flags = new LinkedHashMap<>(overrides);
+        if (dataDir != null) {
+            flags.put(Setting.DATA_DIR.key(), dataDir.toString());
+        }
+        Path file = config;
+        if (file == null && env.get(ConfigLoader.ENV_CONFIG) != null) {
+            file = Path.of(env.get(ConfigLoader.ENV_CONFIG));
+        }
+        return ConfigLoader.load(file, env, flags);
+    }
+}

@@ -1,0 +1,28 @@
+package dev.tally.worker.cli;
+
+/** The worker's exit codes, documented in {@code --help} and docs/operations.md. */
+public final class ExitCodes {
+    /** Success; for verify, nothing changed or missing. */
+    public static final int OK = 0;
+    /** verify --fail-on-change found changed or missing events. */
+    public static final int CHANGES_FOUND = 1;
+    /** The command line is wrong (unknown option, bad value). */
+    public static final int USAGE = 2;
+    /** A configuration value is invalid; the message names the key, value and reason. */
+    public static final int CONFIG = 3;
+    /** The store cannot be opened or used (locked by another worker, damaged manifest, disk error). */
+    public static final int STORE = 4;
+    /** An unrecoverable error while running (e.g. an fsync failed); the daemon stops loudly. */
+    public static final int FATAL = 5;
+
+    public static final String HELP = "%nExit codes:%n"
+            + "  0  success (verify: nothing changed or missing)%n"
+            + "  1  verify --fail-on-change found changed or missing events%n"
+            + "  2  bad command line%n"
+            + "  3  invalid configuration (the message names the key, value and reason)%n"
+            + "  4  the store cannot be opened or used (locked, damaged, disk error)%n"
+            + "  5  unrecoverable error while running (e.g. fsync failed)%n";
+
+    private ExitCodes() {
+    }
+}

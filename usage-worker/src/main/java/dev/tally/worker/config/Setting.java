@@ -1,0 +1,140 @@
+package dev.tally.worker.config;
+
+import java.util.Locale;
+
+/**
+ * Every configuration key of the worker, with its meaning, default, unit and group. This enum is
+ * the single definition: the loader, the validation, {@code docs/configuration.md} and the tests
+ * all read it.
+ */
+public enum Setting {
+    // ---- Essentials: set these on every installation.
+    DATA_DIR("data-dir", Group.ESSENTIALS, Kind.PATH, "", "path",
+            "Where the store keeps its segments, archive, journal and dead letters. Empty means the per-user "
+                    + "data folder ($XDG_DATA_HOME/tally, else ~/.local/share/tally)."),
+    HTTP_HOST("http.host", Group.ESSENTIALS, Kind.STRING, "127.0.0.1", "address",
+            "Address the HTTP API listens on. Loopback by default; expose it only behind auth (http.tokens-file)."),
+    HTTP_PORT("http.port", Group.ESSENTIALS, Kind.PORT, "8080", "port",
+            "Port of the HTTP API; 0 picks a free port (printed at start), -1 disables the API."),
+
+    // ---- Frequently used.
+    SPOOL_DIRS("import.spool-dirs", Group.FREQUENT, Kind.PATH_LIST, "", "paths, comma-separated",
+            "Folders whose *.jsonl files are imported incrementally (complete lines only)."),
+    IMPORT_INTERVAL("import.interval", Group.FREQUENT, Kind.DURATION, "1s", "duration",
+            "Pause between import passes when there was nothing to import."),
+    MAINTENANCE_INTERVAL("maintenance.interval", Group.FREQUENT, Kind.DURATION, "1m", "duration",
+            "Pause between maintenance passes (age rollover, seal, retention, orphan cleanup)."),
+    SEGMENT_MAX_BYTES("segment.max-bytes", Group.FREQUENT, Kind.SIZE, "64MiB", "bytes",
+            "Seal the active segment when its .duckdb plus .wal reach this size. Minimum 1MiB."),
+    SEGMENT_MAX_AGE("segment.max-age", Group.FREQUENT, Kind.DURATION, "1h", "duration",
+            "Seal the active segment when it is this old."),
+    RETENTION_DETAIL("retention.detail", Group.FREQUENT, Kind.DURATION, "35d", "duration",
+            "Keep event detail this long after its newest event; also the dedup window."),
+    RETENTION_ROLLUPS("retention.rollups", Group.FREQUENT, Kind.DURATION, "400d", "duration",
+            "Keep hourly rollups this long. Must be at least retention.detail."),
+    JOURNAL_FSYNC("journal.fsync", Group.FREQUENT, Kind.FSYNC, "per-batch", "per-batch | interval:<duration>",
+            "per-batch acknowledges after fsync; interval:10ms acknowledges after the write and fsyncs every "
+                    + "10 ms (a crash of the machine may lose the last interval)."),
+    METERS_FILE("meters.file", Group.FREQUENT, Kind.PATH, "", "path",
+            "JSON file of meter definitions. Empty means the built-in LLM meters."),
+    HTTP_TOKENS_FILE("http.tokens-file", Group.FREQUENT, Kind.PATH, "", "path",
+            "Properties file mapping bearer tokens to tenants (token=tenant). Empty disables auth."),
+    HTTP_MAX_REQUEST_BYTES("http.max-request-bytes", Group.FREQUENT, Kind.SIZE, "16MiB", "bytes",
+            "Largest request body the API accepts; larger ones get 413."),
+    LOG_FORMAT("log.format", Group.FREQUENT, Kind.LOG_FORMAT, "text", "text | json",
+            "Log line format on standard output; json writes one JSON object per line."),
+
+    // ---- Rare.
+    EVENTS_MAX_AGE("events.max-age", Group.RARE, Kind.DURATION, "35d", "duration",
+            "Refuse events older than this. At most retention.detail, so dedup always sees the original."),
+    EVENTS_MAX_CLOCK_SKEW("events.max-clock-skew", Group.RARE, Kind.DURATION, "5m", "duration",
+            "Refuse events further ahead of the clock than this."),
+    ORPHAN_GRACE("retention.orphan-grace", Group.RARE, Kind.DURATION, "1h", "duration",
+            "Unreferenced files younger than this are never deleted."),
+    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "1000", "events",
+            "Events per import transaction (1 to 100000)."),
+    IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",
+            "Longer input lines are dead-lettered as line_too_long without being read whole."),
+    DLQ_MAX_ATTEMPTS("dlq.max-attempts", Group.RARE, Kind.COUNT, "5", "attempts",
+            "Replays of a dead letter before it moves to dlq/dead/."),
+    JOURNAL_MAX_BYTES("journal.max-bytes", Group.RARE, Kind.SIZE, "64MiB", "bytes",
+            "Rotate the live journal at this size."),
+    JOURNAL_MAX_AGE("journal.max-age", Group.RARE, Kind.DURATION, "1h", "duration",
+            "Rotate the live journal at this age."),
+    SHUTDOWN_TIMEOUT("shutdown.timeout", Group.RARE, Kind.DURATION, "30s", "duration",
+            "How long a graceful stop may take before the worker exits anyway."),
+    CACHE_SEGMENT_ENTRIES("cache.segment-entries", Group.RARE, Kind.COUNT, "10000", "entries",
+            "Per-segment query results kept in memory.");
+
+    /** How often people touch a setting; the documentation is grouped by it. */
+    public enum Group {
+        ESSENTIALS("Essentials"), FREQUENT("Frequently used"), RARE("Rare");
+
+        private final String title;
+
+        Group(String title) {
+            this.title = title;
+        }
+
+        public String title() {
+            return title;
+        }
+    }
+
+    /** The value syntax of a setting. */
+    public enum Kind { STRING, PATH, PATH_LIST, PORT, DURATION, SIZE, COUNT, FSYNC, LOG_FORMAT }
+
+    private final String key;
+    private final Group group;
+    private final Kind kind;
+    private final String defaultValue;
+    private final String unit;
+    private final String meaning;
+
+    Setting(String key, Group group, Kind kind, String defaultValue, String unit, String meaning) {
+        this.key = key;
+        this.group = group;
+        this.kind = kind;
+        this.defaultValue = defaultValue;
+        this.unit = unit;
+        this.meaning = meaning;
+    }
+
+    public String key() {
+        return key;
+    }
+
+    public Group group() {
+        return group;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public String defaultValue() {
+        return defaultValue;
+    }
+
+    public String unit() {
+        return unit;
+    }
+
+    public String meaning() {
+        return meaning;
+    }
+
+    /** The environment variable that overrides this key: {@code TALLY_} + upper snake case. */
+    public String envName() {
+        return "TALLY_" + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    public static Setting byKey(String key) {
+        for (Setting s : values()) {
+            if (s.key.equals(key)) {
+                return s;
+            }
+        }
+        return null;
+    }
+}

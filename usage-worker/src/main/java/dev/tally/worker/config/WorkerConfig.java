@@ -1,0 +1,94 @@
+package dev.tally.worker.config;
+
+import dev.tally.store.UsageStore;
+import dev.tally.store.UsageStoreBuilder;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The worker's validated settings. Immutable; values are parsed once by {@link ConfigLoader},
+ * and {@link #origin} tells where each came from (default, file, environment, flag).
+ *
+ * <p>Thread-safe: immutable.
+ */
+public final class WorkerConfig {
+    /** How the journal acknowledges an append. */
+    public record FsyncMode(boolean perBatch, Duration interval) {
+        @Override
+        public String toString() {
+            return perBatch ? "per-batch" : "interval:" + Values.format(interval);
+        }
+    }
+
+    private final Map<Setting, Object> values;
+    private final Map<Setting, String> origins;
+
+    WorkerConfig(Map<Setting, Object> values, Map<Setting, String> origins) {
+        this.values = Collections.unmodifiableMap(new EnumMap<>(values));
+        this.origins = Collections.unmodifiableMap(new EnumMap<>(origins));
+    }
+
+    public Object get(Setting s) {
+        return values.get(s);
+    }
+
+    public String origin(Setting s) {
+        return origins.get(s);
+    }
+
+    public Path path(Setting s) {
+        return (Path) values.get(s);
+    }
+
+    @SuppressWarnings("unchecked")
+    public List<Path> paths(Setting s) {
+        return (List<Path>) values.get(s);
+    }
+
+    public Duration duration(Setting s) {
+        return (Duration) values.get(s);
+    }
+
+    public long size(Setting s) {
+        return (Long) values.get(s);
+    }
+
+    public int count(Setting s) {
+        return ((Long) values.get(s)).intValue();
+    }
+
+    public int port(Setting s) {
+        return (Integer) values.get(s);
+    }
+
+    public String string(Setting s) {
+        return (String) values.get(s);
+    }
+
+    public Path dataDir() {
+        return path(Setting.DATA_DIR);
+    }
+
+    public FsyncMode journalFsync() {
+        return (FsyncMode) values.get(Setting.JOURNAL_FSYNC);
+    }
+
+    /** A store builder with every store-level setting applied. */
+    public UsageStoreBuilder storeBuilder(Clock clock) {
+        return UsageStore.builder(dataDir())
+                .maxSegmentBytes(size(Setting.SEGMENT_MAX_BYTES))
+                .maxSegmentAge(duration(Setting.SEGMENT_MAX_AGE))
+                .detailRetention(duration(Setting.RETENTION_DETAIL))
+                .rollupRetention(duration(Setting.RETENTION_ROLLUPS))
+                .maxEventAge(duration(Setting.EVENTS_MAX_AGE))
+                .maxClockSkew(duration(Setting.EVENTS_MAX_CLOCK_SKEW))
+                .orphanGracePeriod(duration(Setting.ORPHAN_GRACE))
+                .segmentCacheEntries(size(Setting.CACHE_SEGMENT_ENTRIES))
+                .clock(clock);
+    }
+}
