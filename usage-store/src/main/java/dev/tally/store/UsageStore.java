@@ -34,6 +34,13 @@ public interface UsageStore extends AutoCloseable {
      */
     AppendResult append(List<UsageEvent> events, ImportPosition position);
 
+    /**
+     * Like {@link #append(List, ImportPosition)}, and hands the refused events to
+     * {@code beforeCommit} first: an importer writes them to its dead-letter queue there, so the
+     * position can never move past a line that is neither stored nor durably dead-lettered.
+     */
+    AppendResult append(List<UsageEvent> events, ImportPosition position, RejectionSink beforeCommit);
+
     /** The committed import positions, by source. */
     Map<String, ImportPosition> importPositions();
 

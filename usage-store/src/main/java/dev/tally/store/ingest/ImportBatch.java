@@ -51,11 +51,11 @@ public record ImportBatch(String source, List<ParsedLine> parsed, List<RejectedL
 
     /**
      * The lines the store refused when {@link #events()} was appended, with the store's reasons;
-     * {@code result} must be the result of appending exactly {@link #events()}.
+     * {@code rejections} must come from appending exactly {@link #events()}.
      */
-    public List<RejectedLine> refusedByStore(AppendResult result) {
-        List<RejectedLine> out = new ArrayList<>(result.rejected().size());
-        for (Rejection r : result.rejected()) {
+    public List<RejectedLine> refusedByStore(List<Rejection> rejections) {
+        List<RejectedLine> out = new ArrayList<>(rejections.size());
+        for (Rejection r : rejections) {
             if (r.index() < 0 || r.index() >= parsed.size()) {
                 throw new IllegalArgumentException("rejection index " + r.index() + " is outside the batch of "
                         + parsed.size() + " events");
@@ -67,18 +67,16 @@ public record ImportBatch(String source, List<ParsedLine> parsed, List<RejectedL
     }
 
     /**
-     * Dead-letter entries for the parser's rejections and the store's ({@code result} may be
-     * null when no events were appended), first seen {@code now}.
+     * Dead-letter entries for the parser's rejections and the store's ({@code storeRejections}
+     * are the rejections of appending exactly {@link #events()}), first seen {@code now}.
      */
-    public List<DeadLetter> deadLetters(AppendResult result, Instant now) {
+    public List<DeadLetter> deadLetters(List<Rejection> storeRejections, Instant now) {
         List<DeadLetter> out = new ArrayList<>();
         for (RejectedLine r : rejected) {
             out.add(r.toDeadLetter(source, now));
         }
-        if (result != null) {
-            for (RejectedLine r : refusedByStore(result)) {
-                out.add(r.toDeadLetter(source, now));
-            }
+        for (RejectedLine r : refusedByStore(storeRejections)) {
+            out.add(r.toDeadLetter(source, now));
         }
         return out;
     }

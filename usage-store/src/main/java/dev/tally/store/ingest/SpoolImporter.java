@@ -23,18 +23,17 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>read the next batch of complete lines ({@link ImportCursor#next});</li>
- *   <li>append its events <em>without</em> a position ({@link UsageStore#append(List)});</li>
- *   <li>add every refused line (parser and store refusals) to the dead-letter queue, which
- *       forces it to disk before returning;</li>
- *   <li>commit the batch's position ({@code append(List.of(), position)}).</li>
+ *   <li>append its events together with the batch's position
+ *       ({@link UsageStore#append(List, ImportPosition, dev.tally.store.RejectionSink)}); before that
+ *       append commits, its sink adds every refused line (parser and store refusals) to the
+ *       dead-letter queue, which forces it to disk before returning;</li>
+ *   <li>the rows and the position commit in one DuckDB transaction.</li>
  * </ol>
  *
  * <p>The position therefore never moves past a line that is neither stored nor durably
- * dead-lettered. A crash between steps 2 and 4 re-reads the batch from the old position: its
- * events come back as duplicates (by tenant and id) and its dead letters are skipped by the
- * queue's idempotent {@link DeadLetterQueue#add}. The store's own refusals (such as an event
- * time too old) are only known after step 2, which is why the position is not committed with
- * the rows there.
+ * dead-lettered, and never without the rows before it. A crash after the dead letters were
+ * written but before the commit re-reads the batch from the old position: its dead letters are
+ * skipped by the queue's idempotent {@link DeadLetterQueue#add}.
  *
  * <p>A file that cannot be read, or that changed between scan and import, is reported and
  * skipped; the other files are still imported. A {@link StoreException} from the store stops the
@@ -96,19 +95,19 @@ public final class SpoolImporter {
                         break;
                     }
                     List<UsageEvent> events = batch.events();
-                    AppendResult r = events.isEmpty() ? null : store.append(events);
-                    List<DeadLetter> refused = batch.deadLetters(r, clock.instant());
-                    if (!refused.isEmpty()) {
-                        deadLetters.add(refused);
-                    }
-                    store.append(List.of(), batch.position());
+                    int[] refused = {0};
+                    AppendResult r = store.append(events, batch.position(), rejections -> {
+                        List<DeadLetter> letters = batch.deadLetters(rejections, clock.instant());
+                        if (!letters.isEmpty()) {
+                            deadLetters.add(letters);
+                        }
+                        refused[0] = letters.size();
+                    });
                     offset = batch.position().offset();
                     lines += batch.parsed().size() + batch.rejected().size();
-                    dead += refused.size();
-                    if (r != null) {
-                        stored += r.accepted();
-                        duplicates += r.duplicates();
-                    }
+                    dead += refused[0];
+                    stored += r.accepted();
+                    duplicates += r.duplicates();
                     if (batch.exhausted()) {
                         break;
                     }

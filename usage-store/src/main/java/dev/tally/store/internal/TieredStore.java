@@ -7,6 +7,7 @@ import dev.tally.store.EventRejectedException;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.Rejection;
+import dev.tally.store.RejectionSink;
 import dev.tally.store.RetentionReason;
 import dev.tally.store.RetentionReport;
 import dev.tally.store.SegmentInfo;
@@ -268,6 +269,11 @@ public final class TieredStore implements UsageStore {
 
     @Override
     public AppendResult append(List<UsageEvent> events, ImportPosition position) {
+        return append(events, position, RejectionSink.NONE);
+    }
+
+    @Override
+    public AppendResult append(List<UsageEvent> events, ImportPosition position, RejectionSink beforeCommit) {
         checkWritable("append");
         Instant now = config.clock().instant();
         List<Rejection> rejected = new ArrayList<>();
@@ -306,6 +312,14 @@ public final class TieredStore implements UsageStore {
             } catch (EventRejectedException ex) {
                 rejected.add(new Rejection(i, e == null ? null : e.id(), ex.reason(), ex.getMessage()));
             }
+        }
+        try {
+            // Outside the gate: the sink may take its own locks (a dead-letter queue's), and
+            // the gate must never be held while waiting for another lock of unknown order.
+            beforeCommit.accept(rejected);
+        } catch (IOException e) {
+            throw new StoreException("the refused events of this batch could not be recorded; nothing was stored: "
+                    + e.getMessage(), e);
         }
         boolean sealNeeded = false;
         long waitStart = System.nanoTime();

@@ -51,6 +51,24 @@ public final class FakeUsageStore implements UsageStore {
         return doAppend(events, position);
     }
 
+    @Override
+    public synchronized AppendResult append(List<UsageEvent> events, ImportPosition position,
+            dev.tally.store.RejectionSink beforeCommit) {
+        List<Rejection> refused = new ArrayList<>();
+        for (int i = 0; i < events.size(); i++) {
+            RejectReason r = refuse.apply(events.get(i));
+            if (r != null) {
+                refused.add(new Rejection(i, events.get(i).id(), r, "refused by the test store"));
+            }
+        }
+        try {
+            beforeCommit.accept(refused);
+        } catch (java.io.IOException e) {
+            throw new StoreException("sink failed: " + e.getMessage(), e);
+        }
+        return doAppend(events, position);
+    }
+
     private AppendResult doAppend(List<UsageEvent> events, ImportPosition position) {
         if (failNextAppends > 0 && (!failOnlyPositionCommits || position != null)) {
             failNextAppends--;
