@@ -58,15 +58,17 @@ import org.slf4j.LoggerFactory;
  * its reader would refuse.
  *
  * <h2>Append protocol</h2>
- * Appenders encode their batch outside any lock and queue it. Then each takes the in-JVM lock; the
- * first to get it while its batch is still queued becomes the <em>leader</em>: it drains every
+ * Appenders encode their batch outside any lock and queue it. Then each tries the in-JVM lock; the
+ * one that gets it while its batch is still queued becomes the <em>leader</em>: it drains every
  * queued batch (its followers' too), takes the exclusive {@link FileLock} on {@code journal.lock},
  * opens {@code journal.wal} by path with {@code APPEND} (so a rotation by another process is always
  * seen and no stale descriptor is ever written), cuts a torn tail left by a crashed writer if the
  * file is not exactly as this journal last left it, rotates if due, writes the whole group with one
- * write, fsyncs it ({@link FsyncPolicy#PER_BATCH}), releases the file lock and completes every
- * batch of the group. Followers that get the in-JVM lock afterwards find their batch done and
- * return at once: concurrent appenders share one write and one fsync (group commit).
+ * write, fsyncs it ({@link FsyncPolicy#PER_BATCH}), releases the file lock, completes every batch
+ * of the group, releases the in-JVM lock and wakes all waiting followers at once. A follower (one
+ * that found the lock taken) waits until its batch is done or the lock is free; in the latter case
+ * it tries to lead the next group, which holds everything queued meanwhile. Concurrent appenders so
+ * share one write and one fsync (group commit), and followers never queue up behind each other.
  *
  * <p>A batch's records are contiguous in the file. A crash during the write can leave a prefix of
  * a group that was never acknowledged; the producer's retry then stores those events again, which
@@ -97,8 +99,9 @@ import org.slf4j.LoggerFactory;
  * Thread-safe. The write path state (the write buffer, what this journal last wrote, the live
  * journal's first-seen time) is guarded by the in-JVM lock; the live journal file, rotation and the
  * lock file's content by the in-JVM lock and then the file lock, in that order (never the
- * reverse). The queue is lock-free, counters are atomic, and the background fsync of
- * {@link FsyncPolicy#interval} takes no lock (it only forces files to disk).
+ * reverse). The queue is lock-free, counters are atomic, followers wait on a monitor that is never
+ * held while taking either lock, and the background fsync of {@link FsyncPolicy#interval} takes no
+ * lock (it only forces files to disk).
  */
 public final class Journal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
@@ -206,13 +209,24 @@ public final class Journal implements AutoCloseable {
         Pending p = new Pending(RecordFormat.encodeBatch(events, config.maxRecordBytes()), events.size());
         queue.add(p);
         ReentrantLock l = locks.jvmLock();
-        l.lock();
-        try {
-            if (!p.done) {
-                commitQueued();
+        boolean interrupted = false;
+        while (!p.done) {
+            if (l.tryLock()) {
+                try {
+                    if (!p.done) {
+                        commitQueued(); // leader: writes every queued batch, ours included
+                    }
+                } finally {
+                    l.unlock();
+                    locks.signalGroupDone();
+                }
+            } else {
+                // Follower: a leader is writing; ours is done by it or we lead the next group.
+                interrupted |= locks.awaitGroupDone(() -> p.done);
             }
-        } finally {
-            l.unlock();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         if (!p.done) {
             throw new IllegalStateException("journal append was not completed by its write group");
@@ -350,6 +364,7 @@ public final class Journal implements AutoCloseable {
             }
         } finally {
             l.unlock();
+            locks.signalGroupDone();
             locks.release();
         }
     }
@@ -685,6 +700,7 @@ public final class Journal implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             l.unlock();
+            locks.signalGroupDone();
         }
     }
 

@@ -16,6 +16,7 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,7 +72,11 @@ final class JournalLocks {
         private static final int HIGH_WATER_BYTES = JournalFiles.ARCHIVE_NUMBER_DIGITS + 1;
 
         private final Path lockFile;
+        private static final long FOLLOWER_WAIT_MILLIS = 5;
+
         private final ReentrantLock jvmLock = new ReentrantLock();
+        /** Followers wait here for a leader to finish; never held while taking another lock. */
+        private final Object groupMonitor = new Object();
         /** Guarded by {@link #jvmLock} (by the class monitor after the last release); reopened if an interrupt closed it. */
         private FileChannel channel;
         /** Identity of the file {@link #channel} has open; guarded like {@link #channel}. */
@@ -81,6 +86,37 @@ final class JournalLocks {
 
         private Handle(Path lockFile) {
             this.lockFile = lockFile;
+        }
+
+        /**
+         * Wakes followers waiting in {@link #awaitGroupDone}. Called after {@link #jvmLock} is
+         * released; never called while holding it.
+         */
+        void signalGroupDone() {
+            synchronized (groupMonitor) {
+                groupMonitor.notifyAll();
+            }
+        }
+
+        /**
+         * Waits, without holding any lock, until {@code done} is true or {@link #jvmLock} is free.
+         * The wait is timed, so a release that was not signalled costs at most a few milliseconds.
+         *
+         * @return whether the thread was interrupted meanwhile (the caller restores the flag; an
+         *         append cannot be abandoned once queued)
+         */
+        boolean awaitGroupDone(BooleanSupplier done) {
+            boolean interrupted = false;
+            synchronized (groupMonitor) {
+                while (!done.getAsBoolean() && jvmLock.isLocked()) {
+                    try {
+                        groupMonitor.wait(FOLLOWER_WAIT_MILLIS);
+                    } catch (InterruptedException e) {
+                        interrupted = true;
+                    }
+                }
+            }
+            return interrupted;
         }
 
         /** The in-JVM lock; take it before {@link #lockFile()}. */

@@ -15,7 +15,8 @@
  *       serializes processes.</li>
  * </ol>
  * No other lock is ever taken while holding either of them, and neither is taken while holding
- * the small monitor that guards the per-JVM registry of lock files.
+ * the small monitor that guards the per-JVM registry of lock files or the monitor on which
+ * group-commit followers wait for their leader.
  *
  * <p>See {@link dev.tally.store.journal.Journal} for the record format and the recovery rules.
  */
