@@ -170,6 +170,9 @@ public final class Journal implements AutoCloseable {
         try {
             j.recover();
         } catch (RuntimeException e) {
+            if (j.syncer != null) {
+                j.syncer.shutdownNow();
+            }
             handle.release();
             throw e;
         }
@@ -227,9 +230,6 @@ public final class Journal implements AutoCloseable {
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
-        }
-        if (!p.done) {
-            throw new IllegalStateException("journal append was not completed by its write group");
         }
         if (p.error != null) {
             throw new StoreException("journal append of " + events.size() + " event(s) failed: " + p.error.getMessage(),
