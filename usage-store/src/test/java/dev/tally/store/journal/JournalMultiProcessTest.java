@@ -62,7 +62,7 @@ class JournalMultiProcessTest {
         return new Child(p, out);
     }
 
-    /** Two child JVMs and four threads of this JVM append concurrently; every record is intact and none is lost or torn. */
+    /** Two child JVMs and four threads of this JVM append concurrently; every record is intact, none is lost or torn, and each is imported exactly once. */
     @Test
     @Timeout(60)
     void append_twoChildJvmsAndThreads_everyRecordIntactNoneLost() throws Exception {
@@ -129,6 +129,19 @@ class JournalMultiProcessTest {
         long switches = java.util.stream.IntStream.range(1, writers.size())
                 .filter(i -> !writers.get(i).equals(writers.get(i - 1))).count();
         assertTrue(switches >= 2, "child records interleave (" + switches + " switches)");
+
+        // And the importer moves every one of them into the store exactly once.
+        java.time.Clock clock = java.time.Clock.fixed(JournalTestSupport.T0.plusSeconds(60), java.time.ZoneOffset.UTC);
+        try (dev.tally.store.internal.TieredStore store = dev.tally.store.internal.TestStores.open(dir, clock)) {
+            dev.tally.store.ingest.Importer importer = new dev.tally.store.ingest.Importer(store, dir, List.of(), 500,
+                    1 << 20, dev.tally.store.dlq.DeadLetterQueue.open(dir, false), clock);
+            importer.runOnce();
+            java.util.Map<String, Integer> counts = dev.tally.store.internal.TestStores.idCounts(store);
+            assertEquals(expected.size(), counts.size());
+            for (String id : expected) {
+                assertEquals(1, counts.get("acme/" + id), id);
+            }
+        }
     }
 
     /** A child killed (SIGKILL) while appending large batches loses no acknowledged record and leaves no torn record behind. */
