@@ -14,7 +14,7 @@ import java.util.Map;
  * <p>A view pins the handles it names; readers pin the view with {@link #tryRetain()} (via the
  * store) and release it when done. Thread-safe.
  */
-public final class TierView extends RefCounted {
+public final class TierView extends RefCounted implements AutoCloseable {
     private final SegmentHandle active;
     private final List<SegmentHandle> pending;
     private final Manifest manifest;
@@ -89,6 +89,12 @@ public final class TierView extends RefCounted {
             }
         }
         return null;
+    }
+
+    /** Drops a reader's pin taken with {@link TieredStore#acquireView()}; for callers outside this package. */
+    @Override
+    public void close() {
+        release();
     }
 
     @Override
