@@ -744,7 +744,10 @@ public final class TieredStore implements UsageStore {
     }
 
     @Override
-    public Totals total(String tenant, String type, String subject, String valuePath, Instant from, Instant to) {
+    public Totals total(String tenant, String type, String subject, String valuePath, Instant fromInclusive,
+            Instant toExclusive) {
+        Instant from = fromInclusive;
+        Instant to = toExclusive;
         if (tenant == null || type == null || subject == null || from == null || to == null) {
             throw new IllegalArgumentException("tenant, type, subject, from and to are required");
         }
@@ -755,6 +758,8 @@ public final class TieredStore implements UsageStore {
         if (!from.isBefore(to)) {
             throw new IllegalArgumentException("from = " + from + " must be before to = " + to);
         }
+        from = TimeUtil.clamp(from);
+        to = TimeUtil.clamp(to);
         TierView v = acquireView();
         DuckDBConnection c = null;
         try {
