@@ -2,7 +2,6 @@ package dev.tally.store.internal;
 
 import dev.tally.store.StoreException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.ResultSet;
@@ -13,7 +12,6 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.zip.CRC32C;
 import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +55,7 @@ final class Sealer {
                             TimeUtil.fromMicros(rs.getLong(3)), TimeUtil.fromMicros(rs.getLong(4))));
                 }
             }
+            List<String> keys = days.isEmpty() ? List.of() : SegmentSchema.distinctKeys(s, seg.eventsTable());
             for (DayStats d : days) {
                 String from = TimeUtil.sqlTimestamp(d.day.atStartOfDay(ZoneOffset.UTC).toInstant());
                 String to = TimeUtil.sqlTimestamp(d.day.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant());
@@ -67,7 +66,7 @@ final class Sealer {
                 } else {
                     parts.add(writeDetail(s, seg, d, where));
                 }
-                parts.add(writeRollup(s, seg, d, from, to));
+                parts.add(writeRollup(s, seg, d, from, to, keys));
             }
         }
         return parts;
@@ -96,12 +95,12 @@ final class Sealer {
         return publishable(PartKind.DETAIL, seg, d, rel, tmp, target, d.min, d.max, written);
     }
 
-    private SealedPart writeRollup(Statement s, SegmentHandle seg, DayStats d, String from, String to)
-            throws SQLException, IOException {
+    private SealedPart writeRollup(Statement s, SegmentHandle seg, DayStats d, String from, String to,
+            List<String> keys) throws SQLException, IOException {
         String rel = SegmentFiles.partPath(PartKind.ROLLUP, d.day, seg.seq());
         Path target = FileSync.resolveInside(files.root(), rel);
         Path tmp = prepare(target);
-        s.execute("COPY (" + SegmentSchema.rollupQuery(seg.eventsTable(), from, to) + ") TO " + Engine.literal(tmp)
+        s.execute("COPY (" + SegmentSchema.rollupQuery(seg.eventsTable(), from, to, keys) + ") TO " + Engine.literal(tmp)
                 + " (FORMAT parquet, COMPRESSION zstd, FIELD_IDS " + SegmentSchema.ROLLUP_FIELD_IDS + ")");
         FileSync.fsyncFile(tmp);
         String parquet = "read_parquet(" + Engine.literal(tmp) + ")";
@@ -130,22 +129,10 @@ final class Sealer {
 
     private static SealedPart publishable(PartKind kind, SegmentHandle seg, DayStats d, String rel, Path tmp,
             Path target, Instant min, Instant max, long rows) throws IOException {
-        long crc = crc32c(tmp);
+        long crc = FileSync.crc32c(tmp);
         long bytes = Files.size(tmp);
         FileSync.moveAtomically(tmp, target);
         return new SealedPart(seg.seq(), kind, d.day, rel, min, max, rows, bytes, crc);
-    }
-
-    static long crc32c(Path file) throws IOException {
-        CRC32C crc = new CRC32C();
-        byte[] buf = new byte[1 << 16];
-        try (InputStream in = Files.newInputStream(file)) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                crc.update(buf, 0, n);
-            }
-        }
-        return crc.getValue();
     }
 
     private static long single(Statement s, String sql) throws SQLException {
