@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 /** The {@code usage-worker} command line. */
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
-        subcommands = {SegmentsCommand.class, RetentionCommand.class},
+        subcommands = {SegmentsCommand.class, RetentionCommand.class, dev.tally.worker.cli.VerifyCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker {
 

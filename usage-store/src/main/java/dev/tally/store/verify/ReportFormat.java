@@ -44,6 +44,8 @@ public final class ReportFormat {
         snap.put("positionsKnown", si.positionsKnown());
         ArrayNode problems = snap.putArray("problems");
         si.problems().forEach(problems::add);
+        ArrayNode quarantined = snap.putArray("quarantinedParts");
+        si.quarantined().forEach(quarantined::add);
         ObjectNode summary = root.putObject("summary");
         for (VerifyClass c : VerifyClass.values()) {
             summary.put(c.code(), r.count(c));
@@ -127,6 +129,9 @@ public final class ReportFormat {
                 si.attempts(), si.complete() && si.positionsKnown() ? "" : ", INCOMPLETE");
         for (String p : si.problems()) {
             line(sb, "  problem: %s", p);
+        }
+        for (String q : si.quarantined()) {
+            line(sb, "  quarantined part (damaged; its events are missing from the store): %s", q);
         }
         sb.append('\n');
         line(sb, "%-15s %15s", "CLASS", "LINES");

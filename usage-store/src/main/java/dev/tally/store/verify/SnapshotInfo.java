@@ -22,11 +22,16 @@ import java.util.List;
  * @param positionsKnown  whether the import positions (held by the active segment) are in the
  *                        snapshot; if not, the consumed boundaries are unknown
  * @param problems        what kept the snapshot from being complete, in words
+ * @param quarantined     parts the store took out of service as damaged (path and reason): their
+ *                        events are not in the store, so their source lines are
+ *                        {@link VerifyClass#MISSING}
  */
 public record SnapshotInfo(long manifestLastSeq, List<Long> segments, int detailParts, int rollupParts,
-        String pinning, int attempts, boolean complete, boolean positionsKnown, List<String> problems) {
+        String pinning, int attempts, boolean complete, boolean positionsKnown, List<String> problems,
+        List<String> quarantined) {
     public SnapshotInfo {
         segments = List.copyOf(segments);
         problems = List.copyOf(problems);
+        quarantined = List.copyOf(quarantined);
     }
 }

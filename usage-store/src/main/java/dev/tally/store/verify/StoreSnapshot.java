@@ -134,7 +134,8 @@ final class StoreSnapshot implements AutoCloseable {
                     SnapshotInfo info = new SnapshotInfo(a.manifest.lastSeq(), a.copied,
                             a.manifest.parts(dev.tally.store.internal.PartKind.DETAIL).size(),
                             a.manifest.parts(dev.tally.store.internal.PartKind.ROLLUP).size(), a.pinning, attempt,
-                            a.problems.isEmpty(), !a.activeLost, a.problems);
+                            a.problems.isEmpty(), !a.activeLost, a.problems, a.manifest.quarantined().stream()
+                                    .map(q -> q.part().path() + " (" + q.reason() + ")").toList());
                     taken.run();
                     return new StoreSnapshot(dir, open(dir, detailRetention, rollupRetention, clock), info);
                 }
@@ -156,7 +157,8 @@ final class StoreSnapshot implements AutoCloseable {
         List<String> problems = List.of("no consistent snapshot in " + attempts + " attempts (" + String.join("; ", churn)
                 + "); nothing was compared against the store");
         log.warn("verify: {}", problems.get(0));
-        SnapshotInfo info = new SnapshotInfo(-1, List.of(), 0, 0, "none", attempts, false, false, problems);
+        SnapshotInfo info = new SnapshotInfo(-1, List.of(), 0, 0, "none", attempts, false, false, problems,
+                List.of());
         try {
             taken.run();
         } catch (IOException e) {

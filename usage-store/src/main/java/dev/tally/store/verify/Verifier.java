@@ -878,7 +878,7 @@ public final class Verifier {
                 } else {
                     verdict = VerifyClass.MISSING;
                     detail = "consumed by the import (before byte " + src.boundary + "), but neither stored nor "
-                            + "dead-lettered";
+                            + "dead-lettered" + quarantinedPart(r.timeUs);
                 }
                 counts.merge(verdict, 1L, Long::sum);
                 src.counts.merge(verdict, 1L, Long::sum);
@@ -901,6 +901,21 @@ public final class Verifier {
                         }
                     }
                 }
+            }
+
+            /** ", in the time range of quarantined part X" when a damaged detail part may have held it. */
+            private String quarantinedPart(Long timeUs) {
+                if (timeUs == null) {
+                    return "";
+                }
+                Instant t = TimeUtil.fromMicros(timeUs);
+                for (dev.tally.store.internal.Manifest.Quarantined q : view.manifest().quarantined()) {
+                    if (q.part().kind() == PartKind.DETAIL && !t.isBefore(q.part().minTime())
+                            && !t.isAfter(q.part().maxTime())) {
+                        return "; its time falls in the quarantined part " + q.part().path() + " (" + q.reason() + ")";
+                    }
+                }
+                return "";
             }
 
             private Tally.Builder[] tally(String tenant, String type) {
