@@ -44,11 +44,19 @@ public record Tally(long events, Map<String, BigDecimal> sums) {
     /** A mutable accumulator. Not thread-safe. */
     static final class Builder {
         private long events;
-        private final TreeMap<String, BigDecimal> sums = new TreeMap<>();
+        private final java.util.HashMap<String, BigDecimal> sums = new java.util.HashMap<>();
 
         void add(String data) {
             events++;
             JsonData.addTopLevelNumbers(data, sums);
+        }
+
+        /** Adds one event whose top-level numbers were already extracted. */
+        void add(Map<String, BigDecimal> numbers) {
+            events++;
+            for (Map.Entry<String, BigDecimal> e : numbers.entrySet()) {
+                sums.merge(e.getKey(), e.getValue(), BigDecimal::add);
+            }
         }
 
         Tally build() {

@@ -326,6 +326,7 @@ public final class Verifier {
             this.store = snapshot.store();
             this.positions = snapshot.positions();
             countPositionsWithoutFile();
+            phase("snapshot", t0);
             hooks.afterSnapshot();
             try (TierView view = store.acquireView(); DuckDBConnection c = store.engine().newConnection()) {
                 try (Statement s = c.createStatement()) {
@@ -341,6 +342,7 @@ public final class Verifier {
                     }
                     ap.flush();
                 }
+                phase("read sources", t0);
                 String storeSql = storeSql(view);
                 resolveSuspects(c, storeSql);
                 Classifier cls = new Classifier(c, view, storeSql);
@@ -349,6 +351,16 @@ public final class Verifier {
         }
 
         // ---------------------------------------------------------------- listing
+
+        private long lastPhase;
+
+        /** Logs how long a phase took (debug), for finding where a slow run spends its time. */
+        private void phase(String name, long t0) {
+            long now = System.nanoTime();
+            long since = lastPhase == 0 ? t0 : lastPhase;
+            lastPhase = now;
+            log.debug("verify phase {}: {} ms", name, (now - since) / 1_000_000);
+        }
 
         /** Lists and stats every source: right after the store snapshot, before its copies are opened. */
         void listSources() throws IOException {
@@ -733,6 +745,7 @@ public final class Verifier {
                 long cutoffMicros = TimeUtil.toMicros(clock.instant().minus(detailRetention));
                 long rollupCutoffMicros = TimeUtil.toMicros(clock.instant().minus(rollupRetention));
                 prepareExpired(cutoffMicros);
+                phase("expiry check", t0);
                 String sql = "WITH st AS (" + storeSql + "), "
                         + "s AS (SELECT *, row_number() OVER (PARTITION BY tenant, id ORDER BY ord) = 1 AS first_occ "
                         + "FROM " + SRC + "), "
@@ -742,14 +755,17 @@ public final class Verifier {
                         + "AND st.t = s.time_us AND st.data = s.data, false) AS same "
                         + "FROM s LEFT JOIN st ON st.tenant = s.tenant AND st.id = s.id) "
                         + "SELECT j.ord, j.file_idx, j.start_off, j.zone, j.damaged, j.dlq, j.tenant, j.id, j.type, "
-                        + "j.subject, j.source, j.time_us, j.data, j.note, j.first_occ, j.stored, j.same, j.st_type, "
-                        + "j.st_subject, j.st_source, j.st_t, CASE WHEN j.same THEN NULL ELSE j.st_data END, "
+                        + "j.subject, j.source, j.time_us, j.data, j.note, j.first_occ, j.stored, j.same, "
+                        + "CASE WHEN j.same THEN NULL ELSE j.st_type END, CASE WHEN j.same THEN NULL ELSE j.st_subject END, "
+                        + "CASE WHEN j.same THEN NULL ELSE j.st_source END, CASE WHEN j.same THEN NULL ELSE j.st_t END, "
+                        + "CASE WHEN j.same THEN NULL ELSE j.st_data END, "
                         + "e.source_n, e.rollup_n "
                         + "FROM j LEFT JOIN " + EXPIRED + " e ON e.tenant = j.tenant AND e.type = j.type "
                         + "AND e.subject = j.subject AND e.hour_us = (j.time_us // " + HOUR_MICROS + ") * " + HOUR_MICROS
                         + " AND j.zone = " + Zone.CONSUMED + " AND NOT j.stored "
                         + "ORDER BY j.ord";
                 try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+                    phase("compare query", t0);
                     List<Row> group = new ArrayList<>(2);
                     while (rs.next()) {
                         Row r = Row.of(rs);
@@ -763,8 +779,11 @@ public final class Verifier {
                         decide(group, rollupCutoffMicros);
                     }
                 }
+                phase("classify and total", t0);
                 long storeOnly = storeOnly();
+                phase("store-only totals", t0);
                 long duplicates = storeDuplicates();
+                phase("duplicate keys", t0);
                 List<FileReport> files = new ArrayList<>();
                 for (Source src : sources) {
                     files.add(src.report());
@@ -894,10 +913,14 @@ public final class Verifier {
                 if (r.firstOcc && r.tenant != null && r.id != null && r.type != null
                         && (verdict == VerifyClass.UNCHANGED || verdict == VerifyClass.CHANGED
                                 || verdict == VerifyClass.MISSING)) {
-                    tally(r.tenant, r.type)[0].add(r.data);
+                    Map<String, java.math.BigDecimal> numbers = new HashMap<>(8);
+                    JsonData.addTopLevelNumbers(r.data, numbers);
+                    tally(r.tenant, r.type)[0].add(numbers);
                     for (Row x : rows) {
-                        if (x.stored) {
-                            tally(x.tenant, x.stType)[1].add(x.same ? x.data : x.stData);
+                        if (x.same) {
+                            tally(x.tenant, x.type)[1].add(numbers); // the very same text
+                        } else if (x.stored) {
+                            tally(x.tenant, x.stType)[1].add(x.stData);
                         }
                     }
                 }
