@@ -108,6 +108,9 @@ public final class TieredStore implements UsageStore {
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
+    /** Told of each part retention deleted, after its last reader let go; see {@link #onPartDeleted}. */
+    private final List<java.util.function.Consumer<SealedPart>> partDeletedListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
 
     // Guarded by writeGate.
     private final ActiveWriter writer;
@@ -703,6 +706,7 @@ public final class TieredStore implements UsageStore {
             h.retire(x.reason().name() + ": " + x.detail(), () -> {
                 partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
                 draining.remove(h.file());
+                notifyPartDeleted(h.part());
             });
         }
         // Segments with no detail left no longer answer duplicate checks.
@@ -715,6 +719,30 @@ public final class TieredStore implements UsageStore {
         long purged = dedup.purge(seq -> !withDetail.contains((long) seq) && !live.contains((long) seq));
         if (purged > 0) {
             log.info("dedup index: dropped {} ids of deleted detail", purged);
+        }
+    }
+
+    /**
+     * Registers {@code listener} to be told of every part retention deletes, once no reader pins
+     * it any more (so no query still running can put a result for it back into a cache). Query
+     * layers with their own per-part caches use it to drop entries; their keys also hold the
+     * part's CRC32C, so an entry can never be served for a changed file. Returns a handle that
+     * unregisters the listener. The listener runs on the thread that released the part and must
+     * not block; an exception it throws is logged and ignored.
+     */
+    public AutoCloseable onPartDeleted(java.util.function.Consumer<SealedPart> listener) {
+        java.util.Objects.requireNonNull(listener, "listener");
+        partDeletedListeners.add(listener);
+        return () -> partDeletedListeners.remove(listener);
+    }
+
+    private void notifyPartDeleted(SealedPart part) {
+        for (var l : partDeletedListeners) {
+            try {
+                l.accept(part);
+            } catch (RuntimeException e) {
+                log.warn("a part-deleted listener failed for {}: {}", part.path(), e.getMessage(), e);
+            }
         }
     }
 
