@@ -45,8 +45,9 @@ public enum Aggregation {
 
     /**
      * The quantile of a percentile aggregation, or NaN for the others. Percentiles are DuckDB's
-     * {@code quantile_disc(value, q)} on the DECIMAL values: of the n values sorted ascending, the
-     * one at 0-based position {@code floor(q * (n - 1))}; always a value that was observed.
+     * {@code quantile_disc(value, q)} on the DECIMAL values, the nearest-rank method: of the n values
+     * sorted ascending, the one at 1-based rank {@code ceil(q * n)} (P50 of 4 values is the 2nd,
+     * P99 of 4 is the 4th, P95 of 20 is the 19th); always a value that was observed.
      */
     public double quantile() {
         return switch (this) {

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
+import dev.tally.store.internal.DetailCoverage;
 import dev.tally.store.internal.PartHandle;
 import dev.tally.store.internal.PartKind;
 import dev.tally.store.internal.SealedPart;
@@ -15,18 +16,14 @@ import java.math.RoundingMode;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
-import java.util.TreeMap;
 import org.duckdb.DuckDBConnection;
 
 /**
@@ -157,27 +154,13 @@ public final class MeterService implements AutoCloseable {
      * rollups still summarize: the answer would silently miss those events.
      */
     private static void checkDetailKept(TierView view, ResolvedQuery r, String why) {
-        Set<String> detail = new HashSet<>();
-        for (SealedPart p : view.manifest().parts(PartKind.DETAIL)) {
-            detail.add(p.seq() + "/" + p.day());
-        }
-        Instant from = r.query.from().minus(Duration.ofHours(1));
-        List<SealedPart> lost = new ArrayList<>();
-        for (SealedPart p : view.manifest().parts(PartKind.ROLLUP)) {
-            if (p.overlaps(from, r.query.to()) && !detail.contains(p.seq() + "/" + p.day())) {
-                lost.add(p);
-            }
-        }
+        List<String> lost = DetailCoverage.lostDays(view, r.query.from(), r.query.to());
         if (!lost.isEmpty()) {
-            Instant newest = lost.stream().map(SealedPart::maxTime).max(Instant::compareTo).orElseThrow()
-                    .plus(Duration.ofHours(1));
-            TreeMap<String, Long> days = new TreeMap<>();
-            lost.forEach(p -> days.merge(p.day().toString(), p.rows(), Long::sum));
             throw new MeterQueryException("meter '" + r.meter.name() + "' needs event detail (" + why + "), but "
-                    + "retention already deleted the detail of " + days.keySet() + " in " + r.query.from() + ".."
-                    + r.query.to() + "; only hourly rollups remain there. Start the range at " + newest
-                    + " or later, or ask a question the rollups answer (SUM/COUNT/MIN/MAX/AVG, no groups or filters, "
-                    + "whole-hour windows)");
+                    + "retention already deleted the detail of " + lost + " in " + r.query.from() + ".."
+                    + r.query.to() + "; only hourly rollups remain there. Start the range at "
+                    + DetailCoverage.completeFrom(view, r.query.from(), r.query.to()) + " or later, or ask a question "
+                    + "the rollups answer (SUM/COUNT/MIN/MAX/AVG, no groups or filters, whole-hour windows)");
         }
     }
 
