@@ -85,7 +85,7 @@ class ExportTest {
         }
         List<String> lines = Files.readAllLines(csv.file());
         assertEquals("tenant,id,type,subject,source,time,data", lines.get(0));
-        assertEquals("acme,e5,llm.request,\"key,\"\"1\"\"\",,2026-11-19T07:00:00.000000Z,"
+        assertEquals("acme,e5,llm.request,\"key,\"\"1\"\"\",,2026-11-19T11:00:00.000000Z,"
                 + "\"{\"\"input_tokens\"\":5.5,\"\"note\"\":\"\"a,b\"\"}\"", lines.get(1));
         assertEquals(14, lines.size());
     }
