@@ -164,6 +164,67 @@ final class JsonPath {
                 + "ELSE json_extract(" + column + ", " + ptr + ")::VARCHAR END";
     }
 
+    /** SQL subscript reaching this path inside a structure built by {@code json_transform}: {@code ['a']['b']}. */
+    String subscript() {
+        StringBuilder access = new StringBuilder();
+        for (String k : keys) {
+            access.append('[').append(Engine.literal(k)).append(']');
+        }
+        return access.toString();
+    }
+
+    /** Whether this path is a strict prefix of {@code other} (so both cannot share one transform structure). */
+    boolean isPrefixOf(JsonPath other) {
+        return other.keys.size() > keys.size() && other.keys.subList(0, keys.size()).equals(keys);
+    }
+
+    /**
+     * SQL over {@code j}, the JSON text of this path taken from a {@code json_transform(data, …"JSON"…)}
+     * structure (NULL when absent or JSON null): the value as text by the rule of {@link #textSql}.
+     * Numbers are read again exactly from {@code column}, the JSON structure's copy being a double.
+     */
+    String textFromJsonSql(String j, String column) {
+        return "CASE WHEN json_type(" + j + ") IN " + NUMERIC_TYPES + " THEN rtrim(rtrim(CAST(" + exactSql(column)
+                + " AS VARCHAR), '0'), '.') WHEN json_type(" + j + ") = 'VARCHAR' THEN json_extract_string(" + j
+                + ", '$') ELSE CAST(" + j + " AS VARCHAR) END";
+    }
+
+    /** Like {@link #decimalSql} with the type taken from {@code j} (see {@link #textFromJsonSql}). */
+    String decimalFromJsonSql(String j, String column) {
+        return "CASE WHEN json_type(" + j + ") IN " + NUMERIC_TYPES + " THEN " + exactSql(column) + " END";
+    }
+
+    /** SQL: {@code json_transform} of {@code column} to DECIMAL(38,9) at this path, without a type check. */
+    private String exactSql(String column) {
+        ObjectNode spec = JSON.createObjectNode();
+        ObjectNode at = spec;
+        for (int i = 0; i < keys.size() - 1; i++) {
+            at = at.putObject(keys.get(i));
+        }
+        at.put(keys.get(keys.size() - 1), "DECIMAL(38,9)");
+        return "json_transform(" + column + ", " + Engine.literal(spec.toString()) + ")" + subscript();
+    }
+
+    /** A {@code json_transform} structure reading every path as JSON text, or null when one path is a prefix of another. */
+    static String jsonSpec(List<JsonPath> paths) {
+        for (JsonPath a : paths) {
+            for (JsonPath b : paths) {
+                if (a.isPrefixOf(b)) {
+                    return null;
+                }
+            }
+        }
+        ObjectNode spec = JSON.createObjectNode();
+        for (JsonPath p : paths) {
+            ObjectNode at = spec;
+            for (int i = 0; i < p.keys.size() - 1; i++) {
+                at = at.has(p.keys.get(i)) ? (ObjectNode) at.get(p.keys.get(i)) : at.putObject(p.keys.get(i));
+            }
+            at.put(p.keys.get(p.keys.size() - 1), "JSON");
+        }
+        return spec.toString();
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof JsonPath p && p.keys.equals(keys);

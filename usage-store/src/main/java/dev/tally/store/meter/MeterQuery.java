@@ -30,6 +30,8 @@ import java.util.regex.Pattern;
  * @param perSubject one row per subject (true) or subjects summed together (false)
  * @param groupBy    dimensions of the meter to split by, in result order
  * @param filters    dimension name to allowed values (text, as in {@link MeterDefinition#filters})
+ * @param detailOnly answer from detail even where hourly rollups would be exact (to audit rollups
+ *                   against detail, or to measure both); the result is the same
  */
 public record MeterQuery(
         String meter,
@@ -41,7 +43,8 @@ public record MeterQuery(
         List<String> subjects,
         boolean perSubject,
         List<String> groupBy,
-        Map<String, List<String>> filters) {
+        Map<String, List<String>> filters,
+        boolean detailOnly) {
 
     /** Most subjects one query may name. */
     public static final int MAX_SUBJECTS = 10_000;
@@ -136,6 +139,7 @@ public record MeterQuery(
         private boolean perSubject = true;
         private final List<String> groupBy = new ArrayList<>();
         private final Map<String, List<String>> filters = new LinkedHashMap<>();
+        private boolean detailOnly;
 
         private Builder(String meter, String tenant, Instant from, Instant to) {
             this.meter = meter;
@@ -185,14 +189,22 @@ public record MeterQuery(
             return this;
         }
 
+        /** Read detail even where rollups would be exact; see {@link MeterQuery#detailOnly()}. */
+        public Builder detailOnly(boolean detailOnly) {
+            this.detailOnly = detailOnly;
+            return this;
+        }
+
         public MeterQuery build() {
-            return new MeterQuery(meter, tenant, from, to, window, zone, subjects, perSubject, groupBy, filters);
+            return new MeterQuery(meter, tenant, from, to, window, zone, subjects, perSubject, groupBy, filters,
+                    detailOnly);
         }
     }
 
     /** The same query with another range (handy for paging through months). */
     public MeterQuery withRange(Instant newFrom, Instant newTo) {
-        return new MeterQuery(meter, tenant, newFrom, newTo, window, zone, subjects, perSubject, groupBy, filters);
+        return new MeterQuery(meter, tenant, newFrom, newTo, window, zone, subjects, perSubject, groupBy, filters,
+                detailOnly);
     }
 
     @Override
@@ -200,7 +212,7 @@ public record MeterQuery(
         return "MeterQuery[" + meter + " for " + tenant + " " + from + ".." + to + " " + window + " " + zone
                 + (subjects.isEmpty() ? "" : " subjects=" + subjects) + (perSubject ? "" : " summed")
                 + (groupBy.isEmpty() ? "" : " groupBy=" + groupBy) + (filters.isEmpty() ? "" : " filters=" + filters)
-                + "]";
+                + (detailOnly ? " detailOnly" : "") + "]";
     }
 
 }

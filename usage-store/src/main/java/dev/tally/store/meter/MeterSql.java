@@ -37,24 +37,22 @@ final class MeterSql {
         return sb.append(']').append(withFilename ? ", filename = true" : "").append(')').toString();
     }
 
-    /** The WHERE clause shared by detail reads: tenant, type, range, subjects, filters. */
-    private static String detailWhere(ResolvedQuery r) {
+    /** The WHERE clause on stored columns shared by detail reads: tenant, type, range, subjects. */
+    private static String baseWhere(ResolvedQuery r) {
         StringBuilder w = new StringBuilder(" WHERE tenant = ").append(Engine.literal(r.query.tenant()))
                 .append(" AND type = ").append(Engine.literal(r.meter.eventType()))
                 .append(" AND time >= ").append(TimeUtil.sqlTimestamp(r.query.from()))
                 .append(" AND time < ").append(TimeUtil.sqlTimestamp(r.query.to()));
         subjects(w, r);
-        for (ResolvedQuery.Filter f : r.filters) {
-            w.append(" AND ").append(f.path().textSql("data")).append(" IN (");
-            for (int i = 0; i < f.values().size(); i++) {
-                if (i > 0) {
-                    w.append(", ");
-                }
-                w.append(Engine.literal(f.values().get(i)));
-            }
-            w.append(')');
-        }
         return w.toString();
+    }
+
+    private static String inList(List<String> values) {
+        StringBuilder sb = new StringBuilder(" IN (");
+        for (int i = 0; i < values.size(); i++) {
+            sb.append(i == 0 ? "" : ", ").append(Engine.literal(values.get(i)));
+        }
+        return sb.append(')').toString();
     }
 
     private static void subjects(StringBuilder w, ResolvedQuery r) {
@@ -74,23 +72,52 @@ final class MeterSql {
 
     /**
      * The per-event projection of a detail source: optional file name, time in microseconds as
-     * {@code t}, subject as {@code s}, group values {@code g0..}, value {@code v}, and {@code id}.
+     * {@code t}, subject as {@code s}, group values {@code g0..}, value {@code v}, and {@code id};
+     * filtered by tenant, type, range, subjects and the filters.
+     *
+     * <p>Each event's JSON is parsed once for every path together ({@code json_transform} to a
+     * structure of JSON texts) and once more, only when the value is a number, for its exact
+     * DECIMAL; when one path is a prefix of another that structure cannot be built and each path
+     * is read on its own.
      */
     static String detailRows(ResolvedQuery r, String source, String fileColumn) {
+        List<JsonPath> paths = new java.util.ArrayList<>(r.groups);
+        r.filters.forEach(f -> paths.add(f.path()));
+        if (r.value != null) {
+            paths.add(r.value);
+        }
+        String spec = paths.isEmpty() ? null : JsonPath.jsonSpec(paths);
         StringBuilder sb = new StringBuilder("SELECT ");
         if (fileColumn != null) {
-            sb.append(fileColumn).append(" AS f, ");
+            sb.append("f, ");
         }
         sb.append("epoch_us(time) AS t, ").append(r.query.perSubject() ? "subject" : "NULL::VARCHAR").append(" AS s");
         for (int i = 0; i < r.groups.size(); i++) {
-            sb.append(", ").append(r.groups.get(i).textSql("data")).append(" AS g").append(i);
+            sb.append(", ").append(text(r.groups.get(i), spec)).append(" AS g").append(i);
         }
         sb.append(", ").append(switch (r.valueKind) {
             case NONE -> "NULL::DECIMAL(38,9)";
-            case DECIMAL -> r.value.decimalSql("data");
-            case TEXT -> r.value.textSql("data");
-        }).append(" AS v, id FROM ").append(source).append(detailWhere(r));
+            case DECIMAL -> spec == null ? r.value.decimalSql("data") : r.value.decimalFromJsonSql("j" + r.value.subscript(), "data");
+            case TEXT -> text(r.value, spec);
+        }).append(" AS v, id FROM (SELECT ");
+        if (fileColumn != null) {
+            sb.append(fileColumn).append(" AS f, ");
+        }
+        sb.append("time, subject, id, data");
+        if (spec != null) {
+            sb.append(", json_transform(data, ").append(Engine.literal(spec)).append(") AS j");
+        }
+        sb.append(" FROM ").append(source).append(baseWhere(r)).append(')');
+        String and = " WHERE ";
+        for (ResolvedQuery.Filter f : r.filters) {
+            sb.append(and).append(text(f.path(), spec)).append(inList(f.values()));
+            and = " AND ";
+        }
         return sb.toString();
+    }
+
+    private static String text(JsonPath p, String spec) {
+        return spec == null ? p.textSql("data") : p.textFromJsonSql("j" + p.subscript(), "data");
     }
 
     /** FROM clause over projected rows with the window start as {@code ws}: arithmetic or an ASOF join. */

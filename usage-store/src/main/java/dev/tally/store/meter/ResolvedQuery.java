@@ -54,6 +54,9 @@ final class ResolvedQuery {
     /** Why hourly rollups cannot answer this exactly, or null when they can. */
     String rollupRefusal() {
         Aggregation a = meter.aggregation();
+        if (query.detailOnly()) {
+            return "the query asked for detail only";
+        }
         if (!a.decomposable()) {
             return a + " needs every single value, which hourly rollups do not keep";
         }
