@@ -4,7 +4,7 @@ package dev.tally.store.internal;
  * The table and Parquet layouts, named once. Changing a layout means bumping
  * {@link Manifest#SCHEMA_VERSION}.
  */
-final class SegmentSchema {
+public final class SegmentSchema {
     private SegmentSchema() {
     }
 
@@ -31,7 +31,7 @@ final class SegmentSchema {
             + "value_count: 6, value_sum: 7, value_min: 8, value_max: 9}";
 
     /** {@link #rollupQuery(String, String, String, java.util.List)} with the keys unknown. */
-    static String rollupQuery(String source, String from, String to) {
+    public static String rollupQuery(String source, String from, String to) {
         return rollupQuery(source, from, to, null);
     }
 

@@ -91,7 +91,10 @@ public final class TierView extends RefCounted implements AutoCloseable {
         return null;
     }
 
-    /** Drops a reader's pin taken with {@link TieredStore#acquireView()}; for callers outside this package. */
+    /**
+     * Releases the pin taken by {@link TieredStore#acquireView()}; for readers outside this
+     * package, which cannot call {@code release()}. Call exactly once per acquire.
+     */
     @Override
     public void close() {
         release();
