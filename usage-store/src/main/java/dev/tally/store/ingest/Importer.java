@@ -122,7 +122,7 @@ public final class Importer {
         Map<String, ImportPosition> committed = store.importPositions();
         Instant oldest = null;
         for (JournalSource src : journal.sources()) {
-            ImportPosition p = committed.get(JournalImporter.SOURCE_PREFIX + src.identity());
+            ImportPosition p = committed.get(JournalImporter.positionKey(src));
             if (src.sizeBytes() > (p == null ? 0 : p.offset())) {
                 try {
                     Instant m = Files.getLastModifiedTime(src.path()).toInstant();

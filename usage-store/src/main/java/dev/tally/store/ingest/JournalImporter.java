@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Moves journal records into the store, exactly once. Per journal file the position is keyed by
- * the file's identity ({@code journal:<dev>:<ino>}), so a rotation, which renames the live
- * journal, keeps its position. Each batch commits its rows and the new position in one
+ * the file's identity and its first record ({@link #positionKey}), so a rotation, which renames
+ * the live journal, keeps its position, and a reused inode does not. Each batch commits its rows and the new position in one
  * transaction; damaged records and events the store refuses are dead-lettered (fsynced) before
  * that transaction commits.
  *
@@ -45,6 +45,26 @@ public final class JournalImporter {
     /** Bytes before the position covered by its fingerprint. */
     static final int TAIL_WINDOW = 256;
     public static final String SOURCE_PREFIX = "journal:";
+
+    /**
+     * The import-position key of a journal file: its identity (device and inode, kept by a
+     * rotation's rename) plus the CRC of its first record (the file's first 8 bytes), so a new
+     * file that reuses a reaped archive's inode never inherits that archive's position.
+     */
+    public static String positionKey(JournalSource src) {
+        byte[] head = new byte[9];
+        int n = 0;
+        try (FileChannel ch = FileChannel.open(src.path(), StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.wrap(head);
+            while (buf.hasRemaining() && ch.read(buf) > 0) {
+                n = buf.position();
+            }
+        } catch (IOException e) {
+            n = 0; // rotated or reaped meanwhile: no records to key by
+        }
+        String first = n == 9 && head[8] == ' ' ? new String(head, 0, 8, java.nio.charset.StandardCharsets.US_ASCII) : "none";
+        return SOURCE_PREFIX + src.identity() + ":" + first;
+    }
     /** Prefix of the dead-letter source of a journal line: {@code journal/<file name when read>}. */
     public static final String DEAD_LETTER_PREFIX = "journal/";
 
@@ -77,7 +97,7 @@ public final class JournalImporter {
         long duplicates = 0;
         long dead = 0;
         for (JournalSource src : reader.sources()) {
-            String key = SOURCE_PREFIX + src.identity();
+            String key = positionKey(src);
             long offset = startOffset(src, committed.get(key));
             while (true) {
                 JournalReadResult r = reader.read(src.path(), offset, batchSize, maxLineBytes);
@@ -128,7 +148,7 @@ public final class JournalImporter {
         Map<String, ImportPosition> committed = store.importPositions();
         long lag = 0;
         for (JournalSource src : reader.sources()) {
-            ImportPosition p = committed.get(SOURCE_PREFIX + src.identity());
+            ImportPosition p = committed.get(positionKey(src));
             lag += Math.max(0, src.sizeBytes() - (p == null ? 0 : p.offset()));
         }
         return lag;
@@ -138,7 +158,7 @@ public final class JournalImporter {
     public boolean fullyImported(Path archive, Map<String, ImportPosition> committed) {
         for (JournalSource src : reader.sources()) {
             if (!src.live() && src.path().equals(archive)) {
-                ImportPosition p = committed.get(SOURCE_PREFIX + src.identity());
+                ImportPosition p = committed.get(positionKey(src));
                 return p != null && p.offset() >= src.sizeBytes();
             }
         }

@@ -367,7 +367,7 @@ public final class Verifier {
             JournalReader reader = new JournalReader(dataDir);
             for (JournalSource js : reader.sources()) {
                 Source s = new Source(sources.size(), "journal", JournalImporter.DEAD_LETTER_PREFIX + js.name(),
-                        js.path(), JournalImporter.SOURCE_PREFIX + js.identity());
+                        js.path(), JournalImporter.positionKey(js));
                 s.live = js.live();
                 s.identity = js.identity();
                 Stat st = Stat.journal(js.path());

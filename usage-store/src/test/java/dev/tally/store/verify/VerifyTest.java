@@ -191,9 +191,9 @@ class VerifyTest {
         assertTrue(r.drift());
     }
 
-    /** A journal whose inode carries the position of an earlier, reaped file (none of its records stored) is a new file: its lines are pending, nothing drifts. */
+    /** A new journal on the inode of an earlier, reaped file does not inherit its position (the key includes the first record): its lines are pending, nothing drifts. */
     @Test
-    void run_journalInodeReusedByNewFile_isStalePositionNotChanged() throws Exception {
+    void run_journalInodeReusedByNewFile_isNotImportedNotChanged() throws Exception {
         try (TieredStore store = fx.store(); Journal journal = fx.journal()) {
             journal.append(events("acme", "a", 40, 1));
             fx.importer(store).runOnce();
@@ -205,7 +205,7 @@ class VerifyTest {
         VerifyReport r = fx.verify();
 
         FileReport f = r.files().get(0);
-        assertEquals("stale-position", f.check(), ReportFormat.table(r));
+        assertEquals("not-imported", f.check(), ReportFormat.table(r));
         assertEquals(VerifyClass.PENDING, f.status());
         assertEquals(12, r.count(VerifyClass.PENDING));
         assertEquals(40, r.storeOnlyEvents());
