@@ -3,6 +3,7 @@ package dev.tally.worker.cli;
 import dev.tally.worker.config.ConfigLoader;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.WorkerConfig;
+import dev.tally.worker.logging.Logging;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,8 +22,23 @@ public final class CommonOptions {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override one setting, e.g. --set segment.max-bytes=16MiB.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
-    /** Loads the configuration: defaults, file, environment, then these flags. */
+    /**
+     * Loads the configuration (defaults, file, environment, then these flags) and applies its
+     * logging settings.
+     */
     public WorkerConfig load() {
+        WorkerConfig config = loadOnly();
+        Logging.apply(config);
+        return config;
+    }
+
+    /** Whether {@code --data-dir} was given on the command line. */
+    public boolean dataDirGiven() {
+        return dataDir != null;
+    }
+
+    /** Loads the configuration without touching logging. */
+    public WorkerConfig loadOnly() {
         Map<String, String> env = System.getenv();
         Map<String, String> flags = new LinkedHashMap<>(overrides);
         if (dataDir != null) {
