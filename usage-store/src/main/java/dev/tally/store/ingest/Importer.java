@@ -1,0 +1,136 @@
+package dev.tally.store.ingest;
+
+import dev.tally.store.ImportPosition;
+import dev.tally.store.ReadOnlyStoreException;
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageStore;
+import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.journal.JournalReader;
+import dev.tally.store.journal.JournalSource;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * One import pass over everything pending: the journal first (rotated archives, then the live
+ * file), then the spool directories. Keeps the loop's health (last success, lag, failures) so a
+ * stuck import is visible, never silent.
+ *
+ * <p>Not thread-safe for {@link #runOnce()} (one import loop per data directory); {@link #health()}
+ * may be read from any thread.
+ */
+public final class Importer {
+    private final UsageStore store;
+    private final JournalReader journal;
+    private final JournalImporter journalImporter;
+    private final SpoolImporter spoolImporter;
+    private final SpoolScanner spoolScanner;
+    private final DeadLetterQueue deadLetters;
+    private final Clock clock;
+    private volatile ImportHealth health = new ImportHealth(null, null, 0, "", 0, 0);
+
+    /** What one pass did. */
+    public record Pass(long records, long stored, long duplicates, long deadLettered, List<String> errors) {
+        public Pass {
+            errors = List.copyOf(errors);
+        }
+
+        /** Whether the pass found anything to import. */
+        public boolean didWork() {
+            return records > 0;
+        }
+    }
+
+    /**
+     * @param dataDir      the store's data directory: journal in {@code journal/}, dead letters in
+     *                     {@code dlq/}, spool state in {@code import/}
+     * @param spoolDirs    directories of NDJSON files to import
+     * @param batchSize    events per transaction
+     * @param maxLineBytes longer lines are dead-lettered without being read whole
+     */
+    public Importer(UsageStore store, Path dataDir, List<Path> spoolDirs, int batchSize, int maxLineBytes,
+            DeadLetterQueue deadLetters, Clock clock) {
+        if (store.config().readOnly()) {
+            throw new ReadOnlyStoreException("import");
+        }
+        this.store = store;
+        this.clock = clock;
+        this.deadLetters = deadLetters;
+        this.journal = new JournalReader(dataDir);
+        this.journalImporter = new JournalImporter(journal, deadLetters, store, clock, batchSize, maxLineBytes);
+        this.spoolScanner = new SpoolScanner(dataDir, SpoolDirectory.indexed(spoolDirs), maxLineBytes, false, clock);
+        this.spoolImporter = new SpoolImporter(spoolScanner, deadLetters, store, clock, batchSize);
+    }
+
+    public SpoolScanner spoolScanner() {
+        return spoolScanner;
+    }
+
+    public DeadLetterQueue deadLetters() {
+        return deadLetters;
+    }
+
+    /**
+     * Imports everything pending once. A failure leaves every position where its last committed
+     * batch put it, is recorded in {@link #health()}, and is rethrown for the loop to back off.
+     */
+    public Pass runOnce() {
+        Instant start = clock.instant();
+        try {
+            JournalImporter.Pass j = journalImporter.runOnce();
+            ImportReport s = spoolImporter.runOnce();
+            List<String> errors = new ArrayList<>(s.errors());
+            Pass pass = new Pass(j.records() + s.linesRead(), j.stored() + s.stored(), j.duplicates() + s.duplicates(),
+                    j.deadLettered() + s.deadLettered(), errors);
+            health = new ImportHealth(clock.instant(), start, 0, "", lagBytes(), lagSeconds());
+            return pass;
+        } catch (IOException | RuntimeException e) {
+            ImportHealth h = health;
+            health = new ImportHealth(h.lastSuccess(), start, h.consecutiveFailures() + 1, String.valueOf(e.getMessage()),
+                    h.lagBytes(), h.lagSeconds());
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new StoreException("import pass failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes rotated journal archives that are completely imported; never the live journal or its lock. */
+    public Predicate<Path> fullyImported() {
+        Map<String, ImportPosition> committed = store.importPositions();
+        return archive -> journalImporter.fullyImported(archive, committed);
+    }
+
+    public ImportHealth health() {
+        return health;
+    }
+
+    private long lagBytes() {
+        return journalImporter.lagBytes();
+    }
+
+    /** Age of the oldest journal file that still has unimported bytes. */
+    private double lagSeconds() {
+        Map<String, ImportPosition> committed = store.importPositions();
+        Instant oldest = null;
+        for (JournalSource src : journal.sources()) {
+            ImportPosition p = committed.get(JournalImporter.SOURCE_PREFIX + src.identity());
+            if (src.sizeBytes() > (p == null ? 0 : p.offset())) {
+                try {
+                    Instant m = Files.getLastModifiedTime(src.path()).toInstant();
+                    oldest = oldest == null || m.isBefore(oldest) ? m : oldest;
+                } catch (IOException ignored) {
+                    // rotated or reaped meanwhile: no longer lagging
+                }
+            }
+        }
+        return oldest == null ? 0 : Math.max(0, Duration.between(oldest, clock.instant()).toMillis() / 1000.0);
+    }
+}

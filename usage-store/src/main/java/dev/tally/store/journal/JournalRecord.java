@@ -1,0 +1,78 @@
+package dev.tally.store.journal;
+
+import dev.tally.store.RejectReason;
+import dev.tally.store.UsageEvent;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * One line read from a journal file: either an intact {@link Event} or a {@link Damaged} line.
+ * {@code startOffset} is the byte offset of the line's first byte; {@code endOffset} is the offset
+ * just past its newline, i.e. the consumed boundary once this record is handled.
+ *
+ * <p>Thread-safe: immutable.
+ */
+public sealed interface JournalRecord permits JournalRecord.Event, JournalRecord.Damaged {
+
+    long startOffset();
+
+    long endOffset();
+
+    /**
+     * An intact record: checksum verified and JSON parsed by {@link dev.tally.store.EventCodec}.
+     * The event is not yet validated against the store's rules.
+     */
+    record Event(long startOffset, long endOffset, UsageEvent event) implements JournalRecord {
+        public Event {
+            Objects.requireNonNull(event, "event");
+        }
+    }
+
+    /**
+     * A line that is not an intact record; the importer dead-letters it with its offset and reason.
+     *
+     * @param reason  {@link RejectReason#CORRUPT_RECORD} (bad framing or checksum),
+     *                {@link RejectReason#LINE_TOO_LONG}, or the codec's reason when the checksum is
+     *                valid but the JSON is not (e.g. {@link RejectReason#INVALID_JSON})
+     * @param message human-readable detail, naming the offset
+     * @param raw     the line's first bytes, at most {@value #MAX_RAW_BYTES}
+     */
+    record Damaged(long startOffset, long endOffset, RejectReason reason, String message, byte[] raw)
+            implements JournalRecord {
+        /** Most bytes of a damaged line kept in {@link #raw()}. */
+        public static final int MAX_RAW_BYTES = 4096;
+
+        public Damaged {
+            Objects.requireNonNull(reason, "reason");
+            Objects.requireNonNull(message, "message");
+            raw = raw == null ? new byte[0] : Arrays.copyOf(raw, Math.min(raw.length, MAX_RAW_BYTES));
+        }
+
+        /** A copy of the kept bytes. */
+        @Override
+        public byte[] raw() {
+            return raw.clone();
+        }
+
+        /** The length of the damaged line in bytes, newline excluded. */
+        public long lineBytes() {
+            return endOffset - startOffset - 1;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Damaged d && d.startOffset == startOffset && d.endOffset == endOffset
+                    && d.reason == reason && d.message.equals(message) && Arrays.equals(d.raw, raw);
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(startOffset, endOffset, reason, message, Arrays.hashCode(raw));
+        }
+
+        @Override
+        public String toString() {
+            return "Damaged[" + startOffset + ".." + endOffset + " " + reason.code() + ": " + message + "]";
+        }
+    }
+}

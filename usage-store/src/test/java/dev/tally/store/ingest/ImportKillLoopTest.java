@@ -1,0 +1,79 @@
+package dev.tally.store.ingest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import dev.tally.store.UsageEvent;
+import dev.tally.store.internal.TestStores;
+import dev.tally.store.internal.TieredStore;
+import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalConfig;
+import dev.tally.store.testing.ChildJvm;
+import dev.tally.store.testing.TestEvents;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Kills an importing child JVM ({@code kill -9}) at seeded points, restarts it, and checks at the
+ * end that every journal record is stored exactly once: no loss, no duplicate.
+ */
+class ImportKillLoopTest {
+    static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
+
+    @TempDir
+    Path dir;
+
+    /** A short kill loop for the default test run. */
+    @Test
+    void importer_killedRepeatedly_storesEveryRecordExactlyOnce() throws Exception {
+        killLoop(8, 42L);
+    }
+
+    /** The long kill loop: run with -Plong. */
+    @Test
+    @Tag("long")
+    void importer_killedManyTimes_storesEveryRecordExactlyOnce() throws Exception {
+        killLoop(100, Long.getLong("tally.seed", 7L));
+    }
+
+    private void killLoop(int kills, long seed) throws Exception {
+        int events = 20_000;
+        List<UsageEvent> all = TestEvents.batch("acme", "k", events, 20, NOW, Duration.ofDays(3), seed);
+        try (Journal journal = Journal.open(JournalConfig.builder(dir).maxJournalBytes(1L << 20).build())) {
+            for (int i = 0; i < events; i += 1_000) {
+                journal.append(all.subList(i, i + 1_000));
+            }
+        }
+        Random random = new Random(seed);
+        Path log = Files.createFile(dir.resolve("children.log"));
+        String now = Long.toString(NOW.getEpochSecond());
+        for (int k = 0; k < kills; k++) {
+            try (ChildJvm child = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
+                int afterBatches = random.nextInt(4);
+                String seen = child.await(afterBatches == 0 ? "OPEN" : "BATCH " + afterBatches, 60);
+                if (seen == null) {
+                    break; // finished before the chosen point: nothing left to kill
+                }
+                child.kill();
+            }
+        }
+        try (ChildJvm last = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
+            assertNotNull(last.await("DONE", 120), "seed " + seed + ": final import did not finish, see " + log);
+        }
+        try (TieredStore store = TestStores.open(dir, Clock.fixed(NOW, ZoneOffset.UTC))) {
+            Map<String, Integer> counts = TestStores.idCounts(store);
+            assertEquals(events, counts.size(), "seed " + seed + ": every record stored (data kept in " + dir + ")");
+            counts.forEach((id, n) -> assertEquals(1, n, "seed " + seed + ": " + id + " stored " + n + " times"));
+        }
+    }
+}

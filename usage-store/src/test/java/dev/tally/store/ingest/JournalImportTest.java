@@ -1,0 +1,145 @@
+package dev.tally.store.ingest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.store.RejectReason;
+import dev.tally.store.UsageEvent;
+import dev.tally.store.dlq.DeadLetter;
+import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.internal.AppendSeam;
+import dev.tally.store.internal.TestStores;
+import dev.tally.store.internal.TieredStore;
+import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalConfig;
+import dev.tally.store.testing.MutableClock;
+import dev.tally.store.testing.TestEvents;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Journal to store import against a real store and real journal files. */
+class JournalImportTest {
+    static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
+
+    @TempDir
+    Path dir;
+
+    private final MutableClock clock = new MutableClock(NOW);
+
+    private Importer importer(TieredStore store) {
+        return new Importer(store, dir, List.of(), 500, 1 << 20, DeadLetterQueue.open(dir, false), clock);
+    }
+
+    private Journal journal() {
+        return Journal.open(JournalConfig.builder(dir).clock(clock).build());
+    }
+
+    /** Records written before and after a rotation are imported once; a second pass finds nothing; the archive is reaped only once imported. */
+    @Test
+    void runOnce_acrossRotation_importsEveryRecordOnceAndReapsOnlyImported() throws Exception {
+        List<UsageEvent> first = TestEvents.batch("acme", "a", 1_200, 3, NOW, Duration.ofHours(1), 1);
+        List<UsageEvent> second = TestEvents.batch("acme", "b", 700, 3, NOW, Duration.ofHours(1), 2);
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(first);
+            Path archive = journal.rotate().orElseThrow();
+            assertTrue(journal.reap(p -> false).isEmpty());
+            assertEquals(List.of(), journal.reap(importer(store).fullyImported()), "not imported yet");
+            journal.append(second);
+
+            Importer importer = importer(store);
+            Importer.Pass p = importer.runOnce();
+            assertEquals(1_900, p.stored());
+            assertEquals(0, importer.runOnce().records());
+            assertEquals(0, importer.health().lagBytes());
+            assertEquals(List.of(archive), journal.reap(importer.fullyImported()));
+            assertTrue(Files.exists(journal.files().liveFile()));
+            assertTrue(Files.exists(journal.files().lockFile()));
+
+            Map<String, Integer> counts = TestStores.idCounts(store);
+            assertEquals(1_900, counts.size());
+            counts.values().forEach(n -> assertEquals(1, n));
+        }
+    }
+
+    /** A record damaged mid-file is dead-lettered with its offset while the records around it are imported. */
+    @Test
+    void runOnce_flippedByteMidFile_deadLettersThatRecordOnly() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(TestEvents.batch("acme", "x", 30, 2, NOW, Duration.ofMinutes(5), 3));
+        }
+        Path live = dir.resolve("journal/journal.wal");
+        List<String> lines = Files.readAllLines(live);
+        long offset = 0;
+        for (int i = 0; i < 10; i++) {
+            offset += lines.get(i).length() + 1;
+        }
+        try (FileChannel ch = FileChannel.open(live, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {'#'}), offset + 30);
+        }
+        try (TieredStore store = TestStores.open(dir, clock)) {
+            Importer importer = importer(store);
+            Importer.Pass p = importer.runOnce();
+            assertEquals(29, p.stored());
+            assertEquals(1, p.deadLettered());
+            DeadLetter d = importer.deadLetters().list().get(0);
+            assertEquals(RejectReason.CORRUPT_RECORD, d.reason());
+            assertEquals(offset, d.offset());
+        }
+    }
+
+    /** An event the store refuses (too old) is dead-lettered with the store's reason, and the position moves past it. */
+    @Test
+    void runOnce_storeRefusal_isDeadLettered() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            List<UsageEvent> batch = new ArrayList<>(TestEvents.batch("acme", "ok", 5, 1, NOW, Duration.ofMinutes(1), 4));
+            batch.add(TestEvents.event("acme", "old", "key-0", NOW.minus(Duration.ofDays(40)), 1));
+            journal.append(batch);
+            Importer importer = importer(store);
+            Importer.Pass p = importer.runOnce();
+            assertEquals(5, p.stored());
+            assertEquals(1, p.deadLettered());
+            assertEquals(RejectReason.TIME_TOO_OLD, importer.deadLetters().list().get(0).reason());
+            assertEquals(0, importer.runOnce().records());
+        }
+    }
+
+    /** A batch whose commit fails stores nothing and moves no position; the retry imports everything once and dead-letters nothing twice. */
+    @Test
+    void runOnce_commitFailure_retryIsExactlyOnce() throws Exception {
+        AtomicBoolean fail = new AtomicBoolean(true);
+        AppendSeam seam = seq -> {
+            if (fail.getAndSet(false)) {
+                throw new IllegalStateException("disk full (simulated)");
+            }
+        };
+        try (TieredStore store = TestStores.open(dir, clock, seam); Journal journal = journal()) {
+            List<UsageEvent> batch = new ArrayList<>(TestEvents.batch("acme", "r", 300, 2, NOW, Duration.ofMinutes(10), 5));
+            batch.add(TestEvents.event("acme", "old", "key-0", NOW.minus(Duration.ofDays(40)), 1));
+            journal.append(batch);
+            Importer importer = importer(store);
+            assertThrows(IllegalStateException.class, importer::runOnce);
+            assertEquals(1, importer.health().consecutiveFailures());
+            assertTrue(store.importPositions().isEmpty());
+            assertEquals(1, importer.deadLetters().size(), "dead letter made durable before the failed commit");
+
+            Importer.Pass p = importer.runOnce();
+            assertEquals(300, p.stored());
+            assertEquals(0, importer.health().consecutiveFailures());
+            assertEquals(1, importer.deadLetters().size());
+            assertFalse(TestStores.idCounts(store).values().stream().anyMatch(n -> n != 1));
+        }
+    }
+}
