@@ -1,0 +1,59 @@
+package dev.tally.bench;
+
+import dev.tally.store.UsageEvent;
+import dev.tally.store.UsageStore;
+import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.ingest.Importer;
+import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * End-to-end durable ingest: events appended to the journal with ack-after-fsync, then imported
+ * into the active segment. Prints the journal rate, the import rate and the end-to-end rate.
+ *
+ * <pre>usage: ImportBenchmark [events=1000000] [batch=1000]</pre>
+ */
+public final class ImportBenchmark {
+    public static void main(String[] args) throws Exception {
+        int events = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+        int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1_000;
+        Path dir = Files.createTempDirectory("tally-bench-import");
+        Instant now = Instant.now();
+        Workload w = new Workload(11, 20, 1_000, now, Duration.ofDays(30));
+        List<List<UsageEvent>> batches = new java.util.ArrayList<>();
+        for (int i = 0; i < events; i += batch) {
+            batches.add(w.batch(Math.min(batch, events - i)));
+        }
+        long t0 = System.nanoTime();
+        try (Journal journal = Journal.open(JournalConfig.builder(dir).build())) {
+            for (List<UsageEvent> b : batches) {
+                journal.append(b);
+            }
+        }
+        double journalSeconds = (System.nanoTime() - t0) / 1e9;
+        long t1 = System.nanoTime();
+        long stored;
+        try (UsageStore store = UsageStore.builder(dir).build()) {
+            Importer importer = new Importer(store, dir, List.of(), batch, 1 << 20, DeadLetterQueue.open(dir, false),
+                    Clock.systemUTC());
+            stored = importer.runOnce().stored();
+        }
+        double importSeconds = (System.nanoTime() - t1) / 1e9;
+        if (stored != events) {
+            throw new IllegalStateException("stored " + stored + " of " + events);
+        }
+        System.out.printf(Locale.ROOT, "journal append (ack after fsync, batches of %,d): %,12.0f events/s%n", batch,
+                events / journalSeconds);
+        System.out.printf(Locale.ROOT, "import journal -> active segment              : %,12.0f events/s%n",
+                events / importSeconds);
+        System.out.printf(Locale.ROOT, "end to end (append, then import)              : %,12.0f events/s (%,d events in %.1f s)%n",
+                events / (journalSeconds + importSeconds), events, journalSeconds + importSeconds);
+    }
+}
