@@ -1,19 +1,36 @@
 package dev.tally.worker;
 
 import dev.tally.store.StoreException;
+import dev.tally.worker.cli.DemoCommand;
+import dev.tally.worker.cli.DlqCommand;
 import dev.tally.worker.cli.ExitCodes;
+import dev.tally.worker.cli.ImportCommand;
 import dev.tally.worker.cli.RetentionCommand;
+import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
 import dev.tally.worker.config.ConfigException;
 import picocli.CommandLine;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** The {@code usage-worker} command line. */
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
-        subcommands = {SegmentsCommand.class, RetentionCommand.class},
+        subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, SegmentsCommand.class,
+                RetentionCommand.class, DlqCommand.class},
         footer = ExitCodes.HELP)
-public final class UsageWorker {
+public final class UsageWorker implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    /** Without a command: the usage, and exit code 2. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return ExitCodes.USAGE;
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));

@@ -79,6 +79,16 @@ public final class DemoWorkload {
         return out;
     }
 
+    /** How many customers the workload has. */
+    public static int customers() {
+        return CUSTOMERS.size();
+    }
+
+    /** The customers' tenant names, largest first. */
+    public static List<String> tenants() {
+        return CUSTOMERS.stream().map(Customer::tenant).toList();
+    }
+
     /** Retries produced so far (each one a duplicate of an earlier call). */
     public long retried() {
         return retried;

@@ -1,6 +1,6 @@
 package dev.tally.worker.demo;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 
 /**
@@ -13,7 +13,7 @@ import java.util.Locale;
 public final class Progress {
     private static final int WIDTH = 28;
 
-    private final PrintStream out;
+    private final PrintWriter out;
     private final String label;
     private final long total;
     private final boolean terminal;
@@ -22,7 +22,7 @@ public final class Progress {
     private int lastTenth = -1;
     private boolean finished;
 
-    public Progress(PrintStream out, String label, long total, boolean terminal) {
+    public Progress(PrintWriter out, String label, long total, boolean terminal) {
         this.out = out;
         this.label = label;
         this.total = Math.max(1, total);
@@ -46,6 +46,7 @@ public final class Progress {
             if (tenth > lastTenth && tenth < 10) {
                 lastTenth = tenth;
                 out.println(line(done, now));
+                out.flush();
             }
         }
     }

@@ -61,6 +61,8 @@ public final class HttpApi implements AutoCloseable {
     private final long maxRequestBytes;
     private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
     private volatile boolean stopping;
+    private final Object inFlightLock = new Object();
+    private int inFlight; // guarded by inFlightLock
 
     private HttpApi(HttpServer server, ExecutorService executor, ApiBackend backend, TokenAuth auth,
             long maxRequestBytes) {
@@ -110,13 +112,24 @@ public final class HttpApi implements AutoCloseable {
      */
     public void stop(Duration grace) {
         stopping = true;
-        server.stop((int) Math.max(0, Math.min(Integer.MAX_VALUE, grace.toSeconds())));
-        executor.shutdown();
-        try {
-            executor.awaitTermination(Math.max(1, grace.toMillis()), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        long deadline = System.nanoTime() + grace.toNanos();
+        synchronized (inFlightLock) {
+            while (inFlight > 0 && System.nanoTime() < deadline) {
+                try {
+                    inFlightLock.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (inFlight > 0) {
+                log.warn("{} HTTP request(s) still in progress after {} ms; closing anyway", inFlight,
+                        grace.toMillis());
+            }
         }
+        // Requests are drained: stop(0) closes the listener and idle connections at once.
+        server.stop(0);
+        executor.shutdownNow();
     }
 
     @Override
@@ -141,6 +154,20 @@ public final class HttpApi implements AutoCloseable {
     // ---------------------------------------------------------------- dispatch
 
     private void handle(HttpExchange ex) {
+        synchronized (inFlightLock) {
+            inFlight++;
+        }
+        try {
+            dispatch(ex);
+        } finally {
+            synchronized (inFlightLock) {
+                inFlight--;
+                inFlightLock.notifyAll();
+            }
+        }
+    }
+
+    private void dispatch(HttpExchange ex) {
         String route = "other";
         int status;
         try {
