@@ -9,8 +9,10 @@ import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
 import dev.tally.worker.config.ConfigException;
-import picocli.CommandLine;
+import java.io.PrintWriter;
 import java.util.concurrent.Callable;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -36,13 +38,29 @@ public final class UsageWorker implements Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** Runs a command line and returns its exit code (used by tests). */
+    /** Runs a command line and returns its exit code. */
     public static int run(String... args) {
+        return run(null, null, args);
+    }
+
+    /** Runs a command line with its output and errors going to the writers given (null: standard streams). */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new UsageWorker());
+        if (out != null) {
+            cli.setOut(out);
+        }
+        if (err != null) {
+            cli.setErr(err);
+        }
         cli.setExitCodeExceptionMapper(UsageWorker::exitCode);
         cli.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("usage-worker " + cmd.getCommandName() + ": " + message(ex));
-            return exitCode(ex);
+            int code = exitCode(ex);
+            if (code == ExitCodes.FATAL) {
+                LoggerFactory.getLogger(UsageWorker.class).error("{} failed", cmd.getCommandSpec().qualifiedName(), ex);
+            }
+            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message(ex));
+            cmd.getErr().flush();
+            return code;
         });
         return cli.execute(args);
     }

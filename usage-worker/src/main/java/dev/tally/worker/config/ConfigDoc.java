@@ -10,7 +10,7 @@ import java.nio.file.Path;
  * from the code: {@code ConfigDocTest} fails when the file differs from {@link #render()}.
  *
  * <pre>
- * java -cp usage-worker/target/usage-worker.jar dev.tally.worker.config.ConfigDoc docs/configuration.md
+ * java -cp usage-worker/target/classes dev.tally.worker.config.ConfigDoc docs/configuration.md
  * </pre>
  *
  * <p>Thread-safe: stateless.
@@ -34,7 +34,7 @@ public final class ConfigDoc {
 
                 <!-- Generated from usage-worker/src/main/java/dev/tally/worker/config/Setting.java by
                      ConfigDoc; ConfigDocTest fails when this file is out of date. Regenerate with:
-                     java -cp usage-worker/target/usage-worker.jar dev.tally.worker.config.ConfigDoc docs/configuration.md -->
+                     java -cp usage-worker/target/classes dev.tally.worker.config.ConfigDoc docs/configuration.md -->
 
                 Every command of `usage-worker` reads the same settings. Each setting has a key, and is
                 taken from the first of these that sets it (highest precedence first):

@@ -32,7 +32,7 @@ public enum Setting {
             "Keep event detail this long after its newest event; also the dedup window."),
     RETENTION_ROLLUPS("retention.rollups", Group.FREQUENT, Kind.DURATION, "400d", "duration",
             "Keep hourly rollups this long. Must be at least retention.detail."),
-    JOURNAL_FSYNC("journal.fsync", Group.FREQUENT, Kind.FSYNC, "per-batch", "per-batch | interval:<duration>",
+    JOURNAL_FSYNC("journal.fsync", Group.FREQUENT, Kind.FSYNC, "per-batch", "per-batch | interval:DURATION",
             "per-batch acknowledges after fsync; interval:10ms acknowledges after the write and fsyncs every "
                     + "10 ms (a crash of the machine may lose the last interval)."),
     METERS_FILE("meters.file", Group.FREQUENT, Kind.PATH, "", "path",

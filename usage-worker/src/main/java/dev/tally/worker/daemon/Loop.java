@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -214,16 +213,5 @@ public final class Loop {
     static String describe(Throwable t) {
         String m = t.getMessage();
         return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
-    }
-
-    /** For tests: whether {@code t} would end a loop. */
-    boolean isFatal(Throwable t) {
-        return fatal.test(t);
-    }
-
-    /** Waits up to {@code timeout} for the thread to end (tests). */
-    boolean joinForTest(long timeout, TimeUnit unit) throws InterruptedException {
-        thread.join(unit.toMillis(timeout));
-        return !thread.isAlive();
     }
 }
