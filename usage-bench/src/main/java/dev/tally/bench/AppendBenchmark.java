@@ -20,7 +20,7 @@ import org.duckdb.DuckDBConnection;
  * already stored (to show that duplicate checking does not slow down as the archive grows).
  *
  * <pre>
- * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]
+ * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]   (-Drounds=3)
  * </pre>
  *
  * Not a test: run it with {@code bench/run append}.
@@ -36,21 +36,40 @@ public final class AppendBenchmark {
                 + "second run; cores=%d, max heap=%d MiB%n", events, batch, stored,
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20);
 
+        int rounds = Integer.getInteger("rounds", 3);
         List<List<UsageEvent>> batches = generate(new Workload(1, 20, 1_000, now, Duration.ofDays(30)), events, batch);
 
-        double rawBatch = rawAppender(dir.resolve("raw-batch.duckdb"), batches, true);
-        double rawSingle = rawAppender(dir.resolve("raw-single.duckdb"), batches, false);
-        double store = storeAppend(dir.resolve("store-empty"), batches, 0, now);
-        System.out.printf(Locale.ROOT, "raw appender, one transaction per batch : %,12.0f events/s%n", rawBatch);
-        System.out.printf(Locale.ROOT, "raw appender, one transaction in total  : %,12.0f events/s%n", rawSingle);
+        // Raw and store runs alternate, and the medians are compared, so a noisy neighbour that
+        // slows one run does not decide the ratio.
+        double[] rawBatch = new double[rounds];
+        double[] rawSingle = new double[rounds];
+        double[] store = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            rawBatch[r] = rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true);
+            store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now);
+            rawSingle[r] = rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false);
+            System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f, raw single %,.0f events/s%n", r + 1,
+                    rawBatch[r], store[r], rawSingle[r]);
+        }
+        double rb = median(rawBatch);
+        double rs = median(rawSingle);
+        double st = median(store);
+        System.out.printf(Locale.ROOT, "raw appender, one transaction per batch : %,12.0f events/s (median of %d)%n", rb, rounds);
+        System.out.printf(Locale.ROOT, "raw appender, one transaction in total  : %,12.0f events/s%n", rs);
         System.out.printf(Locale.ROOT, "store append, empty store               : %,12.0f events/s  (%.0f%% of raw per-batch, %.0f%% of raw single)%n",
-                store, 100 * store / rawBatch, 100 * store / rawSingle);
+                st, 100 * st / rb, 100 * st / rs);
         if (stored > 0) {
             List<List<UsageEvent>> fresh = generate(new Workload(3, 20, 1_000, now, Duration.ofDays(30)), events, batch);
             double grown = storeAppend(dir.resolve("store-grown"), fresh, stored, now);
-            System.out.printf(Locale.ROOT, "store append, %,d already stored : %,12.0f events/s  (%.0f%% of the empty-store rate)%n",
-                    stored, grown, 100 * grown / store);
+            System.out.printf(Locale.ROOT, "store append, %,d already stored : %,12.0f events/s  (%.0f%% of the empty-store median)%n",
+                    stored, grown, 100 * grown / st);
         }
+    }
+
+    private static double median(double[] xs) {
+        double[] c = xs.clone();
+        java.util.Arrays.sort(c);
+        return c[c.length / 2];
     }
 
     private static List<List<UsageEvent>> generate(Workload w, int events, int batch) {

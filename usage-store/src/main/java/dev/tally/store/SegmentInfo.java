@@ -24,6 +24,8 @@ public record SegmentInfo(State state, long seq, String path, Instant minTime, I
         /** Published Parquet detail. */
         SEALED_DETAIL,
         /** Published Parquet hourly rollups. */
-        SEALED_ROLLUP
+        SEALED_ROLLUP,
+        /** A part found damaged or missing, moved to {@code quarantine/}; its rows are not read. */
+        QUARANTINED
     }
 }

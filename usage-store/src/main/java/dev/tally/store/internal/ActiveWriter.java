@@ -169,7 +169,9 @@ final class ActiveWriter implements AutoCloseable {
         } catch (SQLException e) {
             throw new StoreException("cannot open segment " + files.segment(seq) + ": " + e.getMessage()
                     + (e.getMessage() != null && e.getMessage().contains("WAL")
-                            ? ". Its DuckDB write-ahead log is damaged; see docs/reliability.md (repair wal)"
+                            ? ". Its DuckDB write-ahead log is damaged. Stop the worker and run: usage-worker repair wal"
+                                    + " (it keeps a copy, cuts the log at the damaged entry and reports what was lost;"
+                                    + " see docs/reliability.md)"
                             : ""), e);
         }
     }

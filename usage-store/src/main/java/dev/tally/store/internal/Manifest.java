@@ -28,10 +28,23 @@ import java.util.zip.CRC32C;
  *
  * <p>Immutable; thread-safe.
  *
- * @param lastSeq the highest segment sequence ever created (sequences are never reused)
- * @param parts   published parts, ordered by sequence, kind and day
+ * @param lastSeq     the highest segment sequence whose seal was published (segments are sealed in
+ *                    order, so every segment file at or below it is already published)
+ * @param parts       published parts, ordered by sequence, kind and day
+ * @param quarantined parts found damaged and moved to {@code quarantine/}; kept here so the loss is
+ *                    never forgotten
  */
-public record Manifest(long lastSeq, List<SealedPart> parts) {
+public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> quarantined) {
+
+    /**
+     * A part taken out of service because its file is damaged or missing.
+     *
+     * @param part   the part as it was published
+     * @param reason what was wrong
+     * @param at     when it was quarantined
+     */
+    public record Quarantined(SealedPart part, String reason, Instant at) {
+    }
     public static final int FORMAT_VERSION = 1;
     /** Version of the detail and rollup column layout written by this code. */
     public static final int SCHEMA_VERSION = 1;
@@ -43,26 +56,38 @@ public record Manifest(long lastSeq, List<SealedPart> parts) {
         sorted.sort(Comparator.comparingLong(SealedPart::seq).thenComparing(SealedPart::kind)
                 .thenComparing(SealedPart::day));
         parts = List.copyOf(sorted);
+        quarantined = List.copyOf(quarantined);
+    }
+
+    public Manifest(long lastSeq, List<SealedPart> parts) {
+        this(lastSeq, parts, List.of());
     }
 
     public static Manifest empty() {
         return new Manifest(0, List.of());
     }
 
+    /** Moves a part from the published list to the quarantined list. */
+    public Manifest withQuarantined(SealedPart part, String reason, Instant at) {
+        List<Quarantined> q = new ArrayList<>(quarantined);
+        q.add(new Quarantined(part, reason, at));
+        return new Manifest(lastSeq, parts.stream().filter(p -> !p.path().equals(part.path())).toList(), q);
+    }
+
     public Manifest withParts(long seq, Collection<SealedPart> added) {
         List<SealedPart> all = new ArrayList<>(parts);
         all.addAll(added);
-        return new Manifest(Math.max(lastSeq, seq), all);
+        return new Manifest(Math.max(lastSeq, seq), all, quarantined);
     }
 
     public Manifest withoutParts(Collection<SealedPart> removed) {
         Set<String> gone = new HashSet<>();
         removed.forEach(p -> gone.add(p.path()));
-        return new Manifest(lastSeq, parts.stream().filter(p -> !gone.contains(p.path())).toList());
+        return new Manifest(lastSeq, parts.stream().filter(p -> !gone.contains(p.path())).toList(), quarantined);
     }
 
     public Manifest withLastSeq(long seq) {
-        return new Manifest(Math.max(lastSeq, seq), parts);
+        return new Manifest(Math.max(lastSeq, seq), parts, quarantined);
     }
 
     public boolean hasSegment(long seq) {
@@ -102,23 +127,44 @@ public record Manifest(long lastSeq, List<SealedPart> parts) {
             }
             List<SealedPart> parts = new ArrayList<>();
             for (JsonNode n : root.path("parts")) {
-                parts.add(new SealedPart(
-                        n.get("seq").asLong(),
-                        PartKind.valueOf(n.get("kind").asText()),
-                        LocalDate.parse(n.get("day").asText()),
-                        n.get("path").asText(),
-                        Instant.parse(n.get("minTime").asText()),
-                        Instant.parse(n.get("maxTime").asText()),
-                        n.get("rows").asLong(),
-                        n.get("bytes").asLong(),
-                        Long.parseUnsignedLong(n.get("crc32c").asText(), 16)));
+                parts.add(partOf(n));
             }
-            return new Manifest(root.path("lastSeq").asLong(), parts);
+            List<Quarantined> quarantined = new ArrayList<>();
+            for (JsonNode n : root.path("quarantined")) {
+                quarantined.add(new Quarantined(partOf(n.get("part")), n.get("reason").asText(),
+                        Instant.parse(n.get("at").asText())));
+            }
+            return new Manifest(root.path("lastSeq").asLong(), parts, quarantined);
         } catch (ManifestDamagedException e) {
             throw e;
         } catch (RuntimeException | IOException e) {
             throw new ManifestDamagedException(file, "it cannot be parsed: " + e.getMessage());
         }
+    }
+
+    private static SealedPart partOf(JsonNode n) {
+        return new SealedPart(
+                n.get("seq").asLong(),
+                PartKind.valueOf(n.get("kind").asText()),
+                LocalDate.parse(n.get("day").asText()),
+                n.get("path").asText(),
+                Instant.parse(n.get("minTime").asText()),
+                Instant.parse(n.get("maxTime").asText()),
+                n.get("rows").asLong(),
+                n.get("bytes").asLong(),
+                Long.parseUnsignedLong(n.get("crc32c").asText(), 16));
+    }
+
+    private static void putPart(ObjectNode n, SealedPart p) {
+        n.put("seq", p.seq());
+        n.put("kind", p.kind().name());
+        n.put("day", p.day().toString());
+        n.put("path", p.path());
+        n.put("minTime", EventCodec.formatTime(p.minTime()));
+        n.put("maxTime", EventCodec.formatTime(p.maxTime()));
+        n.put("rows", p.rows());
+        n.put("bytes", p.bytes());
+        n.put("crc32c", Long.toHexString(p.crc32c()));
     }
 
     /** Replaces the manifest durably: temp file, force, atomic rename, directory fsync. */
@@ -133,16 +179,14 @@ public record Manifest(long lastSeq, List<SealedPart> parts) {
         root.put("lastSeq", lastSeq);
         ArrayNode arr = root.putArray("parts");
         for (SealedPart p : parts) {
-            ObjectNode n = arr.addObject();
-            n.put("seq", p.seq());
-            n.put("kind", p.kind().name());
-            n.put("day", p.day().toString());
-            n.put("path", p.path());
-            n.put("minTime", EventCodec.formatTime(p.minTime()));
-            n.put("maxTime", EventCodec.formatTime(p.maxTime()));
-            n.put("rows", p.rows());
-            n.put("bytes", p.bytes());
-            n.put("crc32c", Long.toHexString(p.crc32c()));
+            putPart(arr.addObject(), p);
+        }
+        ArrayNode q = root.putArray("quarantined");
+        for (Quarantined x : quarantined) {
+            ObjectNode n = q.addObject();
+            putPart(n.putObject("part"), x.part());
+            n.put("reason", x.reason());
+            n.put("at", EventCodec.formatTime(x.at()));
         }
         root.put("checksum", crcHex(JSON.writeValueAsBytes(root)));
         return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8);

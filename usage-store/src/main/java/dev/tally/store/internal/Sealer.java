@@ -57,6 +57,7 @@ final class Sealer {
                             TimeUtil.fromMicros(rs.getLong(3)), TimeUtil.fromMicros(rs.getLong(4))));
                 }
             }
+            List<String> keys = days.isEmpty() ? List.of() : SegmentSchema.distinctKeys(s, seg.eventsTable());
             for (DayStats d : days) {
                 String from = TimeUtil.sqlTimestamp(d.day.atStartOfDay(ZoneOffset.UTC).toInstant());
                 String to = TimeUtil.sqlTimestamp(d.day.plusDays(1).atStartOfDay(ZoneOffset.UTC).toInstant());
@@ -67,7 +68,7 @@ final class Sealer {
                 } else {
                     parts.add(writeDetail(s, seg, d, where));
                 }
-                parts.add(writeRollup(s, seg, d, from, to));
+                parts.add(writeRollup(s, seg, d, from, to, keys));
             }
         }
         return parts;
@@ -96,12 +97,12 @@ final class Sealer {
         return publishable(PartKind.DETAIL, seg, d, rel, tmp, target, d.min, d.max, written);
     }
 
-    private SealedPart writeRollup(Statement s, SegmentHandle seg, DayStats d, String from, String to)
-            throws SQLException, IOException {
+    private SealedPart writeRollup(Statement s, SegmentHandle seg, DayStats d, String from, String to,
+            List<String> keys) throws SQLException, IOException {
         String rel = SegmentFiles.partPath(PartKind.ROLLUP, d.day, seg.seq());
         Path target = FileSync.resolveInside(files.root(), rel);
         Path tmp = prepare(target);
-        s.execute("COPY (" + SegmentSchema.rollupQuery(seg.eventsTable(), from, to) + ") TO " + Engine.literal(tmp)
+        s.execute("COPY (" + SegmentSchema.rollupQuery(seg.eventsTable(), from, to, keys) + ") TO " + Engine.literal(tmp)
                 + " (FORMAT parquet, COMPRESSION zstd, FIELD_IDS " + SegmentSchema.ROLLUP_FIELD_IDS + ")");
         FileSync.fsyncFile(tmp);
         String parquet = "read_parquet(" + Engine.literal(tmp) + ")";

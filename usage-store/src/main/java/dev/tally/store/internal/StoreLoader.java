@@ -66,6 +66,29 @@ final class StoreLoader {
         // guess here could drop or double published rows.
         Manifest manifest = Manifest.read(files.manifest());
 
+        // Pass 3b: every published part must have the size its manifest entry records. A missing,
+        // truncated or replaced file is quarantined (moved aside, listed in the manifest as
+        // quarantined, logged as an error) so the rest of the archive stays queryable; content
+        // damage of the same size is caught by CRC in TieredStore.verifyParts() or on read.
+        Manifest checked = manifest;
+        for (SealedPart p : manifest.parts()) {
+            String problem = Quarantine.sizeProblem(files, p);
+            if (problem != null) {
+                if (!readOnly) {
+                    Quarantine.move(files, p.path(), now, problem);
+                } else {
+                    log.error("part {} is damaged ({}); reading without it", p.path(), problem);
+                }
+                checked = checked.withQuarantined(p, problem, now);
+            }
+        }
+        if (checked != manifest) {
+            if (!readOnly) {
+                checked.write(files.manifest());
+            }
+            manifest = checked;
+        }
+
         // Pass 4: segment files whose sequence is already sealed (at or below the manifest's
         // lastSeq, since segments are sealed in order) were published before the crash: delete
         // them, or their rows would be visible twice.
@@ -113,7 +136,8 @@ final class StoreLoader {
                         h.rows());
             }
         }
-        long nextSeq = Math.max(manifest.lastSeq(), seqs.isEmpty() ? 0 : seqs.last()) + 1;
+        long maxPartSeq = manifest.parts().stream().mapToLong(SealedPart::seq).max().orElse(0);
+        long nextSeq = Math.max(Math.max(manifest.lastSeq(), maxPartSeq), seqs.isEmpty() ? 0 : seqs.last()) + 1;
         if (active == null && !readOnly) {
             // Pass 7: a store with no segment gets a fresh active one.
             active = writer.createSegment(nextSeq, null, now);

@@ -744,7 +744,10 @@ public final class TieredStore implements UsageStore {
     }
 
     @Override
-    public Totals total(String tenant, String type, String subject, String valuePath, Instant from, Instant to) {
+    public Totals total(String tenant, String type, String subject, String valuePath, Instant fromInclusive,
+            Instant toExclusive) {
+        Instant from = fromInclusive;
+        Instant to = toExclusive;
         if (tenant == null || type == null || subject == null || from == null || to == null) {
             throw new IllegalArgumentException("tenant, type, subject, from and to are required");
         }
@@ -755,6 +758,8 @@ public final class TieredStore implements UsageStore {
         if (!from.isBefore(to)) {
             throw new IllegalArgumentException("from = " + from + " must be before to = " + to);
         }
+        from = TimeUtil.clamp(from);
+        to = TimeUtil.clamp(to);
         TierView v = acquireView();
         DuckDBConnection c = null;
         try {
@@ -791,12 +796,85 @@ public final class TieredStore implements UsageStore {
             }
             return sum;
         } catch (SQLException e) {
-            throw new StoreException("total query failed: " + e.getMessage(), e);
+            throw readFailure(v.parts(PartKind.DETAIL, from, to), e);
         } finally {
             if (c != null) {
                 engine.giveBack(c);
             }
             v.release();
+        }
+    }
+
+    /**
+     * Turns a failed read into an error that says what happened. If one of the parts the query
+     * read is damaged (size or CRC32C differs from its manifest entry), it is quarantined so later
+     * queries answer from the rest, and the error names it: this query is not answered, because
+     * its result would silently miss the quarantined rows.
+     */
+    public StoreException readFailure(List<PartHandle> partsRead, SQLException cause) {
+        List<String> damaged = new ArrayList<>();
+        for (PartHandle h : partsRead) {
+            String problem = Quarantine.contentProblem(files, h.part());
+            if (problem != null) {
+                damaged.add(h.part().path() + " (" + problem + ", " + h.part().rows() + " rows "
+                        + h.part().minTime() + ".." + h.part().maxTime() + ")");
+                if (!config.readOnly()) {
+                    quarantine(h.part(), problem);
+                }
+            }
+        }
+        if (damaged.isEmpty()) {
+            return new StoreException("query failed: " + cause.getMessage(), cause);
+        }
+        return new StoreException("query not answered: damaged archive part(s) " + String.join(", ", damaged)
+                + (config.readOnly() ? "" : " quarantined to quarantine/; later queries answer without them, "
+                        + "restore the file from a backup to get the rows back (see docs/reliability.md)"), cause);
+    }
+
+    /**
+     * Checks every published part's size and CRC32C and quarantines the damaged ones. Reads the
+     * whole archive; run it from maintenance or by hand ({@code usage-worker repair check}).
+     *
+     * @return the damaged parts found, with what was wrong
+     */
+    public List<String> verifyParts() {
+        List<String> problems = new ArrayList<>();
+        for (SealedPart p : manifest.parts()) {
+            String problem = Quarantine.contentProblem(files, p);
+            if (problem != null) {
+                problems.add(p.path() + ": " + problem);
+                if (!config.readOnly()) {
+                    quarantine(p, problem);
+                }
+            }
+        }
+        return problems;
+    }
+
+    private void quarantine(SealedPart part, String reason) {
+        maintenanceLock.lock();
+        try {
+            if (manifest.parts().stream().noneMatch(p -> p.path().equals(part.path()))) {
+                return; // already done by another reader
+            }
+            Instant now = config.clock().instant();
+            Manifest next = manifest.withQuarantined(part, reason, now);
+            next.write(files.manifest());
+            manifest = next;
+            PartHandle h;
+            synchronized (stateLock) {
+                h = parts.remove(part.path());
+                publishLocked();
+            }
+            partCache.asMap().keySet().removeIf(k -> k.path().equals(part.path()));
+            if (h != null) {
+                h.close();
+            }
+            Quarantine.move(files, part.path(), now, reason);
+        } catch (IOException e) {
+            throw new StoreException("could not quarantine damaged part " + part.path() + ": " + e.getMessage(), e);
+        } finally {
+            maintenanceLock.unlock();
         }
     }
 
@@ -871,6 +949,11 @@ public final class TieredStore implements UsageStore {
                 out.add(new SegmentInfo(p.kind() == PartKind.DETAIL ? SegmentInfo.State.SEALED_DETAIL
                         : SegmentInfo.State.SEALED_ROLLUP, p.seq(), p.path(), p.minTime(), p.maxTime(), p.rows(),
                         p.bytes()));
+            }
+            for (Manifest.Quarantined q : v.manifest().quarantined()) {
+                SealedPart p = q.part();
+                out.add(new SegmentInfo(SegmentInfo.State.QUARANTINED, p.seq(), p.path(), p.minTime(), p.maxTime(),
+                        p.rows(), p.bytes()));
             }
             return out;
         } finally {
