@@ -1,6 +1,7 @@
 package dev.tally.worker;
 
 import dev.tally.store.StoreException;
+import dev.tally.worker.cli.CommandException;
 import dev.tally.worker.cli.DemoCommand;
 import dev.tally.worker.cli.DlqCommand;
 import dev.tally.worker.cli.ExitCodes;
@@ -66,6 +67,9 @@ public final class UsageWorker implements Callable<Integer> {
     }
 
     static int exitCode(Throwable t) {
+        if (t instanceof CommandException c) {
+            return c.exitCode();
+        }
         if (t instanceof ConfigException) {
             return ExitCodes.CONFIG;
         }

@@ -19,6 +19,11 @@ public final class CommonOptions {
             description = "Properties file with settings (see docs/configuration.md); also $TALLY_CONFIG.")
     Path config;
 
+    @Option(names = "--token", paramLabel = "TOKEN",
+            description = "Bearer token for a running worker's API (read commands go through it while it runs); "
+                    + "also $TALLY_TOKEN.")
+    String token;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override one setting, e.g. --set segment.max-bytes=16MiB.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
@@ -30,6 +35,11 @@ public final class CommonOptions {
         WorkerConfig config = loadOnly();
         Logging.apply(config);
         return config;
+    }
+
+    /** The API token: {@code --token}, else {@code $TALLY_TOKEN}, else null. */
+    public String token() {
+        return token != null ? token : System.getenv("TALLY_TOKEN");
     }
 
     /** Whether {@code --data-dir} was given on the command line. */

@@ -160,6 +160,16 @@ public final class Worker implements ApiBackend, AutoCloseable {
                         + "to run without the API");
             }
         }
+        HttpApi h = http;
+        String host = config.string(Setting.HTTP_HOST);
+        String local = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
+        try {
+            RuntimeFile.write(config.dataDir(), h == null ? null : "http://" + (local.contains(":") ? "[" + local + "]"
+                    : local) + ":" + h.port(), startedAt);
+        } catch (IOException e) {
+            log.warn("cannot write {}: commands next to this worker will not find its API: {}",
+                    config.dataDir().resolve(RuntimeFile.NAME), e.toString());
+        }
         log.info("worker running on {}: import every {}, maintenance every {}, journal fsync {}", config.dataDir(),
                 config.duration(Setting.IMPORT_INTERVAL), config.duration(Setting.MAINTENANCE_INTERVAL),
                 config.journalFsync());
@@ -241,6 +251,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         } catch (RuntimeException e) {
             log.error("closing the journal failed: {}", e.getMessage(), e);
         }
+        RuntimeFile.delete(config.dataDir());
         store.close();
         state = State.STOPPED;
         log.info("stopped{}; store closed and unlocked", stopReason.isEmpty() ? "" : " (" + stopReason + ")");
@@ -340,6 +351,11 @@ public final class Worker implements ApiBackend, AutoCloseable {
             }
         }
         return reasons;
+    }
+
+    @Override
+    public List<SegmentInfo> segments() {
+        return store.segments();
     }
 
     @Override

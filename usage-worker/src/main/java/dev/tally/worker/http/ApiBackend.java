@@ -1,6 +1,7 @@
 package dev.tally.worker.http;
 
 import dev.tally.store.Rejection;
+import dev.tally.store.SegmentInfo;
 import java.util.List;
 import java.util.Map;
 
@@ -24,6 +25,9 @@ public interface ApiBackend {
      * @throws dev.tally.store.StoreException when the journal cannot take them (nothing acknowledged)
      */
     IngestResult ingest(EventBodyParser.Parsed parsed);
+
+    /** Every tier's segments and parts. */
+    List<SegmentInfo> segments();
 
     /** Why the worker is not ready to serve, empty when it is. */
     List<String> notReadyReasons();

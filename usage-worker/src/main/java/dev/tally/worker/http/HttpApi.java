@@ -3,6 +3,7 @@ package dev.tally.worker.http;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.tally.store.Rejection;
+import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -189,6 +190,11 @@ public final class HttpApi implements AutoCloseable {
                 route = "/v1/sql";
                 requireMethod(method, "POST");
                 status = postSql(ex, principal(ex));
+            } else if (path.equals("/v1/segments")) {
+                route = "/v1/segments";
+                requireMethod(method, "GET");
+                principal(ex);
+                status = send(ex, 200, Json.bytes(segmentsJson(backend.segments())));
             } else if (path.equals("/healthz")) {
                 route = "/healthz";
                 requireMethod(method, "GET");
@@ -231,11 +237,30 @@ public final class HttpApi implements AutoCloseable {
         requests.computeIfAbsent(route + " " + status, k -> new LongAdder()).increment();
     }
 
+    /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
+    static Map<String, Object> segmentsJson(List<SegmentInfo> segments) {
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (SegmentInfo s : segments) {
+            Map<String, Object> m = Json.object();
+            m.put("state", s.state().name());
+            m.put("seq", s.seq());
+            m.put("path", s.path());
+            m.put("min_time", s.minTime() == null ? null : s.minTime().toString());
+            m.put("max_time", s.maxTime() == null ? null : s.maxTime().toString());
+            m.put("rows", s.rows());
+            m.put("bytes", s.bytes());
+            list.add(m);
+        }
+        Map<String, Object> out = Json.object();
+        out.put("segments", list);
+        return out;
+    }
+
     private static Map<String, Object> index() {
         Map<String, Object> m = Json.object();
         m.put("service", "tally usage-worker");
-        m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql", "GET /healthz",
-                "GET /readyz", "GET /metrics"));
+        m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql",
+                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics"));
         m.put("docs", "docs/http-api.md");
         return m;
     }
