@@ -48,7 +48,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Run the whole pipeline on generated data: about a million LLM-API calls over 30 days "
-                + "(customers, API keys, models, tokens, latency, ~1% retries, a few bad lines) written through "
+                + "(customers, API keys, models, tokens, latency, ~1%% retries, a few bad lines) written through "
                 + "the durable journal, imported, sealed to Parquet, retention applied; then an invoice-like "
                 + "monthly summary per customer and two example SQL queries.",
                 "Uses the folder tally-demo in the current directory unless --data-dir is given. A previous "
@@ -159,7 +159,7 @@ public final class DemoCommand implements Callable<Integer> {
             step(out, 2, "A partner delivers a spool file (NDJSON) with a few broken lines");
             Path spoolFile = spoolDir.resolve("partner-export.jsonl");
             Path partial = spoolDir.resolve(".partner-export.jsonl.part");
-            int[] spool = DemoSpool.write(partial, seed, end, days);
+            int[] spool = DemoSpool.write(partial, (int) Math.max(100, Math.min(5_000, events / 200)), seed, end, days);
             Files.move(partial, spoolFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             out.printf(Locale.ROOT, "  %s: %,d lines, %d of them broken (cut off, NaN, a key twice)%n",
                     dir.relativize(spoolFile), spool[0], spool[1]);
@@ -344,8 +344,8 @@ public final class DemoCommand implements Callable<Integer> {
             return false;
         }
         if (!Files.isDirectory(dir)) {
-            throw new ParameterException(new picocli.CommandLine(new DemoCommand()), dir + " exists and is not a "
-                    + "folder; choose another --data-dir");
+            throw new CommandException(ExitCodes.USAGE, dir + " exists and is not a folder; choose another "
+                    + "--data-dir");
         }
         boolean empty;
         try (Stream<Path> s = Files.list(dir)) {
@@ -355,12 +355,11 @@ public final class DemoCommand implements Callable<Integer> {
             return false;
         }
         if (!Files.exists(dir.resolve(MARKER))) {
-            throw new ParameterException(new picocli.CommandLine(new DemoCommand()), dir + " is not empty and was "
-                    + "not made by the demo; the demo only replaces its own data. Choose another --data-dir or an "
-                    + "empty folder");
+            throw new CommandException(ExitCodes.USAGE, dir + " is not empty and was not made by the demo; the demo "
+                    + "only replaces its own data. Choose another --data-dir or an empty folder");
         }
         if (StoreOpener.isLocked(dir)) {
-            throw new dev.tally.store.StoreException("a worker is running on " + dir + "; stop it before running "
+            throw new CommandException(ExitCodes.STORE, "a worker is running on " + dir + "; stop it before running "
                     + "the demo again");
         }
         try (Stream<Path> walk = Files.walk(dir)) {

@@ -18,31 +18,30 @@ import java.util.SplittableRandom;
  * import dead-letters with their offsets while it stores every other line.
  */
 public final class DemoSpool {
-    static final int LINES = 5_000;
     static final String TENANT = "initech";
 
     private DemoSpool() {
     }
 
-    /** Writes the file; returns {total lines, broken lines}. */
-    public static int[] write(Path file, long seed, Instant end, int days) throws IOException {
+    /** Writes {@code lines} lines (at least 100), three of them broken; returns {total lines, broken lines}. */
+    public static int[] write(Path file, int lines, long seed, Instant end, int days) throws IOException {
         SplittableRandom r = new SplittableRandom(seed ^ 0x5eedL);
         int broken = 0;
         try (BufferedWriter w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
-            for (int i = 0; i < LINES; i++) {
+            for (int i = 0; i < lines; i++) {
                 Instant t = end.minus(Duration.ofSeconds(1 + r.nextLong(Duration.ofDays(days).toSeconds() - 1)));
                 long in = 200 + r.nextInt(30_000);
                 long out = 50 + r.nextInt(4_000);
                 String id = String.format(Locale.ROOT, "batch_%06d", i);
                 String subject = "key_initech_batch";
-                if (i == 1_234) {
+                if (i == lines / 4) {
                     w.write("{\"tenant\":\"" + TENANT + "\",\"id\":\"" + id + "\",\"type\":\"llm.request\",\"subject\":\""
                             + subject + "\",\"time\":\"" + EventCodec.formatTime(t) + "\",\"data\":{\"model\":\"nimbu");
                     w.write('\n');
                     broken++;
                     continue;
                 }
-                if (i == 2_345) {
+                if (i == lines / 2) {
                     w.write(EventCodec.toJson(new UsageEvent(TENANT, id, "llm.request", subject, "partner-batch", t,
                             "{\"model\":\"nimbus-8b\",\"input_tokens\":" + in + ",\"output_tokens\":" + out + "}"))
                             .replace("\"output_tokens\":" + out, "\"output_tokens\":NaN"));
@@ -51,9 +50,9 @@ public final class DemoSpool {
                     continue;
                 }
                 String data = "{\"model\":\"nimbus-8b\",\"input_tokens\":" + in + ",\"output_tokens\":" + out
-                        + (i == 3_456 ? ",\"input_tokens\":" + in : "") + ",\"latency_ms\":" + (800 + r.nextInt(9_000))
+                        + (i == 3 * lines / 4 ? ",\"input_tokens\":" + in : "") + ",\"latency_ms\":" + (800 + r.nextInt(9_000))
                         + ",\"status\":\"ok\",\"region\":\"us-east\"}";
-                if (i == 3_456) {
+                if (i == 3 * lines / 4) {
                     broken++;
                 }
                 w.write(EventCodec.toJson(new UsageEvent(TENANT, id, "llm.request", subject, "partner-batch", t,
@@ -61,6 +60,6 @@ public final class DemoSpool {
                 w.write('\n');
             }
         }
-        return new int[] {LINES, broken};
+        return new int[] {lines, broken};
     }
 }
