@@ -6,6 +6,7 @@ import dev.tally.worker.cli.DemoCommand;
 import dev.tally.worker.cli.DlqCommand;
 import dev.tally.worker.cli.ExitCodes;
 import dev.tally.worker.cli.ImportCommand;
+import dev.tally.worker.cli.RepairCommand;
 import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
@@ -21,8 +22,7 @@ import picocli.CommandLine.Spec;
 /** The {@code usage-worker} command line. */
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
-        subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, SegmentsCommand.class,
-                RetentionCommand.class, DlqCommand.class},
+        subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, RepairCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {
     @Spec

@@ -47,7 +47,11 @@ public final class StoreOpener {
         }
     }
 
-    /** Whether a store (another process, or another instance in this one) holds the store lock right now. */
+    /**
+     * Whether a store holds the store lock right now. Meant for processes that do not hold it
+     * themselves: closing the probe's channel releases every lock this process holds on the file
+     * (POSIX lock semantics), so never call it where a store of this JVM may be open on the directory.
+     */
     public static boolean isLocked(Path dataDir) {
         Path lock = dataDir.resolve(LOCK_FILE);
         if (!Files.exists(lock)) {

@@ -13,6 +13,7 @@ import dev.tally.store.journal.Journal;
 import dev.tally.store.journal.JournalStats;
 import dev.tally.worker.config.ConfigException;
 import dev.tally.worker.config.Setting;
+import dev.tally.worker.config.Values;
 import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.http.ApiBackend;
 import dev.tally.worker.http.ApiException;
@@ -95,7 +96,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         this.maintenanceLoop = new Loop("maintenance", config.duration(Setting.MAINTENANCE_INTERVAL), maxBackoff,
                 this::maintenancePass, this::isFatal, this::fatal, clock);
         this.ingest = new IngestService(journal, store.config(), clock, importLoop::kick, this::checkFatal);
-        this.queries = new QueryService(store, config);
+        this.queries = new QueryService(store, config, clock);
     }
 
     /**
@@ -171,8 +172,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
                     config.dataDir().resolve(RuntimeFile.NAME), e.toString());
         }
         log.info("worker running on {}: import every {}, maintenance every {}, journal fsync {}", config.dataDir(),
-                config.duration(Setting.IMPORT_INTERVAL), config.duration(Setting.MAINTENANCE_INTERVAL),
-                config.journalFsync());
+                Values.format(config.duration(Setting.IMPORT_INTERVAL)),
+                Values.format(config.duration(Setting.MAINTENANCE_INTERVAL)), config.journalFsync());
     }
 
     private static boolean isLoopback(String host) {
@@ -205,7 +206,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
             log.info("stop requested ({}): finishing the current batch, then closing the store", reason);
         } else {
             log.info("stop already requested; {} ignored (a graceful stop takes at most shutdown.timeout = {})",
-                    reason, config.duration(Setting.SHUTDOWN_TIMEOUT));
+                    reason, Values.format(config.duration(Setting.SHUTDOWN_TIMEOUT)));
         }
         stopRequested.countDown();
     }
@@ -252,6 +253,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
             log.error("closing the journal failed: {}", e.getMessage(), e);
         }
         RuntimeFile.delete(config.dataDir());
+        queries.close();
         store.close();
         state = State.STOPPED;
         log.info("stopped{}; store closed and unlocked", stopReason.isEmpty() ? "" : " (" + stopReason + ")");
@@ -359,13 +361,13 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     @Override
-    public Object meterQuery(String meter, String tenant, Map<String, List<String>> params) {
-        return queries.meterQuery(meter, tenant, params);
+    public Answer meterQuery(String meter, Map<String, List<String>> params) {
+        return queries.meterQuery(meter, params);
     }
 
     @Override
-    public SqlAnswer sql(String statement, String format, String tenant) {
-        return queries.sql(statement, format, tenant);
+    public Answer sql(String statement, String tenant, String from, String to, String format) {
+        return queries.sql(statement, tenant, from, to, format);
     }
 
     @Override

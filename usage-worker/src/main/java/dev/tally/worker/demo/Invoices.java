@@ -1,21 +1,18 @@
 package dev.tally.worker.demo;
 
 import dev.tally.store.UsageStore;
-import dev.tally.worker.config.WorkerConfig;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
 
-/** The demo's invoice-like summary per customer, and its example SQL queries. */
+/** Placeholder until meters land. */
 public final class Invoices {
     private Invoices() {
     }
 
-    public static void print(PrintWriter out, UsageStore store, WorkerConfig config, Instant end, Duration span) {
-        out.println("  (meter queries are not available in this build yet)");
+    public static void print(PrintWriter out, Object engine, Instant end, Duration span) {
     }
 
-    public static void printSqlExamples(PrintWriter out, UsageStore store, WorkerConfig config, Instant end) {
-        out.println("  (SQL is not available in this build yet)");
+    public static void printSqlExamples(PrintWriter out, UsageStore store, Instant end) {
     }
 }

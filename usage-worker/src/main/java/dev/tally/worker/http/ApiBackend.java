@@ -36,22 +36,23 @@ public interface ApiBackend {
     void writeMetrics(Prometheus out);
 
     /**
-     * Runs a meter query given as request parameters ({@code from, to, window, tz, subject,
-     * group-by, filter}); {@code tenant} is the caller's tenant (null without auth: then the
-     * {@code tenant} parameter is required).
+     * Runs a meter query given as request parameters (see {@code QueryParams}: tenant, from, to,
+     * window, tz, subject, group-by, filter, sum-subjects, format). The API has already put the
+     * caller's tenant into {@code tenant} when tokens are in use.
      *
-     * @return a JSON-ready value
-     * @throws ApiException for a bad parameter (400) or an unknown meter (404)
+     * @throws ApiException for a bad parameter (400), an unknown meter (404) or a question the
+     *                      data cannot answer (422)
      */
-    Object meterQuery(String meter, String tenant, Map<String, List<String>> params);
+    Answer meterQuery(String meter, Map<String, List<String>> params);
 
     /**
-     * Runs one sandboxed SQL statement and returns the result in {@code format} ({@code json},
-     * {@code csv} or {@code table}); {@code tenant} limits it to one tenant's events, null for all.
+     * Runs one sandboxed SELECT over {@code tenant}'s events (optionally only those with time in
+     * [from, to), given as text) and returns the result in {@code format} ({@code json}, {@code csv}
+     * or {@code table}).
      */
-    SqlAnswer sql(String statement, String format, String tenant);
+    Answer sql(String statement, String tenant, String from, String to, String format);
 
-    /** A SQL result ready to send. */
-    record SqlAnswer(String contentType, byte[] body) {
+    /** A result ready to send. */
+    record Answer(String contentType, byte[] body) {
     }
 }

@@ -103,7 +103,8 @@ public final class EventBodyParser {
             }
             array(body, out, true);
         } else if (type.isEmpty() || type.equals("application/json") || type.equals("text/plain")
-                || type.endsWith("+json")) {
+                || type.endsWith("+json") || type.equals("application/x-www-form-urlencoded")) {
+            // (x-www-form-urlencoded is what curl -d sends by default; the body is read as JSON all the same)
             if (body[start] == '[') {
                 array(body, out, false);
             } else if (body[start] == '{') {

@@ -185,7 +185,12 @@ public final class HttpApi implements AutoCloseable {
                 String tenant = principal(ex);
                 String name = URLDecoder.decode(meter.group(1), StandardCharsets.UTF_8);
                 Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
-                status = send(ex, 200, Json.bytes(backend.meterQuery(name, scopeTenant(tenant, params), params)));
+                String scoped = scopeTenant(tenant, params);
+                if (scoped != null) {
+                    params.put("tenant", List.of(scoped));
+                }
+                ApiBackend.Answer a = backend.meterQuery(name, params);
+                status = send(ex, 200, a.contentType(), a.body());
             } else if (path.equals("/v1/sql")) {
                 route = "/v1/sql";
                 requireMethod(method, "POST");
@@ -315,34 +320,44 @@ public final class HttpApi implements AutoCloseable {
         return send(ex, 202, Json.bytes(m));
     }
 
-    private int postSql(HttpExchange ex, String tenant) throws IOException {
+    private int postSql(HttpExchange ex, String principal) throws IOException {
         byte[] body = readBody(ex);
         String type = EventBodyParser.mediaType(ex.getRequestHeaders().getFirst("Content-Type"));
         Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
-        String statement;
-        String format = first(params, "format");
         if (type.equals("application/json")) {
+            // {"query": "...", "tenant": "...", "format": "...", "from": "...", "to": "..."}
             Map<?, ?> req;
             try {
                 req = Json.MAPPER.readValue(body, Map.class);
             } catch (IOException e) {
                 throw ApiException.badRequest("invalid_json", "the body is not a JSON object: " + e.getMessage());
             }
-            Object q = req.get("query");
-            if (!(q instanceof String s)) {
-                throw ApiException.badRequest("invalid_request", "the JSON body needs a string field 'query'");
-            }
-            statement = s;
-            if (req.get("format") instanceof String f) {
-                format = f;
+            for (Map.Entry<?, ?> e : req.entrySet()) {
+                String k = String.valueOf(e.getKey());
+                if (!List.of("query", "tenant", "format", "from", "to").contains(k)) {
+                    throw ApiException.badRequest("invalid_request", "unknown field '" + k + "' (allowed: query, "
+                            + "tenant, format, from, to)");
+                }
+                if (!(e.getValue() instanceof String v)) {
+                    throw ApiException.badRequest("invalid_request", "field '" + k + "' must be a string");
+                }
+                params.put(k, List.of(v));
             }
         } else {
-            statement = new String(body, StandardCharsets.UTF_8);
+            params.put("query", List.of(new String(body, StandardCharsets.UTF_8)));
         }
-        if (statement.isBlank()) {
+        String statement = first(params, "query");
+        if (statement == null || statement.isBlank()) {
             throw ApiException.badRequest("invalid_request", "the SQL statement is empty");
         }
-        ApiBackend.SqlAnswer answer = backend.sql(statement, format == null ? "json" : format, tenant);
+        String tenant = scopeTenant(principal, params);
+        if (tenant == null) {
+            throw ApiException.badRequest("invalid_parameter", "tenant is required: SQL runs over one tenant's "
+                    + "events (?tenant=... or \"tenant\" in the JSON body)");
+        }
+        String format = first(params, "format");
+        ApiBackend.Answer answer = backend.sql(statement, tenant, first(params, "from"), first(params, "to"),
+                format == null ? "json" : format);
         return send(ex, 200, answer.contentType(), answer.body());
     }
 

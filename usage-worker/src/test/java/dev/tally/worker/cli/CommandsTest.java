@@ -180,17 +180,6 @@ class CommandsTest {
         assertTrue(cli(withDir("segments")).out().contains("10 events in detail"));
     }
 
-    /** A command that needs the store for writing says clearly when another worker holds it (exit 4). */
-    @Test
-    void import_whileStoreIsOpen_exitsWith4AndSaysWhy() {
-        try (UsageStore held = UsageStore.builder(data).build()) {
-            Run r = cli(withDir("import"));
-            assertEquals(4, r.code());
-            assertTrue(r.err().contains("another usage-worker is already using the data directory"), r.err());
-            assertTrue(held.segments().size() > 0);
-        }
-    }
-
     /** demo with a small workload runs end to end, refuses a foreign folder, and replaces its own data on a rerun. */
     @Test
     void demo_smallWorkload_runsEndToEndAndReplacesItsOwnData() throws Exception {

@@ -157,7 +157,7 @@ class WorkerApiTest {
         assertEquals(200, http.get("/metrics").statusCode());
     }
 
-    /** /healthz and /readyz answer 200 while running; after shutdown the store is closed and unlocked. */
+    /** /healthz and /readyz answer 200 while running; after shutdown the store is closed, unlocked and worker.json is gone. */
     @Test
     void healthAndReadiness_reflectTheWorker() throws Exception {
         start();
@@ -165,9 +165,12 @@ class WorkerApiTest {
         HttpResponse<String> ready = http.get("/readyz");
         assertEquals(200, ready.statusCode(), ready.body());
         assertEquals("ready", JSON.readTree(ready.body()).get("status").asText());
-        assertTrue(StoreOpener.isLocked(tmp.resolve("data")));
+        JsonNode runtime = JSON.readTree(tmp.resolve("data").resolve(RuntimeFile.NAME).toFile());
+        assertEquals("http://127.0.0.1:" + worker.httpPort().orElseThrow(), runtime.get("url").asText());
         assertTrue(worker.shutdown(Duration.ofSeconds(20)));
+        // (Probing the lock while this JVM holds it would release it: POSIX locks belong to the process.)
         assertFalse(StoreOpener.isLocked(tmp.resolve("data")));
+        assertFalse(Files.exists(tmp.resolve("data").resolve(RuntimeFile.NAME)));
         assertTrue(worker.notReadyReasons().get(0).contains("closed"), worker.notReadyReasons().toString());
     }
 

@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.worker.testing.Events;
 import dev.tally.worker.testing.Http;
@@ -73,18 +74,28 @@ class RunProcessTest {
         assertTrue(seg.out().contains("20 events in detail"), seg.out());
     }
 
-    /** A second worker on the same data directory exits at once with code 4 and says what to do. */
+    /** A second worker on the same data directory exits at once with code 4 and says what to do; log.format=json writes JSON lines. */
     @Test
     void run_secondWorkerOnSameDataDir_failsFastWithExitCode4() throws Exception {
         Path data = tmp.resolve("data");
-        try (WorkerProcess first = startRun(data, "first.log")) {
+        try (WorkerProcess first = WorkerProcess.start(tmp.resolve("first.log"), "run", "--data-dir", data.toString(),
+                "--set", "http.port=0", "--set", "log.format=json")) {
             first.awaitPort(60);
+            await().atMost(Duration.ofSeconds(10)).until(() -> first.stderrText().contains("worker running on"));
+            for (String line : first.stderrText().strip().split("\n")) {
+                JsonNode log = JSON.readTree(line);
+                assertTrue(log.hasNonNull("level") && log.hasNonNull("message"), line);
+            }
             WorkerProcess.Result second = WorkerProcess.runToEnd(tmp.resolve("second.log"), 60, "run", "--data-dir",
                     data.toString(), "--set", "http.port=0");
             assertEquals(4, second.exitCode(), second.err());
             assertTrue(second.err().contains("another usage-worker is already using the data directory " + data),
                     second.err());
             assertTrue(second.err().contains("Stop that worker first"), second.err());
+            WorkerProcess.Result imp = WorkerProcess.runToEnd(tmp.resolve("import.log"), 60, "import", "--data-dir",
+                    data.toString());
+            assertEquals(4, imp.exitCode(), imp.err());
+            assertTrue(imp.err().contains("so 'import' cannot open it for writing"), imp.err());
             assertTrue(first.alive());
             first.terminate();
             assertEquals(0, first.waitFor(60));
