@@ -4,7 +4,7 @@ package dev.tally.store.internal;
  * The table and Parquet layouts, named once. Changing a layout means bumping
  * {@link Manifest#SCHEMA_VERSION}.
  */
-final class SegmentSchema {
+public final class SegmentSchema {
     private SegmentSchema() {
     }
 
@@ -31,7 +31,7 @@ final class SegmentSchema {
             + "value_count: 6, value_sum: 7, value_min: 8, value_max: 9}";
 
     /** {@link #rollupQuery(String, String, String, java.util.List)} with the keys unknown. */
-    static String rollupQuery(String source, String from, String to) {
+    public static String rollupQuery(String source, String from, String to) {
         return rollupQuery(source, from, to, null);
     }
 
@@ -43,35 +43,45 @@ final class SegmentSchema {
      * subject and hour with {@code property} NULL holding the event count, plus one row per
      * top-level numeric property with count, exact sum, min and max.
      *
-     * @param keys the distinct top-level keys of {@code data} in the segment; extracting them all
-     *             with one multi-path {@code json_extract} parses each row once, several times
-     *             faster than extracting key by key. Null means unknown (extract key by key).
+     * <p>Numbers are read with {@code json_transform} to DECIMAL(38,9), which converts the JSON
+     * text exactly; {@code json_extract} goes through a double and loses digits past about 16
+     * significant ones. {@code json_type} decides what is a number, so a string such as
+     * {@code "12"} (which the transform would convert) is not counted.
+     *
+     * @param keys the distinct top-level keys of {@code data} in the segment; with them every row
+     *             is parsed once into a typed struct, several times faster than a MAP per row.
+     *             Null means unknown (a MAP per row).
      */
     static String rollupQuery(String source, String from, String to, java.util.List<String> keys) {
         String rows = "SELECT tenant, type, subject, date_trunc('hour', time) AS hour, data FROM " + source
                 + " WHERE time >= " + from + " AND time < " + to;
         String kv;
         if (keys != null && !keys.isEmpty() && keys.size() <= MAX_ROLLUP_KEYS) {
+            com.fasterxml.jackson.databind.node.ObjectNode spec =
+                    com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
             StringBuilder names = new StringBuilder("[");
+            StringBuilder values = new StringBuilder("[");
             StringBuilder paths = new StringBuilder("[");
             for (int i = 0; i < keys.size(); i++) {
                 String k = keys.get(i);
-                String pointer = "/" + k.replace("~", "~0").replace("/", "~1");
-                names.append(i == 0 ? "" : ", ").append(Engine.literal(k));
-                paths.append(i == 0 ? "" : ", ").append(Engine.literal(pointer));
+                spec.put(k, "DECIMAL(38,9)");
+                String sep = i == 0 ? "" : ", ";
+                names.append(sep).append(Engine.literal(k));
+                values.append(sep).append("struct_extract(vals, ").append(Engine.literal(k)).append(')');
+                paths.append(sep).append(Engine.literal("/" + k.replace("~", "~0").replace("/", "~1")));
             }
-            names.append(']');
-            paths.append(']');
-            kv = "kv AS (SELECT tenant, type, subject, hour, unnest(" + names + ") AS property, "
-                    + "unnest(json_extract(data, " + paths + ")) AS v FROM src)";
+            kv = "kv AS (SELECT tenant, type, subject, hour, unnest(" + names + "]) AS property, unnest(" + values
+                    + "]) AS x, unnest(types) AS t FROM (SELECT *, json_transform(data, " + Engine.literal(spec.toString())
+                    + ") AS vals, json_type(data, " + paths + "]) AS types FROM src))";
         } else {
-            kv = "kv AS (SELECT tenant, type, subject, hour, k AS property, "
-                    + "json_extract(data, '/' || replace(replace(k, '~', '~0'), '/', '~1')) AS v "
-                    + "FROM (SELECT *, unnest(json_keys(data)) AS k FROM src))";
+            kv = "kv AS (SELECT tenant, type, subject, hour, e.key AS property, e.value AS x, "
+                    + "json_type(data, '/' || replace(replace(e.key, '~', '~0'), '/', '~1')) AS t "
+                    + "FROM (SELECT *, unnest(map_entries(json_transform(data, '\"MAP(VARCHAR, DECIMAL(38,9))\"'))) AS e "
+                    + "FROM src))";
         }
         return "WITH src AS (" + rows + "), " + kv + ", "
-                + "nums AS (SELECT tenant, type, subject, hour, property, CAST(CAST(v AS VARCHAR) AS DECIMAL(38,9)) AS x "
-                + "FROM kv WHERE json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')) "
+                + "nums AS (SELECT tenant, type, subject, hour, property, x "
+                + "FROM kv WHERE t IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')) "
                 + "SELECT tenant, type, subject, hour, NULL::VARCHAR AS property, count(*) AS value_count, "
                 + "NULL::DECIMAL(38,9) AS value_sum, NULL::DECIMAL(38,9) AS value_min, NULL::DECIMAL(38,9) AS value_max "
                 + "FROM src GROUP BY ALL "

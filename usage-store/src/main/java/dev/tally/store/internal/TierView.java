@@ -14,7 +14,7 @@ import java.util.Map;
  * <p>A view pins the handles it names; readers pin the view with {@link #tryRetain()} (via the
  * store) and release it when done. Thread-safe.
  */
-public final class TierView extends RefCounted {
+public final class TierView extends RefCounted implements AutoCloseable {
     private final SegmentHandle active;
     private final List<SegmentHandle> pending;
     private final Manifest manifest;
@@ -89,6 +89,15 @@ public final class TierView extends RefCounted {
             }
         }
         return null;
+    }
+
+    /**
+     * Releases the pin taken by {@link TieredStore#acquireView()}; for readers outside this
+     * package, which cannot call {@code release()}. Call exactly once per acquire.
+     */
+    @Override
+    public void close() {
+        release();
     }
 
     @Override

@@ -108,6 +108,9 @@ public final class TieredStore implements UsageStore {
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
+    /** Told of each part retention deleted, after its last reader let go; see {@link #onPartDeleted}. */
+    private final List<java.util.function.Consumer<SealedPart>> partDeletedListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
 
     // Guarded by writeGate.
     private final ActiveWriter writer;
@@ -703,6 +706,7 @@ public final class TieredStore implements UsageStore {
             h.retire(x.reason().name() + ": " + x.detail(), () -> {
                 partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
                 draining.remove(h.file());
+                notifyPartDeleted(h.part());
             });
         }
         // Segments with no detail left no longer answer duplicate checks.
@@ -715,6 +719,30 @@ public final class TieredStore implements UsageStore {
         long purged = dedup.purge(seq -> !withDetail.contains((long) seq) && !live.contains((long) seq));
         if (purged > 0) {
             log.info("dedup index: dropped {} ids of deleted detail", purged);
+        }
+    }
+
+    /**
+     * Registers {@code listener} to be told of every part retention deletes, once no reader pins
+     * it any more (so no query still running can put a result for it back into a cache). Query
+     * layers with their own per-part caches use it to drop entries; their keys also hold the
+     * part's CRC32C, so an entry can never be served for a changed file. Returns a handle that
+     * unregisters the listener. The listener runs on the thread that released the part and must
+     * not block; an exception it throws is logged and ignored.
+     */
+    public AutoCloseable onPartDeleted(java.util.function.Consumer<SealedPart> listener) {
+        java.util.Objects.requireNonNull(listener, "listener");
+        partDeletedListeners.add(listener);
+        return () -> partDeletedListeners.remove(listener);
+    }
+
+    private void notifyPartDeleted(SealedPart part) {
+        for (var l : partDeletedListeners) {
+            try {
+                l.accept(part);
+            } catch (RuntimeException e) {
+                log.warn("a part-deleted listener failed for {}: {}", part.path(), e.getMessage(), e);
+            }
         }
     }
 
@@ -881,17 +909,16 @@ public final class TieredStore implements UsageStore {
     private static Map<String, Totals> totalsByFile(DuckDBConnection c, String source, String tenant, String type,
             String subject, String valuePath, Instant from, Instant to) throws SQLException {
         String sql = "SELECT filename, count(*), count(v), coalesce(sum(v), 0) FROM (SELECT filename, "
-                + "TRY_CAST(json_extract_string(data, ?) AS DECIMAL(38,9)) AS v FROM " + source
+                + exactNumber("data", valuePath) + " AS v FROM " + source
                 + " WHERE tenant = ? AND type = ? AND subject = ? AND time >= make_timestamp(?) "
                 + "AND time < make_timestamp(?)) GROUP BY filename";
         Map<String, Totals> out = new HashMap<>();
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, valuePath);
-            ps.setString(2, tenant);
-            ps.setString(3, type);
-            ps.setString(4, subject);
-            ps.setLong(5, TimeUtil.toMicros(from));
-            ps.setLong(6, TimeUtil.toMicros(to));
+            ps.setString(1, tenant);
+            ps.setString(2, type);
+            ps.setString(3, subject);
+            ps.setLong(4, TimeUtil.toMicros(from));
+            ps.setLong(5, TimeUtil.toMicros(to));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.put(rs.getString(1), new Totals(rs.getLong(2), rs.getLong(3), rs.getObject(4, BigDecimal.class)));
@@ -899,6 +926,39 @@ public final class TieredStore implements UsageStore {
             }
         }
         return out;
+    }
+
+    /**
+     * SQL for the JSON number at {@code valuePath} in {@code column} as an exact DECIMAL(38,9), NULL
+     * when absent or not a JSON number. {@code json_transform} converts the number's text exactly;
+     * {@code json_extract} would pass it through a double and lose digits past about 16
+     * significant ones. The path was checked against {@link #VALUE_PATH}.
+     */
+    static String exactNumber(String column, String valuePath) {
+        List<String> keys = new ArrayList<>();
+        java.util.regex.Matcher m = Pattern.compile("\\.([A-Za-z_][A-Za-z0-9_]*)|\\[\"([^\"\\\\]+)\"\\]")
+                .matcher(valuePath.substring(1));
+        while (m.find()) {
+            keys.add(m.group(1) != null ? m.group(1) : m.group(2));
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode spec =
+                com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        com.fasterxml.jackson.databind.node.ObjectNode at = spec;
+        StringBuilder pointer = new StringBuilder();
+        StringBuilder access = new StringBuilder();
+        for (int i = 0; i < keys.size(); i++) {
+            String k = keys.get(i);
+            if (i < keys.size() - 1) {
+                at = at.putObject(k);
+            } else {
+                at.put(k, "DECIMAL(38,9)");
+            }
+            pointer.append('/').append(k.replace("~", "~0").replace("/", "~1"));
+            access.append('[').append(Engine.literal(k)).append(']');
+        }
+        return "CASE WHEN json_type(" + column + ", " + Engine.literal(pointer.toString())
+                + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN json_transform(" + column + ", "
+                + Engine.literal(spec.toString()) + ")" + access + " END";
     }
 
     /** Cache key of one part's totals; the CRC makes a replaced file a different key. */

@@ -47,6 +47,24 @@ class TieredStoreTest {
         }
     }
 
+    /** Sums keep every digit of DECIMAL(38,9) in every tier (no pass through a double), and a string "12" is not a number. */
+    @Test
+    void total_keepsEveryDigitAcrossTiers() {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            String big = "12345678901234567890.123456789";
+            store.append(List.of(new UsageEvent("acme", "a", "t", "k", null, T, "{\"v\":" + big + ",\"n\":{\"w\":1}}"),
+                    new UsageEvent("acme", "s", "t", "k", null, T, "{\"v\":\"12\",\"n\":{\"w\":2}}")));
+            Totals active = store.total("acme", "t", "k", "$.v", FROM, TO);
+            store.sealNow();
+            Totals sealed = store.total("acme", "t", "k", "$.v", FROM, TO);
+            assertEquals(active, sealed);
+            assertEquals(new BigDecimal(big), sealed.sum().stripTrailingZeros());
+            assertEquals(2, sealed.events());
+            assertEquals(1, sealed.values(), "the string \"12\" is not counted as a number");
+            assertEquals(3, store.total("acme", "t", "k", "$.n.w", FROM, TO).sum().intValue());
+        }
+    }
+
     /** A duplicate of an event already sealed into Parquet is not stored again. */
     @Test
     void append_duplicateOfSealedEventIsRejected() {

@@ -1,0 +1,349 @@
+package dev.tally.store.meter;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageStore;
+import dev.tally.store.internal.DetailCoverage;
+import dev.tally.store.internal.PartHandle;
+import dev.tally.store.internal.PartKind;
+import dev.tally.store.internal.SealedPart;
+import dev.tally.store.internal.SegmentHandle;
+import dev.tally.store.internal.TierView;
+import dev.tally.store.internal.TieredStore;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.duckdb.DuckDBConnection;
+
+/**
+ * Answers {@link MeterQuery meter queries} over every tier of a store: sealed parts (from hourly
+ * rollups where that is exact, otherwise from detail) plus the active and pending segments (from
+ * detail). Each query reads one pinned view of the store, so a concurrent seal or retention can
+ * neither hide rows nor show them twice.
+ *
+ * <p>Per-part partial results (count, exact sum, min, max per window, subject and group) are
+ * cached, keyed by the part's path and CRC32C and the query's shape, so a changed file is never
+ * answered from the cache; entries of parts that retention deleted are dropped as soon as the
+ * last reader lets go of the part. UNIQUE_COUNT, LATEST and percentiles are not cached.
+ *
+ * <p>Thread-safe.
+ */
+public final class MeterService implements AutoCloseable {
+    /** Default cache size, in cached result rows. */
+    public static final long DEFAULT_CACHE_ROWS = 2_000_000;
+
+    private static final BigDecimal DECIMAL_LIMIT = new BigDecimal("1e29");
+
+    private final TieredStore store;
+    private final MeterRegistry registry;
+    private final Cache<PartKey, Map<Partial.Key, Partial>> cache;
+    private final AutoCloseable listener;
+    private final boolean cacheEnabled;
+
+    /** A service over {@code store} answering for the meters of {@code registry}, with the default cache. */
+    public MeterService(UsageStore store, MeterRegistry registry) {
+        this(store, registry, DEFAULT_CACHE_ROWS);
+    }
+
+    /** Like {@link #MeterService(UsageStore, MeterRegistry)}; {@code cacheRows} 0 turns the cache off. */
+    public MeterService(UsageStore store, MeterRegistry registry, long cacheRows) {
+        Objects.requireNonNull(store, "store");
+        if (!(store instanceof TieredStore ts)) {
+            throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
+                    + store.getClass().getName());
+        }
+        if (cacheRows < 0) {
+            throw new IllegalArgumentException("cacheRows = " + cacheRows + " must not be negative");
+        }
+        this.store = ts;
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.cacheEnabled = cacheRows > 0;
+        this.cache = Caffeine.newBuilder()
+                .maximumWeight(cacheRows)
+                .weigher((PartKey k, Map<Partial.Key, Partial> v) -> v.size() + 1)
+                .build();
+        this.listener = ts.onPartDeleted(this::forget);
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** How many per-part results are cached now. */
+    public long cachedParts() {
+        cache.cleanUp();
+        return cache.estimatedSize();
+    }
+
+    /** How many cached per-part results belong to the part file at {@code path} (relative to the data directory). */
+    public long cachedEntriesFor(String path) {
+        return cache.asMap().keySet().stream().filter(k -> k.path().equals(path)).count();
+    }
+
+    private void forget(SealedPart part) {
+        cache.asMap().keySet().removeIf(k -> k.path().equals(part.path()));
+    }
+
+    /**
+     * Answers {@code q}. Refuses an unknown meter, dimension or an invalid range with
+     * {@link InvalidMeterException}; throws {@link MeterQueryException} when the data it needs is
+     * gone (detail deleted by retention) or a value leaves DECIMAL(38,9).
+     */
+    public MeterResult query(MeterQuery q) {
+        Objects.requireNonNull(q, "query");
+        MeterDefinition meter = registry.get(q.meter()).orElseThrow(() -> new InvalidMeterException("meter",
+                q.meter(), "no such meter; registered: " + registry.all().stream().map(MeterDefinition::name).toList()));
+        ResolvedQuery r = new ResolvedQuery(meter, q);
+        String refusal = r.rollupRefusal();
+        boolean rollup = refusal == null;
+        String plan = rollup ? "hourly rollups: " + meter.aggregation() + " combines exactly from hourly sums, no "
+                + "groups or filters, and every window is whole UTC hours"
+                : "detail: " + refusal;
+        TierView view = store.acquireView();
+        DuckDBConnection c = null;
+        try {
+            c = store.engine().borrow();
+            Run run = new Run();
+            Map<Partial.Key, Object> values;
+            if (!rollup) {
+                checkDetailKept(view, r, refusal);
+            }
+            if (meter.aggregation().decomposable()) {
+                Map<Partial.Key, Partial> acc = partials(c, view, r, rollup, run);
+                values = new HashMap<>(acc);
+            } else {
+                values = holistic(c, view, r, run);
+            }
+            List<MeterRow> rows = rows(r, values);
+            return new MeterResult(meter, q, rows, rollup ? MeterResult.Source.ROLLUP : MeterResult.Source.DETAIL,
+                    plan, run.partsRead, run.partsFromCache, run.segmentsRead);
+        } catch (SQLException e) {
+            String msg = String.valueOf(e.getMessage());
+            if (msg.contains("Overflow")) {
+                throw new MeterQueryException("meter '" + meter.name() + "': a sum over " + q.from() + ".." + q.to()
+                        + " does not fit DECIMAL(38,9) (more than 29 integer digits); query shorter windows", e);
+            }
+            throw new MeterQueryException("meter '" + meter.name() + "' query failed: " + msg, e);
+        } finally {
+            if (c != null) {
+                store.engine().giveBack(c);
+            }
+            view.close();
+        }
+    }
+
+    private static final class Run {
+        int partsRead;
+        int partsFromCache;
+        int segmentsRead;
+    }
+
+    /**
+     * Refuses a detail query over a range where retention already deleted detail that hourly
+     * rollups still summarize: the answer would silently miss those events.
+     */
+    private static void checkDetailKept(TierView view, ResolvedQuery r, String why) {
+        List<String> lost = DetailCoverage.lostDays(view, r.query.from(), r.query.to());
+        if (!lost.isEmpty()) {
+            throw new MeterQueryException("meter '" + r.meter.name() + "' needs event detail (" + why + "), but "
+                    + "retention already deleted the detail of " + lost + " in " + r.query.from() + ".."
+                    + r.query.to() + "; only hourly rollups remain there. Start the range at "
+                    + DetailCoverage.completeFrom(view, r.query.from(), r.query.to()) + " or later, or ask a question "
+                    + "the rollups answer (SUM/COUNT/MIN/MAX/AVG, no groups or filters, whole-hour windows)");
+        }
+    }
+
+    private Map<Partial.Key, Partial> partials(DuckDBConnection c, TierView view, ResolvedQuery r, boolean rollup,
+            Run run) throws SQLException {
+        Map<Partial.Key, Partial> acc = new HashMap<>();
+        PartKind kind = rollup ? PartKind.ROLLUP : PartKind.DETAIL;
+        ResolvedQuery.PartialShape shape = r.shape(kind);
+        List<PartHandle> misses = new ArrayList<>();
+        Map<PartHandle, PartKey> keys = new HashMap<>();
+        for (PartHandle p : view.parts(kind, r.query.from(), r.query.to())) {
+            boolean whole = p.part().within(r.query.from(), r.query.to());
+            PartKey key = new PartKey(p.part().path(), p.part().crc32c(), shape, whole ? null : r.query.from(),
+                    whole ? null : r.query.to());
+            Map<Partial.Key, Partial> hit = cacheEnabled ? cache.getIfPresent(key) : null;
+            if (hit != null) {
+                merge(acc, hit);
+                run.partsFromCache++;
+            } else {
+                misses.add(p);
+                keys.put(p, key);
+            }
+        }
+        if (!misses.isEmpty()) {
+            String sql = rollup ? MeterSql.rollupPartials(r, misses)
+                    : MeterSql.detailPartials(r, MeterSql.parquet(misses, true), "filename");
+            Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, r, true);
+            for (PartHandle p : misses) {
+                Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
+                if (cacheEnabled) {
+                    cache.put(keys.get(p), Collections.unmodifiableMap(m));
+                }
+                merge(acc, m);
+                run.partsRead++;
+            }
+        }
+        for (SegmentHandle h : view.segments()) {
+            if (h.overlaps(r.query.from(), r.query.to())) {
+                Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
+                        MeterSql.detailPartials(r, h.eventsTable(), null), r, false);
+                m.values().forEach(x -> merge(acc, x));
+                run.segmentsRead++;
+            }
+        }
+        return acc;
+    }
+
+    private static void merge(Map<Partial.Key, Partial> into, Map<Partial.Key, Partial> from) {
+        from.forEach((k, v) -> into.merge(k, v, Partial::plus));
+    }
+
+    private static Map<String, Map<Partial.Key, Partial>> readPartials(DuckDBConnection c, String sql,
+            ResolvedQuery r, boolean withFile) throws SQLException {
+        Map<String, Map<Partial.Key, Partial>> out = new HashMap<>();
+        int groups = r.groups.size();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            while (rs.next()) {
+                int col = 1;
+                String file = withFile ? rs.getString(col++) : "";
+                Partial.Key key = key(rs, col, groups);
+                col += 2 + groups;
+                Partial p = new Partial(rs.getLong(col), rs.getLong(col + 1), rs.getBigDecimal(col + 2),
+                        rs.getBigDecimal(col + 3), rs.getBigDecimal(col + 4));
+                out.computeIfAbsent(file, f -> new HashMap<>()).merge(key, p, Partial::plus);
+            }
+        }
+        return out;
+    }
+
+    private static Partial.Key key(ResultSet rs, int col, int groups) throws SQLException {
+        long ws = rs.getLong(col);
+        if (rs.wasNull()) {
+            ws = Windows.WHOLE_RANGE;
+        }
+        String subject = rs.getString(col + 1);
+        List<String> g = new ArrayList<>(groups);
+        for (int i = 0; i < groups; i++) {
+            g.add(rs.getString(col + 2 + i));
+        }
+        return new Partial.Key(ws, subject, g);
+    }
+
+    /** UNIQUE_COUNT, LATEST and percentiles: one statement over every source. Values are {@link Holistic}. */
+    private static Map<Partial.Key, Object> holistic(DuckDBConnection c, TierView view, ResolvedQuery r, Run run)
+            throws SQLException {
+        List<String> sources = new ArrayList<>();
+        List<PartHandle> parts = view.parts(PartKind.DETAIL, r.query.from(), r.query.to());
+        if (!parts.isEmpty()) {
+            sources.add(MeterSql.parquet(parts, false));
+            run.partsRead += parts.size();
+        }
+        for (SegmentHandle h : view.segments()) {
+            if (h.overlaps(r.query.from(), r.query.to())) {
+                sources.add(h.eventsTable());
+                run.segmentsRead++;
+            }
+        }
+        Map<Partial.Key, Object> out = new HashMap<>();
+        if (sources.isEmpty()) {
+            return out;
+        }
+        int groups = r.groups.size();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(MeterSql.holistic(r, sources))) {
+            while (rs.next()) {
+                Partial.Key key = key(rs, 1, groups);
+                int col = 3 + groups;
+                out.put(key, new Holistic(rs.getLong(col), rs.getBigDecimal(col + 1)));
+            }
+        }
+        return out;
+    }
+
+    private record Holistic(long events, BigDecimal value) {
+    }
+
+    private static List<MeterRow> rows(ResolvedQuery r, Map<Partial.Key, Object> values) {
+        List<Partial.Key> keys = new ArrayList<>(values.keySet());
+        keys.sort(Partial.ORDER);
+        List<MeterRow> rows = new ArrayList<>(keys.size());
+        Aggregation a = r.meter.aggregation();
+        for (Partial.Key k : keys) {
+            Object v = values.get(k);
+            long events;
+            BigDecimal value;
+            if (v instanceof Partial p) {
+                if (p.events() == 0) {
+                    continue;
+                }
+                events = p.events();
+                value = switch (a) {
+                    case SUM -> p.sum() == null ? BigDecimal.ZERO.setScale(9) : p.sum();
+                    case COUNT -> BigDecimal.valueOf(r.value == null ? p.events() : p.values());
+                    case MIN -> p.min();
+                    case MAX -> p.max();
+                    case AVG -> p.values() == 0 ? null
+                            : p.sum().divide(BigDecimal.valueOf(p.values()), MeterRow.AVG_SCALE, RoundingMode.HALF_EVEN);
+                    default -> throw new IllegalStateException(String.valueOf(a));
+                };
+            } else {
+                Holistic h = (Holistic) v;
+                events = h.events();
+                value = a == Aggregation.UNIQUE_COUNT ? BigDecimal.valueOf(h.value().longValueExact()) : h.value();
+            }
+            if (value != null && a != Aggregation.COUNT && a != Aggregation.UNIQUE_COUNT) {
+                value = value.setScale(9, RoundingMode.UNNECESSARY);
+                if (value.abs().compareTo(DECIMAL_LIMIT) >= 0) {
+                    throw new MeterQueryException("meter '" + r.meter.name() + "': the " + a + " of a window is "
+                            + value.toPlainString() + ", which does not fit DECIMAL(38,9) (more than 29 integer "
+                            + "digits); query shorter windows");
+                }
+            }
+            int w = r.windows.indexOf(k.window());
+            if (w < 0) {
+                throw new StoreException("internal error: window start " + k.window() + " is not a window of " + r.query);
+            }
+            Map<String, String> groups = new LinkedHashMap<>();
+            for (int i = 0; i < r.groups.size(); i++) {
+                groups.put(r.query.groupBy().get(i), k.groups().get(i));
+            }
+            rows.add(new MeterRow(r.windows.startOf(w), r.windows.endOf(w), k.subject(),
+                    Collections.unmodifiableMap(groups), value, events));
+        }
+        return rows;
+    }
+
+    /** Drops every cached per-part result. */
+    public void invalidateAll() {
+        cache.invalidateAll();
+    }
+
+    /** Stops listening to the store; the store itself stays open. */
+    @Override
+    public void close() {
+        try {
+            listener.close();
+        } catch (Exception e) {
+            // unregistering from a list cannot fail
+        }
+        cache.invalidateAll();
+    }
+
+    /** A cached per-part result: the part's identity (path and CRC32C), the query's shape and, when the part is not wholly inside the range, the range. */
+    record PartKey(String path, long crc32c, ResolvedQuery.PartialShape shape, Instant from, Instant to) {
+    }
+
+}

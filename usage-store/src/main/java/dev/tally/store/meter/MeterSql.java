@@ -1,0 +1,211 @@
+package dev.tally.store.meter;
+
+import dev.tally.store.internal.Engine;
+import dev.tally.store.internal.PartHandle;
+import dev.tally.store.internal.TimeUtil;
+import java.util.List;
+
+/**
+ * Builds the SQL of a resolved meter query. Paths reach SQL only through {@link JsonPath}'s
+ * quoted pointer and structure literals; tenant, type, subjects and filter values as quoted
+ * literals ({@link Engine#literal}; none may contain NUL, checked before). Nothing here is
+ * taken from SQL text a caller wrote.
+ */
+final class MeterSql {
+    private MeterSql() {
+    }
+
+    /** What a query reads of each event, decided once per query. */
+    enum ValueKind {
+        /** No value: COUNT without a value property. */
+        NONE,
+        /** Exact DECIMAL(38,9) number. */
+        DECIMAL,
+        /** Text for UNIQUE_COUNT. */
+        TEXT
+    }
+
+    /** {@code read_parquet([...]<options>)} over the parts' files. */
+    static String parquet(List<PartHandle> parts, boolean withFilename) {
+        StringBuilder sb = new StringBuilder("read_parquet([");
+        for (int i = 0; i < parts.size(); i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(Engine.literal(parts.get(i).file()));
+        }
+        return sb.append(']').append(withFilename ? ", filename = true" : "").append(')').toString();
+    }
+
+    /** The WHERE clause on stored columns shared by detail reads: tenant, type, range, subjects. */
+    private static String baseWhere(ResolvedQuery r) {
+        StringBuilder w = new StringBuilder(" WHERE tenant = ").append(Engine.literal(r.query.tenant()))
+                .append(" AND type = ").append(Engine.literal(r.meter.eventType()))
+                .append(" AND time >= ").append(TimeUtil.sqlTimestamp(r.query.from()))
+                .append(" AND time < ").append(TimeUtil.sqlTimestamp(r.query.to()));
+        subjects(w, r);
+        return w.toString();
+    }
+
+    private static String inList(List<String> values) {
+        StringBuilder sb = new StringBuilder(" IN (");
+        for (int i = 0; i < values.size(); i++) {
+            sb.append(i == 0 ? "" : ", ").append(Engine.literal(values.get(i)));
+        }
+        return sb.append(')').toString();
+    }
+
+    private static void subjects(StringBuilder w, ResolvedQuery r) {
+        List<String> subjects = r.query.subjects();
+        if (subjects.isEmpty()) {
+            return;
+        }
+        w.append(" AND subject IN (");
+        for (int i = 0; i < subjects.size(); i++) {
+            if (i > 0) {
+                w.append(", ");
+            }
+            w.append(Engine.literal(subjects.get(i)));
+        }
+        w.append(')');
+    }
+
+    /**
+     * The per-event projection of a detail source: optional file name, time in microseconds as
+     * {@code t}, subject as {@code s}, group values {@code g0..}, value {@code v}, and {@code id};
+     * filtered by tenant, type, range, subjects and the filters.
+     *
+     * <p>Each event's JSON is parsed once for every path together ({@code json_transform} to a
+     * structure of JSON texts) and once more, only when the value is a number, for its exact
+     * DECIMAL; when one path is a prefix of another that structure cannot be built and each path
+     * is read on its own.
+     */
+    static String detailRows(ResolvedQuery r, String source, String fileColumn) {
+        List<JsonPath> paths = new java.util.ArrayList<>(r.groups);
+        r.filters.forEach(f -> paths.add(f.path()));
+        if (r.value != null) {
+            paths.add(r.value);
+        }
+        String spec = paths.isEmpty() ? null : JsonPath.jsonSpec(paths);
+        StringBuilder sb = new StringBuilder("SELECT ");
+        if (fileColumn != null) {
+            sb.append("f, ");
+        }
+        sb.append("epoch_us(time) AS t, ").append(r.query.perSubject() ? "subject" : "NULL::VARCHAR").append(" AS s");
+        for (int i = 0; i < r.groups.size(); i++) {
+            sb.append(", ").append(text(r.groups.get(i), spec)).append(" AS g").append(i);
+        }
+        sb.append(", ").append(switch (r.valueKind) {
+            case NONE -> "NULL::DECIMAL(38,9)";
+            case DECIMAL -> spec == null ? r.value.decimalSql("data") : r.value.decimalFromJsonSql("j" + r.value.subscript(), "data");
+            case TEXT -> text(r.value, spec);
+        }).append(" AS v, id FROM (SELECT ");
+        if (fileColumn != null) {
+            sb.append(fileColumn).append(" AS f, ");
+        }
+        sb.append("time, subject, id, data");
+        if (spec != null) {
+            sb.append(", json_transform(data, ").append(Engine.literal(spec)).append(") AS j");
+        }
+        sb.append(" FROM ").append(source).append(baseWhere(r)).append(')');
+        String and = " WHERE ";
+        for (ResolvedQuery.Filter f : r.filters) {
+            sb.append(and).append(text(f.path(), spec)).append(inList(f.values()));
+            and = " AND ";
+        }
+        return sb.toString();
+    }
+
+    private static String text(JsonPath p, String spec) {
+        return spec == null ? p.textSql("data") : p.textFromJsonSql("j" + p.subscript(), "data");
+    }
+
+    /** FROM clause over projected rows with the window start as {@code ws}: arithmetic or an ASOF join. */
+    private static String windowed(ResolvedQuery r, String rows, StringBuilder select) {
+        String arithmetic = r.windows.arithmeticSql("e.t");
+        if (arithmetic != null) {
+            select.append(arithmetic).append(" AS ws");
+            return " FROM (" + rows + ") e";
+        }
+        select.append("w.ws AS ws");
+        return " FROM (" + rows + ") e ASOF JOIN " + r.windows.startsSql() + " w ON e.t >= w.ws";
+    }
+
+    private static void keys(ResolvedQuery r, StringBuilder select) {
+        select.append(", e.s");
+        for (int i = 0; i < r.groups.size(); i++) {
+            select.append(", e.g").append(i);
+        }
+    }
+
+    /**
+     * Partials (events, values, sum, min, max) per file (when {@code fileColumn} is given), window,
+     * subject and group, from detail. Columns: [f], ws, s, g0.., n, nv, sv, mn, mx.
+     */
+    static String detailPartials(ResolvedQuery r, String source, String fileColumn) {
+        StringBuilder select = new StringBuilder("SELECT ");
+        if (fileColumn != null) {
+            select.append("e.f, ");
+        }
+        String from = windowed(r, detailRows(r, source, fileColumn), select);
+        keys(r, select);
+        select.append(", count(*) AS n, count(e.v) AS nv, sum(e.v) AS sv, min(e.v) AS mn, max(e.v) AS mx");
+        return select + from + " GROUP BY ALL";
+    }
+
+    /**
+     * Partials per file, window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
+     * sv, mn, mx. The event-count row of each hour has {@code property} NULL.
+     */
+    static String rollupPartials(ResolvedQuery r, List<PartHandle> parts) {
+        String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
+        StringBuilder rows = new StringBuilder("SELECT filename AS f, epoch_us(hour) AS t, ")
+                .append(r.query.perSubject() ? "subject" : "NULL::VARCHAR").append(" AS s, property, value_count, ")
+                .append("value_sum, value_min, value_max FROM ").append(parquet(parts, true))
+                .append(" WHERE tenant = ").append(Engine.literal(r.query.tenant()))
+                .append(" AND type = ").append(Engine.literal(r.meter.eventType()))
+                .append(" AND hour >= ").append(TimeUtil.sqlTimestamp(r.query.from()))
+                .append(" AND hour < ").append(TimeUtil.sqlTimestamp(r.query.to()));
+        subjects(rows, r);
+        rows.append(" AND (property IS NULL").append(prop == null ? "" : " OR property = " + prop).append(')');
+        StringBuilder select = new StringBuilder("SELECT e.f, ");
+        String from = windowed(r, rows.toString(), select);
+        select.append(", e.s, CAST(coalesce(sum(e.value_count) FILTER (WHERE e.property IS NULL), 0) AS BIGINT) AS n");
+        if (prop == null) {
+            select.append(", 0::BIGINT AS nv, NULL::DECIMAL(38,9) AS sv, NULL::DECIMAL(38,9) AS mn, "
+                    + "NULL::DECIMAL(38,9) AS mx");
+        } else {
+            String f = " FILTER (WHERE e.property = " + prop + ")";
+            select.append(", CAST(coalesce(sum(e.value_count)").append(f).append(", 0) AS BIGINT) AS nv")
+                    .append(", sum(e.value_sum)").append(f).append(" AS sv")
+                    .append(", min(e.value_min)").append(f).append(" AS mn")
+                    .append(", max(e.value_max)").append(f).append(" AS mx");
+        }
+        return select + from + " GROUP BY ALL";
+    }
+
+    /**
+     * Values of aggregations that need every value (UNIQUE_COUNT, LATEST, percentiles) over the
+     * union of all sources. Columns: ws, s, g0.., n, val.
+     */
+    static String holistic(ResolvedQuery r, List<String> sources) {
+        StringBuilder union = new StringBuilder();
+        for (String src : sources) {
+            if (!union.isEmpty()) {
+                union.append(" UNION ALL ");
+            }
+            union.append(detailRows(r, src, null));
+        }
+        StringBuilder select = new StringBuilder("SELECT ");
+        String from = windowed(r, union.toString(), select);
+        keys(r, select);
+        Aggregation a = r.meter.aggregation();
+        select.append(", count(*) AS n, ").append(switch (a) {
+            case UNIQUE_COUNT -> "count(DISTINCT e.v)";
+            case LATEST -> "max_by(e.v, (e.t, e.id)) FILTER (WHERE e.v IS NOT NULL)";
+            case P50, P90, P95, P99 -> "quantile_disc(e.v, " + a.quantile() + ")";
+            default -> throw new IllegalStateException(a + " combines from partials");
+        }).append(" AS val");
+        return select + from + " GROUP BY ALL";
+    }
+}

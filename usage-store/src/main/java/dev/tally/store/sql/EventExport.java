@@ -1,0 +1,205 @@
+package dev.tally.store.sql;
+
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageStore;
+import dev.tally.store.internal.DetailCoverage;
+import dev.tally.store.internal.Engine;
+import dev.tally.store.internal.FileSync;
+import dev.tally.store.internal.PartHandle;
+import dev.tally.store.internal.PartKind;
+import dev.tally.store.internal.SegmentHandle;
+import dev.tally.store.internal.TierView;
+import dev.tally.store.internal.TieredStore;
+import dev.tally.store.internal.TimeUtil;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.duckdb.DuckDBConnection;
+
+/**
+ * Writes one tenant's events of a time range to a Parquet or CSV file for finance teams.
+ *
+ * <p>Columns: {@code tenant, id, type, subject, source, time, data}, ordered by time then id.
+ * Parquet stores {@code time} as a UTC-adjusted timestamp (microseconds) and compresses with
+ * zstd; CSV has a header line, writes {@code time} as ISO-8601 UTC
+ * ({@code 2026-11-20T10:00:00.123456Z}) and quotes fields per RFC 4180.
+ *
+ * <p>The file is written under a temporary name in the target folder, forced to disk and renamed
+ * into place atomically, so a reader never sees a partial export. The target must resolve inside
+ * the allowed output folder (no {@code ..}, no absolute path, no symbolic link leading out) and
+ * its extension must match the format. An export over days whose detail retention already
+ * deleted is refused rather than written short.
+ *
+ * <p>Thread-safe: stateless.
+ */
+public final class EventExport {
+    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+
+    private EventExport() {
+    }
+
+    /** The file format of an export. */
+    public enum Format {
+        PARQUET(".parquet"),
+        CSV(".csv");
+
+        private final String extension;
+
+        Format(String extension) {
+            this.extension = extension;
+        }
+
+        public String extension() {
+            return extension;
+        }
+    }
+
+    /**
+     * What to export and where.
+     *
+     * @param tenant    whose events
+     * @param from      inclusive start
+     * @param to        exclusive end
+     * @param format    Parquet or CSV
+     * @param outputDir the folder exports are allowed in
+     * @param file      the file's path relative to {@code outputDir}; its extension must match
+     * @param overwrite whether an existing file may be replaced
+     */
+    public record Request(String tenant, Instant from, Instant to, Format format, Path outputDir, String file,
+            boolean overwrite) {
+        public Request {
+            if (tenant == null || !TENANT.matcher(tenant).matches()) {
+                throw new IllegalArgumentException("tenant = " + (tenant == null ? "null" : "'" + tenant + "'")
+                        + ": required; letters, digits, '.', '_' and '-', starting with a letter or digit");
+            }
+            Objects.requireNonNull(from, "from");
+            Objects.requireNonNull(to, "to");
+            if (!from.isBefore(to)) {
+                throw new IllegalArgumentException("to = " + to + " must be after from = " + from);
+            }
+            Objects.requireNonNull(format, "format");
+            Objects.requireNonNull(outputDir, "outputDir");
+            if (file == null || !file.toLowerCase(Locale.ROOT).endsWith(format.extension())) {
+                throw new IllegalArgumentException("file = " + (file == null ? "null" : "'" + file + "'")
+                        + ": must end with " + format.extension() + " for a " + format + " export");
+            }
+        }
+    }
+
+    /** The written file. */
+    public record Result(Path file, long rows, long bytes) {
+    }
+
+    /** Writes the export; see the class comment for the guarantees. */
+    public static Result export(UsageStore store, Request req) {
+        if (!(store instanceof TieredStore ts)) {
+            throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
+                    + store.getClass().getName());
+        }
+        Path root = req.outputDir().toAbsolutePath().normalize();
+        if (!Files.isDirectory(root)) {
+            throw new IllegalArgumentException("outputDir = " + root + ": not an existing folder");
+        }
+        Path target = FileSync.resolveInside(root, req.file());
+        Path tmp = null;
+        TierView view = ts.acquireView();
+        try {
+            Path parent = target.getParent();
+            Files.createDirectories(parent);
+            if (!parent.toRealPath().startsWith(root.toRealPath())) {
+                throw new IllegalArgumentException("file = '" + req.file() + "': its folder leads out of " + root
+                        + " through a symbolic link");
+            }
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                if (!req.overwrite()) {
+                    throw new IllegalArgumentException("file = '" + req.file() + "': already exists in " + root
+                            + "; choose another name or allow overwrite");
+                }
+                if (Files.isSymbolicLink(target) || !Files.isRegularFile(target)) {
+                    throw new IllegalArgumentException("file = '" + req.file() + "': exists and is not a regular file");
+                }
+            }
+            List<String> lost = DetailCoverage.lostDays(view, req.from(), req.to());
+            if (!lost.isEmpty()) {
+                throw new StoreException("cannot export tenant '" + req.tenant() + "' " + req.from() + ".." + req.to()
+                        + ": retention already deleted the event detail of " + lost + " (only hourly rollups remain); "
+                        + "start at " + DetailCoverage.completeFrom(view, req.from(), req.to()) + " or later");
+            }
+            tmp = parent.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
+            long rows = write(ts, view, req, tmp);
+            FileSync.fsyncFile(tmp);
+            long bytes = Files.size(tmp);
+            FileSync.moveAtomically(tmp, target);
+            tmp = null;
+            return new Result(target, rows, bytes);
+        } catch (IOException | SQLException e) {
+            throw new StoreException("export of tenant '" + req.tenant() + "' to " + target + " failed; nothing was "
+                    + "written there: " + e.getMessage(), e);
+        } finally {
+            view.close();
+            if (tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException ignored) {
+                    // the export already failed; a stray temp file is named as such
+                }
+            }
+        }
+    }
+
+    private static long write(TieredStore store, TierView view, Request req, Path tmp) throws SQLException {
+        String where = " WHERE tenant = " + Engine.literal(req.tenant()) + " AND time >= "
+                + TimeUtil.sqlTimestamp(req.from()) + " AND time < " + TimeUtil.sqlTimestamp(req.to());
+        String cols = "tenant, id, type, subject, source, time, data";
+        List<String> sources = new ArrayList<>();
+        List<PartHandle> parts = view.parts(PartKind.DETAIL, req.from(), req.to());
+        if (!parts.isEmpty()) {
+            StringBuilder sb = new StringBuilder("SELECT " + cols + " FROM read_parquet([");
+            for (int i = 0; i < parts.size(); i++) {
+                sb.append(i == 0 ? "" : ", ").append(Engine.literal(parts.get(i).file()));
+            }
+            sources.add(sb.append("])").append(where).toString());
+        }
+        for (SegmentHandle h : view.segments()) {
+            if (h.overlaps(req.from(), req.to())) {
+                sources.add("SELECT " + cols + " FROM " + h.eventsTable() + where);
+            }
+        }
+        if (sources.isEmpty()) {
+            sources.add("SELECT " + cols + " FROM (SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::VARCHAR "
+                    + "AS type, NULL::VARCHAR AS subject, NULL::VARCHAR AS source, NULL::TIMESTAMP AS time, "
+                    + "NULL::VARCHAR AS data) WHERE false");
+        }
+        String time = req.format() == Format.CSV ? "strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS time"
+                : "time::TIMESTAMPTZ AS time";
+        String select = "SELECT tenant, id, type, subject, source, " + time + ", data FROM ("
+                + String.join(" UNION ALL ", sources) + ") ORDER BY time, id";
+        String options = req.format() == Format.CSV ? "(FORMAT csv, HEADER true)"
+                : "(FORMAT parquet, COMPRESSION zstd)";
+        DuckDBConnection c = store.engine().borrow();
+        try (Statement s = c.createStatement()) {
+            boolean hasRows = s.execute("COPY (" + select + ") TO " + Engine.literal(tmp) + " " + options);
+            if (hasRows) {
+                try (ResultSet rs = s.getResultSet()) {
+                    if (rs.next()) {
+                        return rs.getLong(1);
+                    }
+                }
+            }
+            return Math.max(0, s.getUpdateCount());
+        } finally {
+            store.engine().giveBack(c);
+        }
+    }
+}
