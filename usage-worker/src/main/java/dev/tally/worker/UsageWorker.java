@@ -6,10 +6,12 @@ import dev.tally.worker.cli.DemoCommand;
 import dev.tally.worker.cli.DlqCommand;
 import dev.tally.worker.cli.ExitCodes;
 import dev.tally.worker.cli.ImportCommand;
+import dev.tally.worker.cli.QueryCommand;
 import dev.tally.worker.cli.RepairCommand;
 import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
+import dev.tally.worker.cli.SqlCommand;
 import dev.tally.worker.config.ConfigException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -22,7 +24,8 @@ import picocli.CommandLine.Spec;
 /** The {@code usage-worker} command line. */
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
-        subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, RepairCommand.class},
+        subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, QueryCommand.class, SqlCommand.class,
+                SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, RepairCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {
     @Spec
@@ -63,7 +66,12 @@ public final class UsageWorker implements Callable<Integer> {
             cmd.getErr().flush();
             return code;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } finally {
+            cli.getOut().flush();
+            cli.getErr().flush();
+        }
     }
 
     static int exitCode(Throwable t) {

@@ -37,6 +37,17 @@ public final class CommonOptions {
         return config;
     }
 
+    /**
+     * Like {@link #load()} for commands whose output is the answer (segments, query, sql, dlq
+     * list): logs only warnings and errors unless log.level was set explicitly.
+     */
+    public WorkerConfig loadQuiet() {
+        WorkerConfig config = loadOnly();
+        boolean explicit = !config.origin(Setting.LOG_LEVEL).equals("default");
+        Logging.apply(config.logFormat(), explicit ? config.string(Setting.LOG_LEVEL) : "warn");
+        return config;
+    }
+
     /** The API token: {@code --token}, else {@code $TALLY_TOKEN}, else null. */
     public String token() {
         return token != null ? token : System.getenv("TALLY_TOKEN");

@@ -20,6 +20,7 @@ import dev.tally.worker.demo.DemoWorkload;
 import dev.tally.worker.demo.Invoices;
 import dev.tally.worker.demo.Progress;
 import dev.tally.worker.logging.Logging;
+import dev.tally.worker.query.QueryEngine;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -218,7 +219,9 @@ public final class DemoCommand implements Callable<Integer> {
             // 6. Invoices and SQL.
             step(out, 6, "Invoices: usage per customer and month, priced with the built-in price list");
             long s6 = System.nanoTime();
-            Invoices.print(out, null, end, Duration.ofDays(days));
+            try (QueryEngine engine = new QueryEngine(store, config)) {
+                Invoices.print(out, engine, end, Duration.ofDays(days));
+            }
             out.printf(Locale.ROOT, "  (%.1f s)%n", secs(s6));
             step(out, 7, "Two SQL queries over every tier (sandboxed: one tenant's rows, read-only, no files)");
             long s7 = System.nanoTime();

@@ -63,7 +63,7 @@ public final class DlqCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            WorkerConfig config = common.load();
+            WorkerConfig config = common.loadQuiet();
             PrintWriter out = spec.commandLine().getOut();
             if (!format.equals("table") && !format.equals("json")) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(),

@@ -31,7 +31,7 @@ public final class SegmentsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        WorkerConfig config = common.load();
+        WorkerConfig config = common.loadQuiet();
         PrintWriter out = spec.commandLine().getOut();
         Optional<DaemonClient> daemon = DaemonClient.find(config.dataDir(), common.token(), "segments");
         List<SegmentInfo> segments;

@@ -40,7 +40,7 @@ public final class StoreOpener {
                 throw new StoreException("another usage-worker is already using the data directory " + config.dataDir()
                         + " (" + config.dataDir().resolve(LOCK_FILE) + " is locked), so '" + command + "' cannot "
                         + "open it for writing. Stop that worker first (SIGTERM, or systemctl stop usage-worker), "
-                        + "or use a read-only command next to it: segments, query, sql, dlq list, retention --dry-run",
+                        + "or use a read-only command next to it: segments, query, sql, dlq list",
                         e);
             }
             throw e;

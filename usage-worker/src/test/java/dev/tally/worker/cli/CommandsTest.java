@@ -100,15 +100,16 @@ class CommandsTest {
     @Test
     void help_everyCommand_showsUsageAndExitCodes() {
         for (String[] c : new String[][] {{"--help"}, {"run", "--help"}, {"demo", "--help"}, {"import", "--help"},
-                {"segments", "--help"}, {"retention", "--help"}, {"dlq", "--help"}, {"dlq", "list", "--help"},
-                {"dlq", "replay", "--help"}}) {
+                {"query", "--help"}, {"sql", "--help"}, {"segments", "--help"}, {"retention", "--help"},
+                {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "replay", "--help"}, {"repair", "--help"},
+                {"repair", "manifest", "--help"}, {"repair", "wal", "--help"}, {"repair", "check", "--help"}}) {
             Run r = cli(c);
             assertEquals(0, r.code(), String.join(" ", c));
             assertTrue(r.out().contains("Usage: usage-worker"), r.out());
             assertTrue(r.out().contains("Exit codes:"), String.join(" ", c));
         }
         Run root = cli("--help");
-        for (String name : List.of("run", "demo", "import", "segments", "retention", "dlq")) {
+        for (String name : List.of("run", "demo", "import", "query", "sql", "segments", "retention", "dlq", "repair")) {
             assertTrue(root.out().contains("  " + name + " "), name);
         }
     }
@@ -180,6 +181,78 @@ class CommandsTest {
         assertTrue(cli(withDir("segments")).out().contains("10 events in detail"));
     }
 
+    /** query prints exact values per window and group as a table, CSV or JSON, from every tier. */
+    @Test
+    void query_fixture_printsExactValuesInEachFormat() throws Exception {
+        String from = now.minus(Duration.ofDays(5)).toString();
+        String to = now.plusSeconds(1).toString();
+        Run table = cli(withDir("query", "--meter", "input_tokens", "--tenant", "acme", "--from", from, "--to", to,
+                "--sum-subjects"));
+        assertEquals(0, table.code(), table.err());
+        assertTrue(table.out().contains(" 350 "), table.out());
+        assertTrue(table.out().contains("(1 row; SUM of input_tokens for tenant acme"), table.out());
+        Run csv = cli(withDir("query", "--meter", "requests", "--tenant", "acme", "--from", from, "--to", to,
+                "--window", "day", "--group-by", "model", "--sum-subjects", "--format", "csv"));
+        assertEquals(0, csv.code(), csv.err());
+        assertTrue(csv.out().startsWith("window_start,window_end,model,requests,events\n"), csv.out());
+        String[] lines = csv.out().strip().split("\n");
+        long events = 0;
+        for (int i = 1; i < lines.length; i++) {
+            String[] cols = lines[i].split(",");
+            assertEquals("atlas-mini", cols[2]);
+            events += Long.parseLong(cols[4]);
+        }
+        assertEquals(40, events, csv.out());
+        Run json = cli(withDir("query", "--meter", "input_tokens", "--tenant", "acme", "--from", from, "--to", to,
+                "--subject", "key-1", "--format", "json"));
+        JsonNode rows = JSON.readTree(json.out()).get("rows");
+        assertEquals(1, rows.size());
+        assertEquals("key-1", rows.get(0).get("subject").asText());
+        assertEquals(0, new java.math.BigDecimal("150").compareTo(rows.get(0).get("value").decimalValue()));
+        assertEquals(20, rows.get(0).get("events").asInt());
+        Run list = cli(withDir("query", "--list"));
+        assertTrue(list.out().contains("latency_p95"), list.out());
+    }
+
+    /** query refuses an unknown meter, dimension or time zone with exit code 2 and a message naming it. */
+    @Test
+    void query_badParameters_exitWith2NamingTheProblem() {
+        Run meter = cli(withDir("query", "--meter", "nope", "--tenant", "acme"));
+        assertEquals(2, meter.code());
+        assertTrue(meter.err().contains("no such meter"), meter.err());
+        Run dim = cli(withDir("query", "--meter", "requests", "--tenant", "acme", "--group-by", "color"));
+        assertEquals(2, dim.code());
+        assertTrue(dim.err().contains("color"), dim.err());
+        Run tz = cli(withDir("query", "--meter", "requests", "--tenant", "acme", "--tz", "Mars/Base"));
+        assertEquals(2, tz.code());
+        assertTrue(tz.err().contains("tz = 'Mars/Base'"), tz.err());
+        Run noTenant = cli(withDir("query", "--meter", "requests"));
+        assertEquals(2, noTenant.code());
+        assertTrue(noTenant.err().contains("tenant"), noTenant.err());
+    }
+
+    /** sql runs one SELECT over the tenant's rows in every tier and refuses anything else. */
+    @Test
+    void sql_fixture_selectsTenantRowsAndRefusesWrites() {
+        Run r = cli(withDir("sql", "--tenant", "acme", "--format", "csv",
+                "SELECT count(*) AS n, sum(CAST(data->>'$.input_tokens' AS DECIMAL(38,0))) AS tokens FROM usage_events"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("n,tokens\n40,350", r.out().strip());
+        Run other = cli(withDir("sql", "--tenant", "globex", "SELECT count(*) AS n FROM usage_events"));
+        assertTrue(other.out().contains("\n0\n"), other.out()); // the journal is not imported yet
+        Run write = cli(withDir("sql", "--tenant", "acme", "DELETE FROM usage_events"));
+        assertEquals(2, write.code());
+        assertTrue(write.err().contains("REJECTED"), write.err());
+    }
+
+    /** repair check finds every sealed part intact on the fixture (exit 0). */
+    @Test
+    void repairCheck_intactStore_exitsZero() {
+        Run r = cli(withDir("repair", "check"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("every sealed part is intact"), r.out());
+    }
+
     /** demo with a small workload runs end to end, refuses a foreign folder, and replaces its own data on a rerun. */
     @Test
     void demo_smallWorkload_runsEndToEndAndReplacesItsOwnData() throws Exception {
@@ -190,6 +263,8 @@ class CommandsTest {
         assertTrue(r.out().contains("dead-lettered"), r.out());
         assertTrue(r.out().contains("Done in"), r.out());
         assertTrue(r.out().contains("Try next:"), r.out());
+        assertTrue(r.out().contains("all customers: $"), r.out());
+        assertTrue(r.out().contains("Top five API keys by output tokens"), r.out());
         Run again = cli("demo", "--events", "2000", "--data-dir", dir.toString());
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("previous demo data replaced"), again.out());

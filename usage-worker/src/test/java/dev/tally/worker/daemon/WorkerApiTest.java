@@ -152,9 +152,67 @@ class WorkerApiTest {
         HttpResponse<String> own = http.post("/v1/events", "application/json", body, "Authorization",
                 "Bearer " + TOKEN_ACME);
         assertEquals(202, own.statusCode(), own.body());
+        // Reads are scoped the same way: the token's tenant by default, never another one.
+        await().atMost(Duration.ofSeconds(20)).until(() -> inputTokens("acme", "key-0").events() == 1);
+        HttpResponse<String> mine = http.get("/v1/meters/requests/query?sum-subjects=true", "Authorization",
+                "Bearer " + TOKEN_ACME);
+        assertEquals(200, mine.statusCode(), mine.body());
+        assertEquals("acme", JSON.readTree(mine.body()).get("tenant").asText());
+        HttpResponse<String> theirs = http.get("/v1/meters/requests/query?tenant=acme", "Authorization",
+                "Bearer " + TOKEN_GLOBEX);
+        assertEquals(403, theirs.statusCode());
+        HttpResponse<String> sql = http.post("/v1/sql?tenant=acme", "text/plain", "SELECT 1 AS one",
+                "Authorization", "Bearer " + TOKEN_GLOBEX);
+        assertEquals(403, sql.statusCode());
+        assertEquals(401, http.get("/v1/segments").statusCode());
         // Health and metrics stay open for probes and scrapers.
         assertEquals(200, http.get("/healthz").statusCode());
         assertEquals(200, http.get("/metrics").statusCode());
+    }
+
+    /** Meter queries and SQL over HTTP answer exactly for the tenant asked, in JSON, CSV or table form, and refuse bad input with JSON errors. */
+    @Test
+    void meterQueryAndSql_overHttp_answerExactly() throws Exception {
+        start();
+        assertEquals(202, http.post("/v1/events", "application/json", Events.array("acme", "q", 6, now, 100))
+                .statusCode());
+        assertEquals(202, http.post("/v1/events", "application/json", Events.array("globex", "q", 2, now, 7))
+                .statusCode());
+        await().atMost(Duration.ofSeconds(20)).until(() -> inputTokens("acme", "key-0").events() == 2
+                && inputTokens("globex", "key-0").events() == 1);
+        String range = "&from=" + now.minus(Duration.ofHours(1)) + "&to=" + now.plusSeconds(1);
+        HttpResponse<String> q = http.get("/v1/meters/input_tokens/query?tenant=acme&sum-subjects=true" + range);
+        assertEquals(200, q.statusCode(), q.body());
+        JsonNode rows = JSON.readTree(q.body()).get("rows");
+        assertEquals(1, rows.size());
+        assertEquals("600", rows.get(0).get("value").asText());
+        assertEquals(6, rows.get(0).get("events").asInt());
+        HttpResponse<String> csv = http.get("/v1/meters/requests/query?tenant=acme&group-by=model&format=csv" + range);
+        assertTrue(csv.headers().firstValue("Content-Type").orElse("").startsWith("text/csv"), csv.body());
+        assertTrue(csv.body().startsWith("window_start,window_end,subject,model,requests,events\n"), csv.body());
+        HttpResponse<String> unknown = http.get("/v1/meters/nope/query?tenant=acme");
+        assertEquals(404, unknown.statusCode());
+        assertEquals("unknown_meter", JSON.readTree(unknown.body()).get("error").asText());
+        HttpResponse<String> badTz = http.get("/v1/meters/requests/query?tenant=acme&tz=Mars/Base");
+        assertEquals(400, badTz.statusCode());
+        assertEquals("invalid_parameter", JSON.readTree(badTz.body()).get("error").asText());
+        HttpResponse<String> noTenant = http.get("/v1/meters/requests/query");
+        assertEquals(400, noTenant.statusCode());
+
+        HttpResponse<String> sql = http.post("/v1/sql", "application/json",
+                "{\"tenant\":\"globex\",\"query\":\"SELECT count(*) AS n FROM usage_events\"}");
+        assertEquals(200, sql.statusCode(), sql.body());
+        assertEquals(2, JSON.readTree(sql.body()).get("rows").get(0).get(0).asInt());
+        HttpResponse<String> table = http.post("/v1/sql?tenant=acme&format=table", "text/plain",
+                "SELECT count(*) AS n FROM usage_events");
+        assertTrue(table.body().contains("(1 row)"), table.body());
+        HttpResponse<String> write = http.post("/v1/sql?tenant=acme", "text/plain", "DELETE FROM usage_events");
+        assertEquals(400, write.statusCode());
+        assertEquals("sql_rejected", JSON.readTree(write.body()).get("error").asText());
+        HttpResponse<String> file = http.post("/v1/sql?tenant=acme", "text/plain",
+                "SELECT * FROM read_csv('/etc/hostname')");
+        assertEquals(403, file.statusCode(), file.body());
+        assertEquals("sql_denied", JSON.readTree(file.body()).get("error").asText());
     }
 
     /** /healthz and /readyz answer 200 while running; after shutdown the store is closed, unlocked and worker.json is gone. */

@@ -48,6 +48,17 @@ class RunProcessTest {
             await().atMost(Duration.ofSeconds(30)).until(() -> metric(http, "tally_events_accepted_total") == 20);
             assertEquals(200, http.get("/readyz").statusCode());
 
+            // The meter over HTTP, and the query command, which goes through the running worker.
+            String range = "&from=" + now.minus(Duration.ofHours(1)) + "&to=" + now.plusSeconds(1);
+            HttpResponse<String> q = http.get("/v1/meters/input_tokens/query?tenant=acme&sum-subjects=true" + range);
+            assertEquals(200, q.statusCode(), q.body());
+            assertEquals("2000", JSON.readTree(q.body()).get("rows").get(0).get("value").asText());
+            WorkerProcess.Result cliQuery = WorkerProcess.runToEnd(tmp.resolve("query.log"), 60, "query", "--data-dir",
+                    data.toString(), "--meter", "input_tokens", "--tenant", "acme", "--sum-subjects", "--format", "csv",
+                    "--from", now.minus(Duration.ofHours(1)).toString(), "--to", now.plusSeconds(1).toString());
+            assertEquals(0, cliQuery.exitCode(), cliQuery.err());
+            assertTrue(cliQuery.out().contains(",2000,20"), cliQuery.out());
+
             // A read-only command works next to the daemon.
             WorkerProcess.Result seg = WorkerProcess.runToEnd(tmp.resolve("segments.log"), 60, "segments",
                     "--data-dir", data.toString());
@@ -72,6 +83,12 @@ class RunProcessTest {
         WorkerProcess.Result seg = WorkerProcess.runToEnd(tmp.resolve("segments2.log"), 60, "segments", "--data-dir",
                 data.toString());
         assertTrue(seg.out().contains("20 events in detail"), seg.out());
+        // And with no worker running, the query command opens the store itself: still 20 events, nothing doubled.
+        WorkerProcess.Result offline = WorkerProcess.runToEnd(tmp.resolve("query2.log"), 60, "query", "--data-dir",
+                data.toString(), "--meter", "input_tokens", "--tenant", "acme", "--sum-subjects", "--format", "csv",
+                "--from", now.minus(Duration.ofHours(1)).toString(), "--to", now.plusSeconds(1).toString());
+        assertEquals(0, offline.exitCode(), offline.err());
+        assertTrue(offline.out().contains(",2000,20"), offline.out());
     }
 
     /** A second worker on the same data directory exits at once with code 4 and says what to do; log.format=json writes JSON lines. */
