@@ -139,6 +139,7 @@ public final class DemoCommand implements Callable<Integer> {
                     + "durable journal (the import loop runs alongside)", events, DemoWorkload.customers(), days));
             long s1 = System.nanoTime();
             Progress p = new Progress(out, "journal", events, terminal);
+            p.update(0);
             long written = 0;
             while (written < events) {
                 List<UsageEvent> batch = workload.next((int) Math.min(JOURNAL_BATCH, events - written));

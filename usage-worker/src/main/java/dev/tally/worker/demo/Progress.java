@@ -21,6 +21,7 @@ public final class Progress {
     private long lastDraw;
     private int lastTenth = -1;
     private boolean finished;
+    private long base = -1;
 
     public Progress(PrintWriter out, String label, long total, boolean terminal) {
         this.out = out;
@@ -67,8 +68,11 @@ public final class Progress {
     }
 
     String line(long done, long now) {
+        if (base < 0) {
+            base = done; // the rate counts what happened while this step was shown
+        }
         double seconds = Math.max(1e-3, (now - startNanos) / 1e9);
-        double rate = done / seconds;
+        double rate = (done - base) / seconds;
         int pct = (int) Math.min(100, done * 100 / total);
         String counts = String.format(Locale.ROOT, "%,d/%,d  %s/s  %.1fs", done, total, human(rate), seconds);
         if (!terminal) {
