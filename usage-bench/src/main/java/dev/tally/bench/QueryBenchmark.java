@@ -33,8 +33,9 @@ import java.util.stream.Stream;
  * rollups and from detail, with the per-part cache off (every run computes) and, for rollups, on.
  *
  * <pre>
- * ./mvnw -q -o -pl usage-store,usage-bench -am package -DskipTests   (or compile)
- * java -cp usage-bench/target/classes:usage-store/target/classes:$(deps) dev.tally.bench.QueryBenchmark [events] [runs] [dir]
+ * ./mvnw -q -o -pl usage-store,usage-bench compile
+ * ./mvnw -q -o -pl usage-store org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath -Dmdep.outputFile=/tmp/cp.txt
+ * java -Xmx4g -cp usage-bench/target/classes:usage-store/target/classes:$(cat /tmp/cp.txt) dev.tally.bench.QueryBenchmark [events] [runs] [dir]
  * </pre>
  *
  * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end. Prints one line per

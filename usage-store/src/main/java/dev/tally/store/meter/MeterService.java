@@ -157,8 +157,8 @@ public final class MeterService implements AutoCloseable {
         List<String> lost = DetailCoverage.lostDays(view, r.query.from(), r.query.to());
         if (!lost.isEmpty()) {
             throw new MeterQueryException("meter '" + r.meter.name() + "' needs event detail (" + why + "), but "
-                    + "retention already deleted the detail of " + lost + " in " + r.query.from() + ".."
-                    + r.query.to() + "; only hourly rollups remain there. Start the range at "
+                    + "the detail of " + lost + " in " + r.query.from() + ".." + r.query.to()
+                    + " is gone (deleted by retention, or quarantined as damaged: see segments); only hourly rollups remain there. Start the range at "
                     + DetailCoverage.completeFrom(view, r.query.from(), r.query.to()) + " or later, or ask a question "
                     + "the rollups answer (SUM/COUNT/MIN/MAX/AVG, no groups or filters, whole-hour windows)");
         }

@@ -133,7 +133,7 @@ public final class EventExport {
             List<String> lost = DetailCoverage.lostDays(view, req.from(), req.to());
             if (!lost.isEmpty()) {
                 throw new StoreException("cannot export tenant '" + req.tenant() + "' " + req.from() + ".." + req.to()
-                        + ": retention already deleted the event detail of " + lost + " (only hourly rollups remain); "
+                        + ": the event detail of " + lost + " is gone (deleted by retention, or quarantined as damaged; only hourly rollups remain); "
                         + "start at " + DetailCoverage.completeFrom(view, req.from(), req.to()) + " or later");
             }
             tmp = parent.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
