@@ -12,6 +12,7 @@ import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
 import dev.tally.worker.cli.SqlCommand;
+import dev.tally.worker.cli.VerifyCommand;
 import dev.tally.worker.config.ConfigException;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -25,7 +26,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
         subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, QueryCommand.class, SqlCommand.class,
-                SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, RepairCommand.class},
+                SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, VerifyCommand.class,
+                RepairCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {
     @Spec

@@ -57,7 +57,8 @@ public final class Importer {
      */
     public Importer(UsageStore store, Path dataDir, List<Path> spoolDirs, int batchSize, int maxLineBytes,
             DeadLetterQueue deadLetters, Clock clock) {
-        if (store.config().readOnly()) {
+        if (store.config().readOnly() || deadLetters.readOnly()) {
+            // Report-only: an import writes rows, positions and dead letters.
             throw new ReadOnlyStoreException("import");
         }
         this.store = store;

@@ -45,6 +45,8 @@ public final class JournalImporter {
     /** Bytes before the position covered by its fingerprint. */
     static final int TAIL_WINDOW = 256;
     public static final String SOURCE_PREFIX = "journal:";
+    /** Prefix of the dead-letter source of a journal line: {@code journal/<file name when read>}. */
+    public static final String DEAD_LETTER_PREFIX = "journal/";
 
     private final JournalReader reader;
     private final DeadLetterQueue deadLetters;
@@ -156,20 +158,29 @@ public final class JournalImporter {
     }
 
     private static String sourceLabel(JournalSource src) {
-        return "journal/" + src.name();
+        return DEAD_LETTER_PREFIX + src.name();
     }
 
     /** CRC32C of the {@value #TAIL_WINDOW} bytes before {@code offset}, hex. */
     static String tailFingerprint(Path file, long offset) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return tailFingerprint(ch, offset);
+        }
+    }
+
+    /**
+     * The fingerprint a journal import position records for {@code offset}: CRC32C of the
+     * {@value #TAIL_WINDOW} bytes before it, read from {@code ch} with positional reads (its
+     * position is not used). {@code "short"} when the file ends before {@code offset}.
+     */
+    public static String tailFingerprint(FileChannel ch, long offset) throws IOException {
         int len = (int) Math.min(TAIL_WINDOW, offset);
         ByteBuffer buf = ByteBuffer.allocate(len);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long at = offset - len;
-            while (buf.hasRemaining()) {
-                int n = ch.read(buf, at + buf.position());
-                if (n < 0) {
-                    return "short";
-                }
+        long at = offset - len;
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, at + buf.position());
+            if (n < 0) {
+                return "short";
             }
         }
         CRC32C crc = new CRC32C();

@@ -213,6 +213,33 @@ public final class SpoolScanner {
         }
     }
 
+    /**
+     * One spool file as {@link #list()} found it, not yet read.
+     *
+     * @param directory    the spool directory it is in
+     * @param relativeName its path below the directory, with {@code /} separators
+     * @param path         its absolute path
+     * @param source       its source name, {@code spool:<directory name>/<relative name>}
+     */
+    public record Listed(SpoolDirectory directory, String relativeName, Path path, String source) {
+    }
+
+    /**
+     * Every spool file a {@link #scan} would look at, found by the same rules (no links, no
+     * hidden or control-character names, inside its directory), without reading or deciding
+     * anything. Sorted by source name. Writes nothing, whatever {@link #readOnly()} says.
+     */
+    public List<Listed> list() {
+        List<Listed> out = new ArrayList<>();
+        for (SpoolDirectory dir : directories) {
+            for (Candidate c : list(dir)) {
+                out.add(new Listed(c.dir, c.relativeName, c.path, c.source));
+            }
+        }
+        out.sort((a, b) -> a.source().compareTo(b.source()));
+        return out;
+    }
+
     /** The quarantined files, by source name. */
     public List<QuarantineEntry> quarantined() {
         lock.lock();

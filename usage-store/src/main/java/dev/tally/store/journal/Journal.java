@@ -1,6 +1,7 @@
 package dev.tally.store.journal;
 
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.internal.FileSync;
@@ -95,6 +96,12 @@ import org.slf4j.LoggerFactory;
  * in the file, and a retry is safe because the store deduplicates. A failed fsync leaves the page
  * cache in an unknown state, so this instance then refuses every further append; open a new one.
  *
+ * <h2>Read-only</h2>
+ * {@link #openReadOnly} gives a report-only journal: it creates, locks, cuts and deletes nothing,
+ * and every write method ({@link #append}, {@link #recover}, {@link #rotate},
+ * {@link #rotateIfDue}, {@link #reap}, {@link #sync}) throws {@link ReadOnlyStoreException}. Read
+ * the files with {@link JournalReader}.
+ *
  * <h2>Thread safety</h2>
  * Thread-safe. The write path state (the write buffer, what this journal last wrote, the live
  * journal's first-seen time) is guarded by the in-JVM lock; the live journal file, rotation and the
@@ -109,7 +116,9 @@ public final class Journal implements AutoCloseable {
 
     private final JournalConfig config;
     private final JournalFiles files;
+    /** Null when read-only. */
     private final JournalLocks.Handle locks;
+    private final boolean readOnly;
     private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
     private final ScheduledExecutorService syncer;
     private final AtomicBoolean dirty = new AtomicBoolean();
@@ -138,7 +147,8 @@ public final class Journal implements AutoCloseable {
         this.config = config;
         this.files = config.files();
         this.locks = locks;
-        this.syncer = config.fsyncPolicy() instanceof FsyncPolicy.Interval
+        this.readOnly = locks == null;
+        this.syncer = !readOnly && config.fsyncPolicy() instanceof FsyncPolicy.Interval
                 ? Executors.newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "tally-journal-fsync");
                     t.setDaemon(true);
@@ -183,6 +193,20 @@ public final class Journal implements AutoCloseable {
         return j;
     }
 
+    /**
+     * Opens the journal in {@code config.dir()/journal} report-only: nothing is created, locked,
+     * recovered or written, and every write method throws {@link ReadOnlyStoreException}.
+     */
+    public static Journal openReadOnly(JournalConfig config) {
+        Objects.requireNonNull(config, "config");
+        return new Journal(config, null);
+    }
+
+    /** Whether this journal was opened report-only. */
+    public boolean readOnly() {
+        return readOnly;
+    }
+
     public JournalConfig config() {
         return config;
     }
@@ -205,6 +229,7 @@ public final class Journal implements AutoCloseable {
      */
     public void append(List<UsageEvent> events) throws EventRejectedException {
         Objects.requireNonNull(events, "events");
+        checkWritable("journal append");
         if (events.isEmpty()) {
             return;
         }
@@ -242,6 +267,7 @@ public final class Journal implements AutoCloseable {
      * calls it; calling it again is harmless.
      */
     public RecoveryReport recover() {
+        checkWritable("journal recovery");
         return underLocks(() -> {
             Path live = files.liveFile();
             FileChannel ch;
@@ -266,11 +292,13 @@ public final class Journal implements AutoCloseable {
 
     /** Rotates the live journal now unless it is empty; returns the new archive. */
     public Optional<Path> rotate() {
+        checkWritable("journal rotation");
         return underLocks(() -> rotateIf(true));
     }
 
     /** Rotates the live journal if it is too big or too old; returns the new archive. */
     public Optional<Path> rotateIfDue() {
+        checkWritable("journal rotation");
         return underLocks(() -> rotateIf(false));
     }
 
@@ -285,6 +313,7 @@ public final class Journal implements AutoCloseable {
      */
     public List<Path> reap(Predicate<Path> isFullyImported) {
         Objects.requireNonNull(isFullyImported, "isFullyImported");
+        checkWritable("journal reaping");
         List<Path> deleted = new ArrayList<>();
         try {
             for (Path archive : JournalReader.listArchives(files.journalDir())) {
@@ -317,6 +346,7 @@ public final class Journal implements AutoCloseable {
 
     /** Forces the live journal and its directory to disk now, whatever the policy. */
     public void sync() {
+        checkWritable("journal fsync");
         ensureUsable();
         try {
             syncLive();
@@ -347,6 +377,10 @@ public final class Journal implements AutoCloseable {
     @Override
     public void close() {
         if (!closing.compareAndSet(false, true)) {
+            return;
+        }
+        if (readOnly) {
+            closed = true;
             return;
         }
         if (syncer != null) {
@@ -670,6 +704,12 @@ public final class Journal implements AutoCloseable {
         }
         LOG.error("journal {}: fsync failed; this instance refuses further appends (reopen the journal). "
                 + "Events acknowledged without a completed fsync may be lost on power failure", files.liveFile(), e);
+    }
+
+    private void checkWritable(String operation) {
+        if (readOnly) {
+            throw new ReadOnlyStoreException(operation);
+        }
     }
 
     private void ensureUsable() {

@@ -146,6 +146,31 @@ public final class JournalReader {
         }
     }
 
+    /**
+     * Like {@link #read(Path, long, int, int)}, but reads from a channel the caller opened and
+     * keeps open, so that every call reads the same file even if {@code journal.wal} is rotated
+     * meanwhile. {@code file} names it (for messages, and to apply the live journal's rule on a
+     * damaged tail when its name is {@code journal.wal}); the channel's position is not used.
+     */
+    public JournalReadResult read(FileChannel channel, Path file, long fromOffset, int maxRecords, int maxLineBytes) {
+        Objects.requireNonNull(channel, "channel");
+        Objects.requireNonNull(file, "file");
+        if (fromOffset < 0) {
+            throw new IllegalArgumentException("fromOffset = " + fromOffset + " must not be negative");
+        }
+        if (maxRecords < 1) {
+            throw new IllegalArgumentException("maxRecords = " + maxRecords + " must be at least 1");
+        }
+        if (maxLineBytes < MIN_LINE_BYTES) {
+            throw new IllegalArgumentException("maxLineBytes = " + maxLineBytes + " must be at least " + MIN_LINE_BYTES);
+        }
+        try {
+            return new Scan(channel, file, fromOffset, maxRecords, maxLineBytes).run();
+        } catch (IOException e) {
+            throw new StoreException("cannot read journal file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Rotated archives in {@code journalDir}: regular files named exactly like one, by number. */
     static List<Path> listArchives(Path journalDir) throws IOException {
         List<Path> out = new ArrayList<>();

@@ -17,7 +17,7 @@ public final class ExitCodes {
 
     public static final String HELP = "%nExit codes:%n"
             + "  0  success%n"
-            + "  1  a check found a problem (repair check: damaged parts; verify: changed or missing events)%n"
+            + "  1  a check found a problem (repair check: damaged parts; verify --fail-on-change: drift)%n"
             + "  2  bad command line%n"
             + "  3  invalid configuration (the message names the key, value and reason)%n"
             + "  4  the store cannot be opened or used (locked, damaged, disk error)%n"

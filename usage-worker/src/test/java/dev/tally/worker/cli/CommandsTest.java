@@ -101,7 +101,7 @@ class CommandsTest {
     void help_everyCommand_showsUsageAndExitCodes() {
         for (String[] c : new String[][] {{"--help"}, {"run", "--help"}, {"demo", "--help"}, {"import", "--help"},
                 {"query", "--help"}, {"sql", "--help"}, {"segments", "--help"}, {"retention", "--help"},
-                {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "replay", "--help"}, {"repair", "--help"},
+                {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "replay", "--help"}, {"verify", "--help"}, {"repair", "--help"},
                 {"repair", "manifest", "--help"}, {"repair", "wal", "--help"}, {"repair", "check", "--help"}}) {
             Run r = cli(c);
             assertEquals(0, r.code(), String.join(" ", c));
@@ -109,7 +109,8 @@ class CommandsTest {
             assertTrue(r.out().contains("Exit codes:"), String.join(" ", c));
         }
         Run root = cli("--help");
-        for (String name : List.of("run", "demo", "import", "query", "sql", "segments", "retention", "dlq", "repair")) {
+        for (String name : List.of("run", "demo", "import", "query", "sql", "segments", "retention", "dlq", "verify",
+                "repair")) {
             assertTrue(root.out().contains("  " + name + " "), name);
         }
     }
