@@ -225,6 +225,19 @@ public final class DeadLetterQueue {
         return true;
     }
 
+    /**
+     * Whether an earlier fsync failed, after which this queue refuses every write until it is
+     * opened again. The worker treats it as unrecoverable.
+     */
+    public boolean failed() {
+        lock.lock();
+        try {
+            return broken;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Whether this queue refuses every write. */
     public boolean readOnly() {
         return readOnly;

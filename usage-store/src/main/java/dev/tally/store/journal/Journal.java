@@ -356,6 +356,14 @@ public final class Journal implements AutoCloseable {
         }
     }
 
+    /**
+     * The fsync failure after which this instance refuses every append, if one happened. The
+     * worker treats it as unrecoverable: the page cache's state is unknown after a failed fsync.
+     */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure);
+    }
+
     /** A snapshot of this instance's counters. */
     public JournalStats stats() {
         return new JournalStats(appends.sum(), events.sum(), groups.sum(), syncs.sum(), bytes.sum(),

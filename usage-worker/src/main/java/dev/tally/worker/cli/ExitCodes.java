@@ -2,9 +2,9 @@ package dev.tally.worker.cli;
 
 /** The worker's exit codes, documented in {@code --help} and docs/operations.md. */
 public final class ExitCodes {
-    /** Success; for verify, nothing changed or missing. */
+    /** Success. */
     public static final int OK = 0;
-    /** verify --fail-on-change found changed or missing events. */
+    /** A check found something: repair check found damaged parts (verify: changed or missing events). */
     public static final int CHANGES_FOUND = 1;
     /** The command line is wrong (unknown option, bad value). */
     public static final int USAGE = 2;
@@ -16,8 +16,8 @@ public final class ExitCodes {
     public static final int FATAL = 5;
 
     public static final String HELP = "%nExit codes:%n"
-            + "  0  success (verify: nothing changed or missing)%n"
-            + "  1  verify --fail-on-change found changed or missing events%n"
+            + "  0  success%n"
+            + "  1  a check found a problem (repair check: damaged parts; verify --fail-on-change: drift)%n"
             + "  2  bad command line%n"
             + "  3  invalid configuration (the message names the key, value and reason)%n"
             + "  4  the store cannot be opened or used (locked, damaged, disk error)%n"

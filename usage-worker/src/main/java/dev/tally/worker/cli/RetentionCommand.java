@@ -3,6 +3,8 @@ package dev.tally.worker.cli;
 import dev.tally.store.RetentionReport;
 import dev.tally.store.UsageStore;
 import dev.tally.worker.config.WorkerConfig;
+import dev.tally.worker.daemon.RuntimeFile;
+import dev.tally.worker.daemon.StoreOpener;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.concurrent.Callable;
@@ -30,7 +32,13 @@ public final class RetentionCommand implements Callable<Integer> {
     public Integer call() {
         WorkerConfig config = common.load();
         PrintWriter out = spec.commandLine().getOut();
-        try (UsageStore store = config.storeBuilder(Clock.systemUTC()).readOnly(dryRun).build()) {
+        if (RuntimeFile.running(config.dataDir()).isPresent()) {
+            throw new CommandException(ExitCodes.STORE, "a worker is running on " + config.dataDir() + " and holds "
+                    + "the store; it already applies retention every maintenance.interval and logs each deletion "
+                    + "with its reason. Stop it first to run retention" + (dryRun ? " --dry-run" : "") + " by hand");
+        }
+        try (UsageStore store = dryRun ? config.storeBuilder(Clock.systemUTC()).readOnly(true).build()
+                : StoreOpener.openWritable(config, Clock.systemUTC(), "retention")) {
             RetentionReport report = dryRun ? store.retention(true) : store.maintain();
             if (report.actions().isEmpty()) {
                 out.println((dryRun ? "nothing would be deleted" : "nothing to delete") + " at " + report.ranAt());

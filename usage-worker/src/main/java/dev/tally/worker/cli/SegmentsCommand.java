@@ -7,14 +7,20 @@ import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** Lists every tier's segments and parts. Opens the store report-only, so it runs beside the daemon. */
-@Command(name = "segments", mixinStandardHelpOptions = true, description = "List tiers and segments: state, time range, rows, bytes.",
+/**
+ * Lists every tier's segments and parts. Opens the store report-only; while a worker runs on the
+ * data directory, asks it through its API instead.
+ */
+@Command(name = "segments", mixinStandardHelpOptions = true,
+        description = {"List tiers and segments: state, time range, rows, bytes.",
+                "Read-only: while a worker runs on the data directory, it is asked through its HTTP API."},
         footer = ExitCodes.HELP)
 public final class SegmentsCommand implements Callable<Integer> {
     @Mixin
@@ -25,26 +31,32 @@ public final class SegmentsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        WorkerConfig config = common.load();
+        WorkerConfig config = common.loadQuiet();
         PrintWriter out = spec.commandLine().getOut();
-        try (UsageStore store = config.storeBuilder(Clock.systemUTC()).readOnly(true).build()) {
-            List<SegmentInfo> segments = store.segments();
-            out.printf(Locale.ROOT, "%-14s %8s %-66s %-27s %-27s %12s %14s%n", "STATE", "SEQ", "PATH", "FROM", "TO",
-                    "ROWS", "BYTES");
-            long rows = 0;
-            long bytes = 0;
-            for (SegmentInfo s : segments) {
-                out.printf(Locale.ROOT, "%-14s %8d %-66s %-27s %-27s %,12d %,14d%n", s.state(), s.seq(), s.path(),
-                        s.minTime() == null ? "-" : s.minTime(), s.maxTime() == null ? "-" : s.maxTime(), s.rows(),
-                        s.bytes());
-                if (s.state() != SegmentInfo.State.SEALED_ROLLUP) {
-                    rows += s.rows();
-                }
-                bytes += s.bytes();
+        Optional<DaemonClient> daemon = DaemonClient.find(config.dataDir(), common.token(), "segments");
+        List<SegmentInfo> segments;
+        if (daemon.isPresent()) {
+            segments = daemon.get().segments();
+        } else {
+            try (UsageStore store = config.storeBuilder(Clock.systemUTC()).readOnly(true).build()) {
+                segments = store.segments();
             }
-            out.printf(Locale.ROOT, "%d entries; %,d events in detail; %,d bytes on disk in %s%n", segments.size(), rows,
-                    bytes, config.dataDir());
         }
+        out.printf(Locale.ROOT, "%-14s %8s %-66s %-27s %-27s %12s %14s%n", "STATE", "SEQ", "PATH", "FROM", "TO",
+                "ROWS", "BYTES");
+        long rows = 0;
+        long bytes = 0;
+        for (SegmentInfo s : segments) {
+            out.printf(Locale.ROOT, "%-14s %8d %-66s %-27s %-27s %,12d %,14d%n", s.state(), s.seq(), s.path(),
+                    s.minTime() == null ? "-" : s.minTime(), s.maxTime() == null ? "-" : s.maxTime(), s.rows(),
+                    s.bytes());
+            if (s.state() != SegmentInfo.State.SEALED_ROLLUP) {
+                rows += s.rows();
+            }
+            bytes += s.bytes();
+        }
+        out.printf(Locale.ROOT, "%d entries; %,d events in detail; %,d bytes on disk in %s%s%n", segments.size(), rows,
+                bytes, config.dataDir(), daemon.map(d -> " (from the running worker at " + d.url() + ")").orElse(""));
         return ExitCodes.OK;
     }
 }

@@ -158,6 +158,13 @@ public final class ConfigLoader {
                 }
                 yield v;
             }
+            case LOG_LEVEL -> {
+                String level = Values.lower(v);
+                if (!List.of("error", "warn", "info", "debug", "trace").contains(level)) {
+                    throw new ConfigException(key + " = '" + v + "' must be one of error, warn, info, debug, trace");
+                }
+                yield level;
+            }
         };
     }
 
@@ -168,7 +175,8 @@ public final class ConfigLoader {
         range(v, origin, Setting.SEGMENT_MAX_BYTES, 1L << 20, 1L << 40);
         range(v, origin, Setting.JOURNAL_MAX_BYTES, 1L << 16, 1L << 40);
         range(v, origin, Setting.IMPORT_MAX_LINE_BYTES, 1L << 10, 1L << 30);
-        range(v, origin, Setting.HTTP_MAX_REQUEST_BYTES, 1L << 10, 1L << 31);
+        range(v, origin, Setting.HTTP_MAX_REQUEST_BYTES, 1L << 10, 1L << 30);
+        range(v, origin, Setting.HTTP_THREADS, 1, 256);
         Duration detail = (Duration) v.get(Setting.RETENTION_DETAIL);
         Duration rollups = (Duration) v.get(Setting.RETENTION_ROLLUPS);
         Duration maxAge = (Duration) v.get(Setting.EVENTS_MAX_AGE);

@@ -32,7 +32,7 @@ public enum Setting {
             "Keep event detail this long after its newest event; also the dedup window."),
     RETENTION_ROLLUPS("retention.rollups", Group.FREQUENT, Kind.DURATION, "400d", "duration",
             "Keep hourly rollups this long. Must be at least retention.detail."),
-    JOURNAL_FSYNC("journal.fsync", Group.FREQUENT, Kind.FSYNC, "per-batch", "per-batch | interval:<duration>",
+    JOURNAL_FSYNC("journal.fsync", Group.FREQUENT, Kind.FSYNC, "per-batch", "per-batch | interval:DURATION",
             "per-batch acknowledges after fsync; interval:10ms acknowledges after the write and fsyncs every "
                     + "10 ms (a crash of the machine may lose the last interval)."),
     METERS_FILE("meters.file", Group.FREQUENT, Kind.PATH, "", "path",
@@ -40,9 +40,12 @@ public enum Setting {
     HTTP_TOKENS_FILE("http.tokens-file", Group.FREQUENT, Kind.PATH, "", "path",
             "Properties file mapping bearer tokens to tenants (token=tenant). Empty disables auth."),
     HTTP_MAX_REQUEST_BYTES("http.max-request-bytes", Group.FREQUENT, Kind.SIZE, "16MiB", "bytes",
-            "Largest request body the API accepts; larger ones get 413."),
+            "Largest request body the API accepts (1KiB to 1GiB); larger ones get 413."),
     LOG_FORMAT("log.format", Group.FREQUENT, Kind.LOG_FORMAT, "text", "text | json",
-            "Log line format on standard output; json writes one JSON object per line."),
+            "Log line format on standard error; json writes one JSON object per line."),
+    LOG_LEVEL("log.level", Group.FREQUENT, Kind.LOG_LEVEL, "info", "error | warn | info | debug | trace",
+            "Least severe log level written. info logs start-up, every seal and retention action with its "
+                    + "reason, and failures; nothing is logged per event."),
 
     // ---- Rare.
     EVENTS_MAX_AGE("events.max-age", Group.RARE, Kind.DURATION, "35d", "duration",
@@ -62,7 +65,12 @@ public enum Setting {
     JOURNAL_MAX_AGE("journal.max-age", Group.RARE, Kind.DURATION, "1h", "duration",
             "Rotate the live journal at this age."),
     SHUTDOWN_TIMEOUT("shutdown.timeout", Group.RARE, Kind.DURATION, "30s", "duration",
-            "How long a graceful stop may take before the worker exits anyway."),
+            "How long a graceful stop may take before the worker exits anyway (with exit code 5)."),
+    LOOP_MAX_BACKOFF("loop.max-backoff", Group.RARE, Kind.DURATION, "1m", "duration",
+            "Longest pause before retrying a failed import or maintenance pass; the pause starts at 1s and "
+                    + "doubles with each failure in a row."),
+    HTTP_THREADS("http.threads", Group.RARE, Kind.COUNT, "8", "threads",
+            "Threads serving HTTP requests (1 to 256). Concurrent event posts share journal fsyncs."),
     CACHE_SEGMENT_ENTRIES("cache.segment-entries", Group.RARE, Kind.COUNT, "10000", "entries",
             "Per-segment query results kept in memory.");
 
@@ -82,7 +90,7 @@ public enum Setting {
     }
 
     /** The value syntax of a setting. */
-    public enum Kind { STRING, PATH, PATH_LIST, PORT, DURATION, SIZE, COUNT, FSYNC, LOG_FORMAT }
+    public enum Kind { STRING, PATH, PATH_LIST, PORT, DURATION, SIZE, COUNT, FSYNC, LOG_FORMAT, LOG_LEVEL }
 
     private final String key;
     private final Group group;

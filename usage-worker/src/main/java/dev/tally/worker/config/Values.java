@@ -61,6 +61,21 @@ public final class Values {
         return ms + "ms";
     }
 
+    /** A byte count for people: {@code 812 B}, {@code 3.4 KiB}, {@code 45.2 MiB}, {@code 1.3 GiB}. */
+    public static String bytes(long n) {
+        if (n < 1024) {
+            return n + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = n;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+    }
+
     public static String lower(String s) {
         return s.toLowerCase(Locale.ROOT);
     }

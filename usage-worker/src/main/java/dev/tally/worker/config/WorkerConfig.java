@@ -2,6 +2,8 @@ package dev.tally.worker.config;
 
 import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
+import dev.tally.store.journal.FsyncPolicy;
+import dev.tally.store.journal.JournalConfig;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -76,6 +78,24 @@ public final class WorkerConfig {
 
     public FsyncMode journalFsync() {
         return (FsyncMode) values.get(Setting.JOURNAL_FSYNC);
+    }
+
+    /** The journal settings: its folder is {@code journal/} under the data directory. */
+    public JournalConfig journalConfig(Clock clock) {
+        FsyncMode mode = journalFsync();
+        return JournalConfig.builder(dataDir())
+                .fsyncPolicy(mode.perBatch() ? FsyncPolicy.PER_BATCH : FsyncPolicy.interval(mode.interval()))
+                .maxJournalBytes(size(Setting.JOURNAL_MAX_BYTES))
+                .maxJournalAge(duration(Setting.JOURNAL_MAX_AGE))
+                .maxRecordBytes((int) Math.min(JournalConfig.MAX_RECORD_BYTES,
+                        Math.max(JournalConfig.MIN_RECORD_BYTES, size(Setting.IMPORT_MAX_LINE_BYTES))))
+                .clock(clock)
+                .build();
+    }
+
+    /** The logging format, {@code text} or {@code json}. */
+    public String logFormat() {
+        return string(Setting.LOG_FORMAT);
     }
 
     /** A store builder with every store-level setting applied. */

@@ -1,0 +1,105 @@
+package dev.tally.worker.daemon;
+
+import dev.tally.store.EventRejectedException;
+import dev.tally.store.RejectReason;
+import dev.tally.store.Rejection;
+import dev.tally.store.StoreConfig;
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageEvent;
+import dev.tally.store.internal.EventValidator;
+import dev.tally.store.journal.Journal;
+import dev.tally.worker.http.ApiBackend;
+import dev.tally.worker.http.EventBodyParser;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+
+/**
+ * Takes events from the HTTP API: checks each with the store's validation (the rules an import
+ * applies), writes the valid ones to the journal and returns once they are durable. The import
+ * loop then moves them into the store, where duplicates by tenant and id are dropped.
+ *
+ * <p>Thread-safe: concurrent posts share the journal's group commit.
+ */
+public final class IngestService {
+    private final Journal journal;
+    private final EventValidator validator;
+    private final Clock clock;
+    private final Runnable onDurable;
+    private final Consumer<RuntimeException> onJournalFailure;
+    private final LongAdder journaled = new LongAdder();
+    private final Map<RejectReason, LongAdder> rejected = new EnumMap<>(RejectReason.class);
+
+    /**
+     * @param onDurable        called after events were made durable (the worker wakes the import loop)
+     * @param onJournalFailure called with a journal failure before it is rethrown (the worker
+     *                         checks whether it is fatal)
+     */
+    public IngestService(Journal journal, StoreConfig storeConfig, Clock clock, Runnable onDurable,
+            Consumer<RuntimeException> onJournalFailure) {
+        this.journal = journal;
+        this.validator = new EventValidator(storeConfig);
+        this.clock = clock;
+        this.onDurable = onDurable;
+        this.onJournalFailure = onJournalFailure;
+        for (RejectReason r : RejectReason.values()) {
+            rejected.put(r, new LongAdder());
+        }
+    }
+
+    /**
+     * Validates and journals. Rejections from parsing keep their place; valid events are written
+     * in one journal append.
+     *
+     * @throws StoreException when the journal cannot take them; nothing was acknowledged
+     */
+    public ApiBackend.IngestResult ingest(EventBodyParser.Parsed parsed) {
+        Instant now = clock.instant();
+        List<Rejection> rejections = new ArrayList<>(parsed.rejections());
+        List<UsageEvent> valid = new ArrayList<>(parsed.size());
+        for (int i = 0; i < parsed.size(); i++) {
+            UsageEvent e = parsed.events().get(i);
+            if (e == null) {
+                continue;
+            }
+            try {
+                valid.add(validator.validate(e, now));
+            } catch (EventRejectedException x) {
+                rejections.add(new Rejection(i, e.id(), x.reason(), x.getMessage()));
+            }
+        }
+        rejections.sort((a, b) -> Integer.compare(a.index(), b.index()));
+        if (!valid.isEmpty()) {
+            try {
+                journal.append(valid);
+            } catch (EventRejectedException x) {
+                // Cannot happen after validation (data is at most 64 KiB); refuse the request as a whole.
+                throw new StoreException("the journal refused the batch: " + x.getMessage());
+            } catch (RuntimeException x) {
+                onJournalFailure.accept(x);
+                throw x;
+            }
+            journaled.add(valid.size());
+            onDurable.run();
+        }
+        for (Rejection r : rejections) {
+            rejected.get(r.reason()).increment();
+        }
+        return new ApiBackend.IngestResult(valid.size(), rejections);
+    }
+
+    /** Events written to the journal through the API. */
+    public long journaled() {
+        return journaled.sum();
+    }
+
+    /** Events the API refused, for one reason. */
+    public long rejected(RejectReason reason) {
+        return rejected.get(reason).sum();
+    }
+}

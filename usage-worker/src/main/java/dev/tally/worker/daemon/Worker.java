@@ -1,0 +1,475 @@
+package dev.tally.worker.daemon;
+
+import dev.tally.store.RejectReason;
+import dev.tally.store.SegmentInfo;
+import dev.tally.store.StoreException;
+import dev.tally.store.UsageStore;
+import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.ingest.ImportHealth;
+import dev.tally.store.ingest.Importer;
+import dev.tally.store.internal.StoreMetrics;
+import dev.tally.store.internal.TieredStore;
+import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalStats;
+import dev.tally.worker.config.ConfigException;
+import dev.tally.worker.config.Setting;
+import dev.tally.worker.config.Values;
+import dev.tally.worker.config.WorkerConfig;
+import dev.tally.worker.http.ApiBackend;
+import dev.tally.worker.http.ApiException;
+import dev.tally.worker.http.EventBodyParser;
+import dev.tally.worker.http.HttpApi;
+import dev.tally.worker.http.Prometheus;
+import dev.tally.worker.http.TokenAuth;
+import java.io.IOException;
+import java.net.BindException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon: one store, its journal and dead-letter queue, the import loop and the maintenance
+ * loop on their own threads, and the HTTP API, over one data directory.
+ *
+ * <ul>
+ *   <li><b>Import loop</b>: moves journal records and spool lines into the store
+ *       ({@link Importer#runOnce()}); runs again at once while there is work, else every
+ *       {@code import.interval}; woken early when the API accepted events.</li>
+ *   <li><b>Maintenance loop</b>: every {@code maintenance.interval}, rolls an aged active segment,
+ *       seals, applies retention ({@link UsageStore#maintain()}), rotates the journal when due and
+ *       deletes journal archives that are fully imported.</li>
+ * </ul>
+ *
+ * A failing pass is logged and retried with backoff; a failure after which the data on disk
+ * cannot be trusted (an {@link Error}, a failed fsync of the journal or the dead-letter queue) is
+ * fatal: {@link #awaitStopOrFatal()} returns it and the process exits with code 5.
+ *
+ * <p>Thread-safe.
+ */
+public final class Worker implements ApiBackend, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Worker.class);
+
+    /** Where the worker is in its life. */
+    public enum State { CREATED, RUNNING, STOPPING, STOPPED }
+
+    private final WorkerConfig config;
+    private final Clock clock;
+    private final UsageStore store;
+    private final Journal journal;
+    private final DeadLetterQueue deadLetters;
+    private final Importer importer;
+    private final IngestService ingest;
+    private final QueryService queries;
+    private final Loop importLoop;
+    private final Loop maintenanceLoop;
+    private final Instant startedAt;
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final AtomicReference<Throwable> fatal = new AtomicReference<>();
+    private final Object lifecycle = new Object();
+    private volatile HttpApi http;
+    private volatile State state = State.CREATED;
+    private volatile String stopReason = "";
+
+    private Worker(WorkerConfig config, Clock clock, UsageStore store, Journal journal, DeadLetterQueue deadLetters,
+            Importer importer) {
+        this.config = config;
+        this.clock = clock;
+        this.store = store;
+        this.journal = journal;
+        this.deadLetters = deadLetters;
+        this.importer = importer;
+        this.startedAt = clock.instant();
+        Duration maxBackoff = config.duration(Setting.LOOP_MAX_BACKOFF);
+        this.importLoop = new Loop("import", config.duration(Setting.IMPORT_INTERVAL), maxBackoff,
+                () -> importer.runOnce().didWork(), this::isFatal, this::fatal, clock);
+        this.maintenanceLoop = new Loop("maintenance", config.duration(Setting.MAINTENANCE_INTERVAL), maxBackoff,
+                this::maintenancePass, this::isFatal, this::fatal, clock);
+        this.ingest = new IngestService(journal, store.config(), clock, importLoop::kick, this::checkFatal);
+        this.queries = new QueryService(store, config, clock);
+    }
+
+    /**
+     * Opens the store (taking its single-writer lock), the journal (recovering a torn tail) and the
+     * dead-letter queue. Nothing runs until {@link #start()}.
+     *
+     * @throws StoreException when the store is locked by another worker or cannot be opened
+     */
+    public static Worker open(WorkerConfig config, Clock clock) {
+        UsageStore store = StoreOpener.openWritable(config, clock, "run");
+        Journal journal = null;
+        try {
+            journal = Journal.open(config.journalConfig(clock));
+            DeadLetterQueue dlq = DeadLetterQueue.open(config.dataDir(), false, config.count(Setting.DLQ_MAX_ATTEMPTS));
+            Importer importer = new Importer(store, config.dataDir(), config.paths(Setting.SPOOL_DIRS),
+                    config.count(Setting.IMPORT_BATCH_SIZE), (int) config.size(Setting.IMPORT_MAX_LINE_BYTES), dlq,
+                    clock);
+            return new Worker(config, clock, store, journal, dlq, importer);
+        } catch (RuntimeException e) {
+            if (journal != null) {
+                journal.close();
+            }
+            store.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Starts both loops and, unless {@code http.port} is -1, the HTTP API.
+     *
+     * @throws ConfigException when the HTTP address cannot be bound or the tokens file is bad;
+     *                         everything started is stopped again
+     */
+    public void start() {
+        synchronized (lifecycle) {
+            if (state != State.CREATED) {
+                throw new IllegalStateException("worker already started");
+            }
+            state = State.RUNNING;
+        }
+        importLoop.start();
+        maintenanceLoop.start();
+        int port = config.port(Setting.HTTP_PORT);
+        if (port >= 0) {
+            Path tokens = config.path(Setting.HTTP_TOKENS_FILE);
+            String host = config.string(Setting.HTTP_HOST);
+            try {
+                TokenAuth auth = tokens == null ? null : TokenAuth.load(tokens);
+                http = HttpApi.start(this, host, port, config.count(Setting.HTTP_THREADS),
+                        config.size(Setting.HTTP_MAX_REQUEST_BYTES), auth);
+                log.info("HTTP API listening on http://{}:{} ({}){}", host, http.port(),
+                        auth == null ? "no auth" : "bearer tokens for " + auth.size() + " token(s)",
+                        isLoopback(host) ? "" : "; reachable from other machines");
+            } catch (IOException | RuntimeException e) {
+                shutdown(Duration.ofSeconds(10));
+                if (e instanceof ConfigException ce) {
+                    throw ce;
+                }
+                String why = e instanceof BindException ? "the address is in use or not available" : e.toString();
+                throw new ConfigException("http.host = " + host + ", http.port = " + port + ": cannot listen there: "
+                        + why + " (" + e.getMessage() + "); choose another http.port, 0 for any free port, or -1 "
+                        + "to run without the API");
+            }
+        }
+        HttpApi h = http;
+        String host = config.string(Setting.HTTP_HOST);
+        String local = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
+        try {
+            RuntimeFile.write(config.dataDir(), h == null ? null : "http://" + (local.contains(":") ? "[" + local + "]"
+                    : local) + ":" + h.port(), startedAt);
+        } catch (IOException e) {
+            log.warn("cannot write {}: commands next to this worker will not find its API: {}",
+                    config.dataDir().resolve(RuntimeFile.NAME), e.toString());
+        }
+        log.info("worker running on {}: import every {}, maintenance every {}, journal fsync {}", config.dataDir(),
+                Values.format(config.duration(Setting.IMPORT_INTERVAL)),
+                Values.format(config.duration(Setting.MAINTENANCE_INTERVAL)), config.journalFsync());
+    }
+
+    private static boolean isLoopback(String host) {
+        return host.equals("127.0.0.1") || host.equals("localhost") || host.equals("::1");
+    }
+
+    /** The HTTP API's port, when it runs. */
+    public Optional<Integer> httpPort() {
+        HttpApi h = http;
+        return h == null ? Optional.empty() : Optional.of(h.port());
+    }
+
+    /** The HTTP API's host, as configured. */
+    public String httpHost() {
+        return config.string(Setting.HTTP_HOST);
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public UsageStore store() {
+        return store;
+    }
+
+    /** Asks the worker to stop; {@link #awaitStopOrFatal()} returns. Safe from a signal handler. */
+    public void requestStop(String reason) {
+        if (stopRequested.getCount() > 0) {
+            stopReason = reason;
+            log.info("stop requested ({}): finishing the current batch, then closing the store", reason);
+        } else {
+            log.info("stop already requested; {} ignored (a graceful stop takes at most shutdown.timeout = {})",
+                    reason, Values.format(config.duration(Setting.SHUTDOWN_TIMEOUT)));
+        }
+        stopRequested.countDown();
+    }
+
+    /** Blocks until a stop is requested or a fatal error happens; returns the fatal error, or null. */
+    public Throwable awaitStopOrFatal() throws InterruptedException {
+        stopRequested.await();
+        return fatal.get();
+    }
+
+    /**
+     * Stops gracefully: stops intake (the API answers 503 and closes once requests in progress are
+     * done), lets each loop finish its current pass, closes the journal and then the store (which
+     * checkpoints it and releases its lock). Returns false when this did not finish within
+     * {@code timeout} (the store is then left to recovery on the next start).
+     */
+    public boolean shutdown(Duration timeout) {
+        synchronized (lifecycle) {
+            if (state == State.STOPPING || state == State.STOPPED) {
+                return true;
+            }
+            state = State.STOPPING;
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        HttpApi h = http;
+        if (h != null) {
+            h.stop(min(Duration.ofSeconds(5), timeout.dividedBy(2)));
+        }
+        importLoop.stop();
+        maintenanceLoop.stop();
+        try {
+            if (!importLoop.await(left(deadline)) || !maintenanceLoop.await(left(deadline))) {
+                log.error("a loop did not finish its pass within shutdown.timeout = {}; leaving the store to "
+                        + "recovery on the next start", timeout);
+                return false;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+        try {
+            journal.close();
+        } catch (RuntimeException e) {
+            log.error("closing the journal failed: {}", e.getMessage(), e);
+        }
+        RuntimeFile.delete(config.dataDir());
+        queries.close();
+        store.close();
+        state = State.STOPPED;
+        log.info("stopped{}; store closed and unlocked", stopReason.isEmpty() ? "" : " (" + stopReason + ")");
+        return true;
+    }
+
+    @Override
+    public void close() {
+        shutdown(config.duration(Setting.SHUTDOWN_TIMEOUT));
+    }
+
+    private static Duration left(long deadline) {
+        return Duration.ofNanos(Math.max(1_000_000, deadline - System.nanoTime()));
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    // ---------------------------------------------------------------- loops and failures
+
+    private boolean maintenancePass() {
+        store.maintain();
+        journal.rotateIfDue();
+        journal.reap(importer.fullyImported());
+        return false;
+    }
+
+    /** Whether {@code t} leaves the worker unable to go on safely. */
+    boolean isFatal(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof Error) {
+                return true;
+            }
+        }
+        return journal.failure().isPresent() || deadLetters.failed();
+    }
+
+    private void checkFatal(RuntimeException e) {
+        if (isFatal(e)) {
+            fatal(e);
+        }
+    }
+
+    private void fatal(Throwable t) {
+        if (fatal.compareAndSet(null, t)) {
+            String what = journal.failure().isPresent() ? "the journal's fsync failed"
+                    : deadLetters.failed() ? "the dead-letter queue's fsync failed" : "an unrecoverable error";
+            log.error("FATAL: {}; the worker stops now and exits with code 5. Data acknowledged before this is safe; "
+                    + "check the disk, then start the worker again: {}", what, Loop.describe(t), t);
+            stopReason = "fatal error";
+            stopRequested.countDown();
+        }
+    }
+
+    /** The fatal error, if one happened. */
+    public Optional<Throwable> fatalError() {
+        return Optional.ofNullable(fatal.get());
+    }
+
+    public LoopHealth importHealth() {
+        return importLoop.health();
+    }
+
+    public LoopHealth maintenanceHealth() {
+        return maintenanceLoop.health();
+    }
+
+    // ---------------------------------------------------------------- ApiBackend
+
+    @Override
+    public IngestResult ingest(EventBodyParser.Parsed parsed) {
+        if (state != State.RUNNING) {
+            throw new ApiException(503, "shutting_down", "the worker is " + state.name().toLowerCase(java.util.Locale.ROOT)
+                    + "; nothing of this request was stored");
+        }
+        return ingest.ingest(parsed);
+    }
+
+    @Override
+    public List<String> notReadyReasons() {
+        List<String> reasons = new ArrayList<>();
+        if (state != State.RUNNING) {
+            reasons.add("store is " + (state == State.CREATED ? "not open yet" : "closed (worker " + state.name()
+                    .toLowerCase(java.util.Locale.ROOT) + ")"));
+        }
+        fatalError().ifPresent(t -> reasons.add("fatal error: " + Loop.describe(t)));
+        journal.failure().ifPresent(t -> reasons.add("journal failed: " + Loop.describe(t)));
+        if (deadLetters.failed()) {
+            reasons.add("dead-letter queue failed an fsync");
+        }
+        for (LoopHealth h : List.of(importLoop.health(), maintenanceLoop.health())) {
+            if (h.failing()) {
+                reasons.add(h.name() + " loop failing (" + h.consecutiveFailures() + " in a row): " + h.lastError());
+            } else if (!h.running() && state == State.RUNNING) {
+                reasons.add(h.name() + " loop is not running");
+            }
+        }
+        return reasons;
+    }
+
+    @Override
+    public List<SegmentInfo> segments() {
+        return store.segments();
+    }
+
+    @Override
+    public Answer meterQuery(String meter, Map<String, List<String>> params) {
+        return queries.meterQuery(meter, params);
+    }
+
+    @Override
+    public Answer sql(String statement, String tenant, String from, String to, String format) {
+        return queries.sql(statement, tenant, from, to, format);
+    }
+
+    @Override
+    public void writeMetrics(Prometheus p) {
+        StoreMetrics m = store instanceof TieredStore t ? t.metrics() : null;
+        if (m != null) {
+            p.counter("tally_events_accepted_total", "Events stored (imported into the store).");
+            p.sample("tally_events_accepted_total", m.accepted());
+            p.counter("tally_events_duplicate_total", "Events not stored again because their tenant and id were "
+                    + "already stored.");
+            p.sample("tally_events_duplicate_total", m.duplicates());
+        }
+        p.counter("tally_events_rejected_total", "Events refused, by stage (http: at the API; import: by the store) "
+                + "and reason.");
+        for (RejectReason r : RejectReason.values()) {
+            p.sample("tally_events_rejected_total", labels("stage", "http", "reason", r.code()), ingest.rejected(r));
+        }
+        if (m != null) {
+            for (RejectReason r : RejectReason.values()) {
+                p.sample("tally_events_rejected_total", labels("stage", "import", "reason", r.code()), m.rejected(r));
+            }
+        }
+        p.counter("tally_http_events_journaled_total", "Events the API made durable in the journal.");
+        p.sample("tally_http_events_journaled_total", ingest.journaled());
+
+        ImportHealth ih = importer.health();
+        p.gauge("tally_import_lag_bytes", "Bytes of journal files not yet imported.");
+        p.sample("tally_import_lag_bytes", ih.lagBytes());
+        p.gauge("tally_import_lag_seconds", "Age of the oldest journal file with bytes not yet imported.");
+        p.sample("tally_import_lag_seconds", ih.lagSeconds());
+        p.gauge("tally_import_last_success_timestamp_seconds", "When the last import pass completed (Unix time).");
+        p.sample("tally_import_last_success_timestamp_seconds",
+                ih.lastSuccess() == null ? 0 : ih.lastSuccess().toEpochMilli() / 1000.0);
+
+        Map<RejectReason, Long> dead = deadLetters.countsByReason();
+        p.gauge("tally_dead_letters", "Entries in the dead-letter queue, by reason.");
+        for (RejectReason r : RejectReason.values()) {
+            p.sample("tally_dead_letters", labels("reason", r.code()), dead.getOrDefault(r, 0L));
+        }
+
+        Map<SegmentInfo.State, long[]> tiers = new EnumMap<>(SegmentInfo.State.class);
+        for (SegmentInfo.State s : SegmentInfo.State.values()) {
+            tiers.put(s, new long[3]);
+        }
+        for (SegmentInfo s : store.segments()) {
+            long[] t = tiers.get(s.state());
+            t[0]++;
+            t[1] += s.bytes();
+            t[2] += s.rows();
+        }
+        p.gauge("tally_segments", "Segments and sealed parts, by tier.");
+        tiers.forEach((s, t) -> p.sample("tally_segments", labels("tier", tier(s)), t[0]));
+        p.gauge("tally_segment_bytes", "Bytes on disk, by tier.");
+        tiers.forEach((s, t) -> p.sample("tally_segment_bytes", labels("tier", tier(s)), t[1]));
+        p.gauge("tally_segment_rows", "Rows, by tier (rollup rows are hourly aggregates).");
+        tiers.forEach((s, t) -> p.sample("tally_segment_rows", labels("tier", tier(s)), t[2]));
+
+        if (m != null) {
+            p.counter("tally_seals_total", "Segments sealed to Parquet.");
+            p.sample("tally_seals_total", m.seals());
+            p.counter("tally_seal_seconds_total", "Time spent sealing segments.");
+            p.sample("tally_seal_seconds_total", m.sealSeconds());
+            p.counter("tally_retention_seconds_total", "Time spent in retention passes.");
+            p.sample("tally_retention_seconds_total", m.retentionSeconds());
+            p.counter("tally_write_gate_wait_seconds_total", "Time appends and rollovers waited for the write gate.");
+            p.sample("tally_write_gate_wait_seconds_total", m.gateWaitSeconds());
+        }
+
+        JournalStats js = journal.stats();
+        p.counter("tally_journal_appends_total", "Journal appends acknowledged by this process.");
+        p.sample("tally_journal_appends_total", js.appends());
+        p.counter("tally_journal_fsyncs_total", "Journal fsyncs by this process.");
+        p.sample("tally_journal_fsyncs_total", js.syncs());
+        p.counter("tally_journal_rotations_total", "Journal rotations by this process.");
+        p.sample("tally_journal_rotations_total", js.rotations());
+
+        List<LoopHealth> loops = List.of(importLoop.health(), maintenanceLoop.health());
+        p.counter("tally_loop_passes_total", "Completed passes of a background loop.");
+        loops.forEach(h -> p.sample("tally_loop_passes_total", labels("loop", h.name()), h.passes()));
+        p.counter("tally_loop_failures_total", "Failed passes of a background loop (each retried with backoff).");
+        loops.forEach(h -> p.sample("tally_loop_failures_total", labels("loop", h.name()), h.failures()));
+        p.gauge("tally_loop_consecutive_failures", "Failed passes in a row (0 when the last pass succeeded).");
+        loops.forEach(h -> p.sample("tally_loop_consecutive_failures", labels("loop", h.name()),
+                h.consecutiveFailures()));
+        p.gauge("tally_loop_up", "1 while a loop's thread runs.");
+        loops.forEach(h -> p.sample("tally_loop_up", labels("loop", h.name()), h.running() ? 1 : 0));
+
+        p.gauge("tally_ready", "1 when /readyz would answer 200.");
+        p.sample("tally_ready", notReadyReasons().isEmpty() ? 1 : 0);
+        p.gauge("tally_start_time_seconds", "When the worker started (Unix time).");
+        p.sample("tally_start_time_seconds", startedAt.toEpochMilli() / 1000.0);
+    }
+
+    private static String tier(SegmentInfo.State s) {
+        return s.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    private static Map<String, String> labels(String... kv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+}

@@ -1,0 +1,58 @@
+package dev.tally.worker.http;
+
+import dev.tally.store.Rejection;
+import dev.tally.store.SegmentInfo;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the HTTP API needs from the worker. The API parses, authenticates and maps errors; the
+ * backend validates, stores and answers.
+ */
+public interface ApiBackend {
+
+    /** What an event post did. */
+    record IngestResult(int accepted, List<Rejection> rejected) {
+        public IngestResult {
+            rejected = List.copyOf(rejected);
+        }
+    }
+
+    /**
+     * Validates the parsed events with the store's rules and writes the valid ones to the journal,
+     * returning only once they are durable. Rejections of the parse keep their indexes.
+     *
+     * @throws dev.tally.store.StoreException when the journal cannot take them (nothing acknowledged)
+     */
+    IngestResult ingest(EventBodyParser.Parsed parsed);
+
+    /** Every tier's segments and parts. */
+    List<SegmentInfo> segments();
+
+    /** Why the worker is not ready to serve, empty when it is. */
+    List<String> notReadyReasons();
+
+    /** Adds the worker's metric families. */
+    void writeMetrics(Prometheus out);
+
+    /**
+     * Runs a meter query given as request parameters (see {@code QueryParams}: tenant, from, to,
+     * window, tz, subject, group-by, filter, sum-subjects, format). The API has already put the
+     * caller's tenant into {@code tenant} when tokens are in use.
+     *
+     * @throws ApiException for a bad parameter (400), an unknown meter (404) or a question the
+     *                      data cannot answer (422)
+     */
+    Answer meterQuery(String meter, Map<String, List<String>> params);
+
+    /**
+     * Runs one sandboxed SELECT over {@code tenant}'s events (optionally only those with time in
+     * [from, to), given as text) and returns the result in {@code format} ({@code json}, {@code csv}
+     * or {@code table}).
+     */
+    Answer sql(String statement, String tenant, String from, String to, String format);
+
+    /** A result ready to send. */
+    record Answer(String contentType, byte[] body) {
+    }
+}

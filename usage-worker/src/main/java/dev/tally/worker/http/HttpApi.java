@@ -1,0 +1,497 @@
+package dev.tally.worker.http;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.tally.store.Rejection;
+import dev.tally.store.SegmentInfo;
+import dev.tally.store.StoreException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's HTTP API on the JDK's built-in server. Every response is JSON (except
+ * {@code /metrics} and SQL results in CSV or table form); every error is
+ * {@code {"error": code, "message": ...}}. See docs/http-api.md.
+ *
+ * <pre>
+ * POST /v1/events                 events (object, array, NDJSON, CloudEvents); 202 once durable
+ * GET  /v1/meters/{name}/query    a meter query
+ * POST /v1/sql                    sandboxed SQL
+ * GET  /healthz                   the process is up
+ * GET  /readyz                    the store is open and the loops are healthy (else 503)
+ * GET  /metrics                   Prometheus text format 0.0.4
+ * </pre>
+ *
+ * With a token file, the {@code /v1/} endpoints require {@code Authorization: Bearer <token>}
+ * (401 without or with an unknown token) and a token only reaches its own tenant (403 otherwise).
+ * Bodies larger than {@code http.max-request-bytes} are refused with 413.
+ *
+ * <p>Thread-safe.
+ */
+public final class HttpApi implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    private static final Pattern METER_QUERY = Pattern.compile("/v1/meters/([^/]+)/query");
+    private static final String JSON = "application/json; charset=utf-8";
+
+    private final HttpServer server;
+    private final ExecutorService executor;
+    private final ApiBackend backend;
+    private final TokenAuth auth;
+    private final long maxRequestBytes;
+    private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
+    private volatile boolean stopping;
+    private final Object inFlightLock = new Object();
+    private int inFlight; // guarded by inFlightLock
+
+    private HttpApi(HttpServer server, ExecutorService executor, ApiBackend backend, TokenAuth auth,
+            long maxRequestBytes) {
+        this.server = server;
+        this.executor = executor;
+        this.backend = backend;
+        this.auth = auth;
+        this.maxRequestBytes = maxRequestBytes;
+    }
+
+    /**
+     * Binds {@code host:port} (0 picks a free port) and starts serving.
+     *
+     * @param auth null to serve without authentication
+     * @throws IOException when the address cannot be bound
+     */
+    public static HttpApi start(ApiBackend backend, String host, int port, int threads, long maxRequestBytes,
+            TokenAuth auth) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
+        AtomicInteger n = new AtomicInteger();
+        ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "tally-http-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        HttpApi api = new HttpApi(server, executor, backend, auth, maxRequestBytes);
+        server.setExecutor(executor);
+        server.createContext("/", api::handle);
+        server.start();
+        return api;
+    }
+
+    /** The bound port. */
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    /** The bound host address as text. */
+    public String host() {
+        return server.getAddress().getHostString();
+    }
+
+    /**
+     * Stops intake: new requests are answered 503 and the listener closes; requests in progress
+     * may finish for up to {@code grace}.
+     */
+    public void stop(Duration grace) {
+        stopping = true;
+        long deadline = System.nanoTime() + grace.toNanos();
+        synchronized (inFlightLock) {
+            while (inFlight > 0 && System.nanoTime() < deadline) {
+                try {
+                    inFlightLock.wait(Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (inFlight > 0) {
+                log.warn("{} HTTP request(s) still in progress after {} ms; closing anyway", inFlight,
+                        grace.toMillis());
+            }
+        }
+        // Requests are drained: stop(0) closes the listener and idle connections at once.
+        server.stop(0);
+        executor.shutdownNow();
+    }
+
+    @Override
+    public void close() {
+        stop(Duration.ZERO);
+    }
+
+    /** Adds the API's own metric families. */
+    public void writeMetrics(Prometheus out) {
+        out.counter("tally_http_requests_total", "HTTP requests answered, by route and status code.");
+        List<String> keys = new ArrayList<>(requests.keySet());
+        keys.sort(null);
+        for (String k : keys) {
+            int sep = k.lastIndexOf(' ');
+            Map<String, String> labels = new LinkedHashMap<>();
+            labels.put("route", k.substring(0, sep));
+            labels.put("code", k.substring(sep + 1));
+            out.sample("tally_http_requests_total", labels, requests.get(k).sum());
+        }
+    }
+
+    // ---------------------------------------------------------------- dispatch
+
+    private void handle(HttpExchange ex) {
+        synchronized (inFlightLock) {
+            inFlight++;
+        }
+        try {
+            dispatch(ex);
+        } finally {
+            synchronized (inFlightLock) {
+                inFlight--;
+                inFlightLock.notifyAll();
+            }
+        }
+    }
+
+    private void dispatch(HttpExchange ex) {
+        String route = "other";
+        int status;
+        try {
+            String path = ex.getRequestURI().getRawPath();
+            String method = ex.getRequestMethod().toUpperCase(Locale.ROOT);
+            Matcher meter = METER_QUERY.matcher(path);
+            if (path.equals("/v1/events")) {
+                route = "/v1/events";
+                requireMethod(method, "POST");
+                status = postEvents(ex, principal(ex));
+            } else if (meter.matches()) {
+                route = "/v1/meters/{name}/query";
+                requireMethod(method, "GET");
+                String tenant = principal(ex);
+                String name = URLDecoder.decode(meter.group(1), StandardCharsets.UTF_8);
+                Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
+                String scoped = scopeTenant(tenant, params);
+                if (scoped != null) {
+                    params.put("tenant", List.of(scoped));
+                }
+                ApiBackend.Answer a = backend.meterQuery(name, params);
+                status = send(ex, 200, a.contentType(), a.body());
+            } else if (path.equals("/v1/sql")) {
+                route = "/v1/sql";
+                requireMethod(method, "POST");
+                status = postSql(ex, principal(ex));
+            } else if (path.equals("/v1/segments")) {
+                route = "/v1/segments";
+                requireMethod(method, "GET");
+                principal(ex);
+                status = send(ex, 200, Json.bytes(segmentsJson(backend.segments())));
+            } else if (path.equals("/healthz")) {
+                route = "/healthz";
+                requireMethod(method, "GET");
+                Map<String, Object> m = Json.object();
+                m.put("status", "ok");
+                status = send(ex, 200, Json.bytes(m));
+            } else if (path.equals("/readyz")) {
+                route = "/readyz";
+                requireMethod(method, "GET");
+                status = readyz(ex);
+            } else if (path.equals("/metrics")) {
+                route = "/metrics";
+                requireMethod(method, "GET");
+                Prometheus p = new Prometheus();
+                backend.writeMetrics(p);
+                writeMetrics(p);
+                status = send(ex, 200, Prometheus.CONTENT_TYPE, p.toString().getBytes(StandardCharsets.UTF_8));
+            } else if (path.equals("/")) {
+                route = "/";
+                requireMethod(method, "GET");
+                status = send(ex, 200, Json.bytes(index()));
+            } else {
+                throw new ApiException(404, "not_found", "no endpoint " + path + "; see GET / for the list");
+            }
+        } catch (ApiException e) {
+            status = sendError(ex, e.status(), e.code(), e.getMessage(), e.extra(), e.status() == 405
+                    ? Optional.of(e.extra().getOrDefault("allow", "").toString()) : Optional.empty());
+        } catch (StoreException e) {
+            log.warn("{} {}: {}", ex.getRequestMethod(), route, e.getMessage());
+            status = sendError(ex, 503, "store_unavailable", e.getMessage(), Map.of(), Optional.empty());
+        } catch (RuntimeException e) {
+            log.error("{} {} failed", ex.getRequestMethod(), route, e);
+            status = sendError(ex, 500, "internal", "internal error: " + e, Map.of(), Optional.empty());
+        } catch (IOException e) {
+            log.debug("{} {}: the client went away: {}", ex.getRequestMethod(), route, e.toString());
+            status = 499;
+        } finally {
+            ex.close();
+        }
+        requests.computeIfAbsent(route + " " + status, k -> new LongAdder()).increment();
+    }
+
+    /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
+    static Map<String, Object> segmentsJson(List<SegmentInfo> segments) {
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (SegmentInfo s : segments) {
+            Map<String, Object> m = Json.object();
+            m.put("state", s.state().name());
+            m.put("seq", s.seq());
+            m.put("path", s.path());
+            m.put("min_time", s.minTime() == null ? null : s.minTime().toString());
+            m.put("max_time", s.maxTime() == null ? null : s.maxTime().toString());
+            m.put("rows", s.rows());
+            m.put("bytes", s.bytes());
+            list.add(m);
+        }
+        Map<String, Object> out = Json.object();
+        out.put("segments", list);
+        return out;
+    }
+
+    private static Map<String, Object> index() {
+        Map<String, Object> m = Json.object();
+        m.put("service", "tally usage-worker");
+        m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql",
+                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics"));
+        m.put("docs", "docs/http-api.md");
+        return m;
+    }
+
+    private static void requireMethod(String method, String allowed) {
+        if (!method.equals(allowed)) {
+            throw new ApiException(405, "method_not_allowed", method + " is not allowed here; use " + allowed,
+                    Map.of("allow", allowed));
+        }
+    }
+
+    // ---------------------------------------------------------------- endpoints
+
+    private int postEvents(HttpExchange ex, String tenant) throws IOException {
+        if (stopping) {
+            throw new ApiException(503, "shutting_down", "the worker is shutting down; retry against a running "
+                    + "worker (nothing of this request was stored)");
+        }
+        byte[] body = readBody(ex);
+        EventBodyParser.Parsed parsed = EventBodyParser.parse(body, ex.getRequestHeaders().getFirst("Content-Type"));
+        if (tenant != null) {
+            for (int i = 0; i < parsed.size(); i++) {
+                var e = parsed.events().get(i);
+                if (e != null && e.tenant() != null && !e.tenant().equals(tenant)) {
+                    throw new ApiException(403, "forbidden", "event " + i + " is for tenant '" + e.tenant()
+                            + "' but the token is for tenant '" + tenant + "'; nothing of this request was stored");
+                }
+            }
+        }
+        ApiBackend.IngestResult r = backend.ingest(parsed);
+        List<Map<String, Object>> rejected = new ArrayList<>();
+        for (Rejection x : r.rejected()) {
+            Map<String, Object> m = Json.object();
+            m.put("index", x.index());
+            m.put("id", x.id());
+            m.put("reason", x.reason().code());
+            m.put("message", x.message());
+            rejected.add(m);
+        }
+        if (r.accepted() == 0) {
+            Map<String, Object> extra = Json.object();
+            extra.put("accepted", 0);
+            extra.put("rejected", rejected);
+            throw new ApiException(400, "no_valid_events", "none of the " + parsed.size() + " event(s) was accepted; "
+                    + "see 'rejected' for each one's reason", extra);
+        }
+        Map<String, Object> m = Json.object();
+        m.put("accepted", r.accepted());
+        m.put("rejected", rejected);
+        m.put("message", r.accepted() + " event(s) are durable and will be imported (duplicates by tenant and id "
+                + "are dropped then)" + (rejected.isEmpty() ? "" : "; " + rejected.size() + " rejected"));
+        return send(ex, 202, Json.bytes(m));
+    }
+
+    private int postSql(HttpExchange ex, String principal) throws IOException {
+        byte[] body = readBody(ex);
+        String type = EventBodyParser.mediaType(ex.getRequestHeaders().getFirst("Content-Type"));
+        Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
+        if (type.equals("application/json")) {
+            // {"query": "...", "tenant": "...", "format": "...", "from": "...", "to": "..."}
+            Map<?, ?> req;
+            try {
+                req = Json.MAPPER.readValue(body, Map.class);
+            } catch (IOException e) {
+                throw ApiException.badRequest("invalid_json", "the body is not a JSON object: " + e.getMessage());
+            }
+            for (Map.Entry<?, ?> e : req.entrySet()) {
+                String k = String.valueOf(e.getKey());
+                if (!List.of("query", "tenant", "format", "from", "to").contains(k)) {
+                    throw ApiException.badRequest("invalid_request", "unknown field '" + k + "' (allowed: query, "
+                            + "tenant, format, from, to)");
+                }
+                if (!(e.getValue() instanceof String v)) {
+                    throw ApiException.badRequest("invalid_request", "field '" + k + "' must be a string");
+                }
+                params.put(k, List.of(v));
+            }
+        } else {
+            params.put("query", List.of(new String(body, StandardCharsets.UTF_8)));
+        }
+        String statement = first(params, "query");
+        if (statement == null || statement.isBlank()) {
+            throw ApiException.badRequest("invalid_request", "the SQL statement is empty");
+        }
+        String tenant = scopeTenant(principal, params);
+        if (tenant == null) {
+            throw ApiException.badRequest("invalid_parameter", "tenant is required: SQL runs over one tenant's "
+                    + "events (?tenant=... or \"tenant\" in the JSON body)");
+        }
+        String format = first(params, "format");
+        ApiBackend.Answer answer = backend.sql(statement, tenant, first(params, "from"), first(params, "to"),
+                format == null ? "json" : format);
+        return send(ex, 200, answer.contentType(), answer.body());
+    }
+
+    private int readyz(HttpExchange ex) throws IOException {
+        List<String> reasons = new ArrayList<>();
+        if (stopping) {
+            reasons.add("shutting down");
+        }
+        reasons.addAll(backend.notReadyReasons());
+        if (reasons.isEmpty()) {
+            Map<String, Object> m = Json.object();
+            m.put("status", "ready");
+            return send(ex, 200, Json.bytes(m));
+        }
+        Map<String, Object> extra = Json.object();
+        extra.put("reasons", reasons);
+        return sendError(ex, 503, "not_ready", String.join("; ", reasons), extra, Optional.empty());
+    }
+
+    // ---------------------------------------------------------------- auth, body, params
+
+    /** The caller's tenant, or null when auth is off. */
+    private String principal(HttpExchange ex) {
+        if (auth == null) {
+            return null;
+        }
+        String h = ex.getRequestHeaders().getFirst("Authorization");
+        if (h == null || h.isBlank()) {
+            throw new ApiException(401, "unauthorized", "this endpoint needs 'Authorization: Bearer <token>'");
+        }
+        if (!h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(401, "unauthorized", "the Authorization header must be 'Bearer <token>'");
+        }
+        return auth.tenant(h.substring(7).trim())
+                .orElseThrow(() -> new ApiException(401, "invalid_token", "the bearer token is not known"));
+    }
+
+    /** The tenant a read is limited to: the token's, which a {@code tenant} parameter may only repeat. */
+    private static String scopeTenant(String principal, Map<String, List<String>> params) {
+        String asked = first(params, "tenant");
+        if (principal == null) {
+            return asked;
+        }
+        if (asked != null && !asked.equals(principal)) {
+            throw new ApiException(403, "forbidden", "the token is for tenant '" + principal + "', not '" + asked
+                    + "'");
+        }
+        return principal;
+    }
+
+    private byte[] readBody(HttpExchange ex) throws IOException {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            long n;
+            try {
+                n = Long.parseLong(length.trim());
+            } catch (NumberFormatException e) {
+                throw ApiException.badRequest("invalid_request", "Content-Length '" + length + "' is not a number");
+            }
+            if (n > maxRequestBytes) {
+                throw tooLarge(n);
+            }
+        }
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxRequestBytes + 1));
+            if (body.length > maxRequestBytes) {
+                throw tooLarge(-1);
+            }
+            return body;
+        }
+    }
+
+    private ApiException tooLarge(long size) {
+        Map<String, Object> extra = Json.object();
+        extra.put("max_request_bytes", maxRequestBytes);
+        return new ApiException(413, "request_too_large", "the request body " + (size >= 0 ? "of " + size + " bytes "
+                : "") + "is larger than http.max-request-bytes = " + maxRequestBytes + " bytes; split it into smaller "
+                + "requests", extra);
+    }
+
+    /** Decoded query parameters; a name may repeat. */
+    static Map<String, List<String>> queryParams(String raw) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return out;
+        }
+        for (String pair : raw.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            out.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
+        }
+        return out;
+    }
+
+    static String first(Map<String, List<String>> params, String name) {
+        List<String> v = params.get(name);
+        return v == null || v.isEmpty() ? null : v.get(0);
+    }
+
+    // ---------------------------------------------------------------- responses
+
+    private static int send(HttpExchange ex, int status, byte[] json) throws IOException {
+        return send(ex, status, JSON, json);
+    }
+
+    private static int send(HttpExchange ex, int status, String contentType, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", contentType);
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        if (body.length > 0) {
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+        return status;
+    }
+
+    private int sendError(HttpExchange ex, int status, String code, String message, Map<String, Object> extra,
+            Optional<String> allow) {
+        Map<String, Object> fields = new LinkedHashMap<>(extra);
+        fields.remove("allow");
+        try {
+            if (status == 401) {
+                ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"tally\"");
+            }
+            allow.filter(a -> !a.isEmpty()).ifPresent(a -> ex.getResponseHeaders().set("Allow", a));
+            return send(ex, status, Json.bytes(Json.error(code, message, fields)));
+        } catch (IOException e) {
+            log.debug("could not send a {} response: {}", status, e.toString());
+            return status;
+        }
+    }
+}
