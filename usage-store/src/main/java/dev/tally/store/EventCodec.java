@@ -389,9 +389,14 @@ public final class EventCodec {
         return new EventRejectedException(RejectReason.INVALID_JSON, "not valid JSON: " + firstLine(msg));
     }
 
+    private static final java.util.regex.Pattern LOCATION =
+            java.util.regex.Pattern.compile("\\[Source: [^\\]]*?line: \\d+, column: (\\d+)\\]");
+
+    /** The first line of a parser message, with its internal location text reduced to a column. */
     private static String firstLine(String msg) {
         int nl = msg.indexOf('\n');
-        return nl < 0 ? msg : msg.substring(0, nl);
+        String line = nl < 0 ? msg : msg.substring(0, nl);
+        return LOCATION.matcher(line).replaceAll("column $1");
     }
 
     private static String describe(JsonToken t) {

@@ -1,6 +1,7 @@
 package dev.tally.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,5 +60,7 @@ class EventCodecTest {
         EventRejectedException e = assertThrows(EventRejectedException.class, () -> EventCodec.parse(line), line);
         assertEquals(expected, e.reason(), e.getMessage());
         assertTrue(!e.getMessage().isBlank());
+        assertFalse(e.getMessage().contains("Source:") || e.getMessage().contains("REDACTED"),
+                "no parser internals in the message: " + e.getMessage());
     }
 }

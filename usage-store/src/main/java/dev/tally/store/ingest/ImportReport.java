@@ -22,6 +22,11 @@ public record ImportReport(List<SpoolFile> files, long linesRead, long stored, l
         errors = List.copyOf(errors);
     }
 
+    /** A pass that read nothing. */
+    public static ImportReport empty() {
+        return new ImportReport(List.of(), 0, 0, 0, 0, List.of());
+    }
+
     /** The files found CHANGED (newly quarantined) or already QUARANTINED. */
     public List<SpoolFile> quarantined() {
         return files.stream()

@@ -83,10 +83,19 @@ public final class Importer {
      * batch put it, is recorded in {@link #health()}, and is rethrown for the loop to back off.
      */
     public Pass runOnce() {
+        return runOnce(() -> false);
+    }
+
+    /**
+     * Like {@link #runOnce()}, and stops between two batches once {@code stop} says so, so a
+     * graceful shutdown does not wait for a whole backlog. Every batch is committed whole or not
+     * at all either way; what is left is imported by the next pass.
+     */
+    public Pass runOnce(java.util.function.BooleanSupplier stop) {
         Instant start = clock.instant();
         try {
-            JournalImporter.Pass j = journalImporter.runOnce();
-            ImportReport s = spoolImporter.runOnce();
+            JournalImporter.Pass j = journalImporter.runOnce(stop);
+            ImportReport s = stop.getAsBoolean() ? ImportReport.empty() : spoolImporter.runOnce();
             List<String> errors = new ArrayList<>(s.errors());
             Pass pass = new Pass(j.records() + s.linesRead(), j.stored() + s.stored(), j.duplicates() + s.duplicates(),
                     j.deadLettered() + s.deadLettered(), errors);

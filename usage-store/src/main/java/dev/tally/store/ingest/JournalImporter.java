@@ -12,6 +12,10 @@ import dev.tally.store.journal.JournalReader;
 import dev.tally.store.journal.JournalRecord;
 import dev.tally.store.journal.JournalSource;
 import java.io.IOException;
+import dev.tally.store.EventCodec;
+import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
+import java.nio.file.NoSuchFileException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -52,19 +56,36 @@ public final class JournalImporter {
      * file that reuses a reaped archive's inode never inherits that archive's position.
      */
     public static String positionKey(JournalSource src) {
-        byte[] head = new byte[9];
-        int n = 0;
         try (FileChannel ch = FileChannel.open(src.path(), StandardOpenOption.READ)) {
-            ByteBuffer buf = ByteBuffer.wrap(head);
-            while (buf.hasRemaining() && ch.read(buf) > 0) {
-                n = buf.position();
-            }
+            return positionKey(src.identity(), ch);
         } catch (IOException e) {
-            n = 0; // rotated or reaped meanwhile: no records to key by
+            return SOURCE_PREFIX + src.identity() + ":none"; // rotated or reaped meanwhile
         }
-        String first = n == 9 && head[8] == ' ' ? new String(head, 0, 8, java.nio.charset.StandardCharsets.US_ASCII) : "none";
-        return SOURCE_PREFIX + src.identity() + ":" + first;
     }
+
+    /** {@link #positionKey(JournalSource)} read from an open file. */
+    public static String positionKey(String identity, FileChannel ch) throws IOException {
+        ByteBuffer head = ByteBuffer.allocate(9);
+        while (head.hasRemaining() && ch.read(head, head.position()) > 0) {
+            // read until 9 bytes or end of file
+        }
+        String first = head.position() == 9 && head.get(8) == ' '
+                ? new String(head.array(), 0, 8, StandardCharsets.US_ASCII) : "none";
+        return SOURCE_PREFIX + identity + ":" + first;
+    }
+
+    /** The identity (device and inode) of the file now at {@code path}, "" if there is none. */
+    private static String identityOf(Path path) {
+        try {
+            java.nio.file.attribute.BasicFileAttributes a = java.nio.file.Files.readAttributes(path,
+                    java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            Object key = a.fileKey();
+            return key == null ? "" : key.toString();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
     /** Prefix of the dead-letter source of a journal line: {@code journal/<file name when read>}. */
     public static final String DEAD_LETTER_PREFIX = "journal/";
 
@@ -91,56 +112,90 @@ public final class JournalImporter {
 
     /** Imports every complete record of every journal file; returns counts and the remaining lag. */
     public Pass runOnce() throws IOException {
+        return runOnce(() -> false);
+    }
+
+    /**
+     * Like {@link #runOnce()}, and stops between two batches once {@code stop} says so (a
+     * graceful shutdown); every batch is committed whole or not at all either way.
+     */
+    public Pass runOnce(BooleanSupplier stop) throws IOException {
         Map<String, ImportPosition> committed = store.importPositions();
-        long records = 0;
-        long stored = 0;
-        long duplicates = 0;
-        long dead = 0;
+        Counts counts = new Counts();
         for (JournalSource src : reader.sources()) {
-            String key = positionKey(src);
-            long offset = startOffset(src, committed.get(key));
-            while (true) {
-                JournalReadResult r = reader.read(src.path(), offset, batchSize, maxLineBytes);
-                if (r.records().isEmpty()) {
-                    break;
+            if (stop.getAsBoolean()) {
+                break;
+            }
+            // Read one open file throughout: journal.wal may be rotated (renamed) meanwhile, and
+            // reading it by path again would read the next live file at this file's offsets.
+            FileChannel ch;
+            try {
+                ch = FileChannel.open(src.path(), StandardOpenOption.READ);
+            } catch (NoSuchFileException e) {
+                continue; // reaped since the listing
+            }
+            try (ch) {
+                if (!src.identity().equals(identityOf(src.path()))) {
+                    continue; // rotated between the listing and the open: listed under its new name next pass
                 }
-                List<UsageEvent> events = new ArrayList<>(r.records().size());
-                List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
-                List<DeadLetter> damaged = new ArrayList<>();
-                Instant now = clock.instant();
-                for (JournalRecord rec : r.records()) {
-                    if (rec instanceof JournalRecord.Event e) {
-                        events.add(e.event());
-                        eventRecords.add(e);
-                    } else if (rec instanceof JournalRecord.Damaged d) {
-                        damaged.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(), d.raw(),
-                                d.lineBytes(), now));
-                    }
-                }
-                ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(src.path(), r.nextOffset()),
-                        src.name());
-                long[] refused = {0};
-                AppendResult result = store.append(events, position, rejections -> {
-                    List<DeadLetter> letters = new ArrayList<>(damaged);
-                    for (Rejection x : rejections) {
-                        JournalRecord.Event e = eventRecords.get(x.index());
-                        letters.add(DeadLetter.of(sourceLabel(src), e.startOffset(), x.reason(), x.message(),
-                                dev.tally.store.EventCodec.toJson(e.event()).getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                                e.endOffset() - e.startOffset() - 1, now));
-                    }
-                    if (!letters.isEmpty()) {
-                        deadLetters.add(letters);
-                    }
-                    refused[0] = letters.size();
-                });
-                records += r.records().size();
-                stored += result.accepted();
-                duplicates += result.duplicates();
-                dead += refused[0];
-                offset = r.nextOffset();
+                importFile(src, ch, committed.get(positionKey(src.identity(), ch)), stop, counts);
             }
         }
-        return new Pass(records, stored, duplicates, dead, lagBytes());
+        return new Pass(counts.records, counts.stored, counts.duplicates, counts.dead, lagBytes());
+    }
+
+    /** Running totals of one pass. */
+    private static final class Counts {
+        long records;
+        long stored;
+        long duplicates;
+        long dead;
+    }
+
+    private void importFile(JournalSource src, FileChannel ch, ImportPosition committed, BooleanSupplier stop,
+            Counts counts) throws IOException {
+        String key = positionKey(src.identity(), ch);
+        long offset = startOffset(src, ch, committed);
+        while (!stop.getAsBoolean()) {
+            JournalReadResult r = reader.read(ch, src.path(), offset, batchSize, maxLineBytes);
+            if (r.records().isEmpty()) {
+                return;
+            }
+            List<UsageEvent> events = new ArrayList<>(r.records().size());
+            List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
+            List<DeadLetter> damaged = new ArrayList<>();
+            Instant now = clock.instant();
+            for (JournalRecord rec : r.records()) {
+                if (rec instanceof JournalRecord.Event e) {
+                    events.add(e.event());
+                    eventRecords.add(e);
+                } else if (rec instanceof JournalRecord.Damaged d) {
+                    damaged.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(), d.raw(),
+                            d.lineBytes(), now));
+                }
+            }
+            ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(ch, r.nextOffset()),
+                    src.name());
+            long[] refused = {0};
+            AppendResult result = store.append(events, position, rejections -> {
+                List<DeadLetter> letters = new ArrayList<>(damaged);
+                for (Rejection x : rejections) {
+                    JournalRecord.Event e = eventRecords.get(x.index());
+                    letters.add(DeadLetter.of(sourceLabel(src), e.startOffset(), x.reason(), x.message(),
+                            EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8),
+                            e.endOffset() - e.startOffset() - 1, now));
+                }
+                if (!letters.isEmpty()) {
+                    deadLetters.add(letters);
+                }
+                refused[0] = letters.size();
+            });
+            counts.records += r.records().size();
+            counts.stored += result.accepted();
+            counts.duplicates += result.duplicates();
+            counts.dead += refused[0];
+            offset = r.nextOffset();
+        }
     }
 
     /** Bytes in journal files not yet imported (complete or not). */
@@ -165,13 +220,14 @@ public final class JournalImporter {
         return false;
     }
 
-    private long startOffset(JournalSource src, ImportPosition p) throws IOException {
+    private long startOffset(JournalSource src, FileChannel ch, ImportPosition p) throws IOException {
         if (p == null) {
             return 0;
         }
-        if (p.offset() > src.sizeBytes() || !p.fingerprint().equals(tailFingerprint(src.path(), p.offset()))) {
+        long size = ch.size();
+        if (p.offset() > size || !p.fingerprint().equals(tailFingerprint(ch, p.offset()))) {
             log.warn("journal file {} no longer matches its import position (offset {}, size {}); importing it again "
-                    + "from the start, duplicates are dropped by id", src.name(), p.offset(), src.sizeBytes());
+                    + "from the start, duplicates are dropped by id", src.name(), p.offset(), size);
             return 0;
         }
         return p.offset();

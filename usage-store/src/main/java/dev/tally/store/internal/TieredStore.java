@@ -165,11 +165,16 @@ public final class TieredStore implements UsageStore {
         FileChannel channel = null;
         FileLock lock = null;
         TieredStore store = null;
+        boolean claimed = false;
         try {
             if (!config.readOnly()) {
                 Files.createDirectories(files.segmentsDir());
                 Files.createDirectories(files.archiveDir());
                 Files.createDirectories(files.rollupsDir());
+                if (!ProcessLocks.claim(files.lockFile())) {
+                    throw alreadyOpen(config, files, "another store instance in this process");
+                }
+                claimed = true;
                 channel = FileChannel.open(files.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                 try {
                     lock = channel.tryLock();
@@ -177,9 +182,7 @@ public final class TieredStore implements UsageStore {
                     lock = null;
                 }
                 if (lock == null) {
-                    throw new StoreException("the store in " + config.dataDir() + " is already open for writing by "
-                            + "another process or store instance (" + files.lockFile() + " is locked); stop it "
-                            + "first, or open this one report-only");
+                    throw alreadyOpen(config, files, "another process");
                 }
             } else if (!Files.isDirectory(config.dataDir())) {
                 throw new StoreException("no store at " + config.dataDir() + " to open report-only");
@@ -193,11 +196,20 @@ public final class TieredStore implements UsageStore {
             } else {
                 releaseLock(lock, channel);
             }
+            if (claimed && (store == null || e instanceof StoreException)) {
+                ProcessLocks.release(files.lockFile());
+            }
             if (e instanceof StoreException se) {
                 throw se;
             }
             throw new StoreException("cannot open the store in " + config.dataDir() + ": " + e.getMessage(), e);
         }
+    }
+
+    private static StoreException alreadyOpen(StoreConfig config, SegmentFiles files, String byWhom) {
+        return new StoreException("the store in " + config.dataDir() + " is already open for writing by " + byWhom
+                + " (" + files.lockFile() + " is locked). Stop it first; to read while it runs, use its HTTP API "
+                + "or `usage-worker verify`, which read a snapshot");
     }
 
     private void recover() throws IOException, SQLException {
@@ -1106,6 +1118,9 @@ public final class TieredStore implements UsageStore {
         writer.close();
         engine.close();
         releaseLock(storeLock, lockChannel);
+        if (storeLock != null) {
+            ProcessLocks.release(files.lockFile());
+        }
     }
 
     private void closeQuietly() {
@@ -1126,6 +1141,9 @@ public final class TieredStore implements UsageStore {
         writer.close();
         engine.close();
         releaseLock(storeLock, lockChannel);
+        if (storeLock != null) {
+            ProcessLocks.release(files.lockFile());
+        }
     }
 
     private static void releaseLock(FileLock lock, FileChannel channel) {

@@ -587,7 +587,12 @@ public final class Journal implements AutoCloseable {
 
     private Path rotateLocked(long size, String reason) throws IOException {
         Path live = files.liveFile();
-        FileSync.fsyncFile(live);
+        try {
+            FileSync.fsyncFile(live);
+        } catch (IOException e) {
+            fail(e); // an fsync that failed once cannot be trusted again: refuse appends from now on
+            throw e;
+        }
         syncs.increment();
         long number = nextArchiveNumber();
         Path archive = files.archive(number);
@@ -597,7 +602,12 @@ public final class Journal implements AutoCloseable {
         // ATOMIC_MOVE is rename(2), which would replace an existing file; the check above, made
         // under the exclusive lock that every rotation holds, is what rules that out.
         Files.move(live, archive, StandardCopyOption.ATOMIC_MOVE);
-        FileSync.fsyncDirectory(files.journalDir());
+        try {
+            FileSync.fsyncDirectory(files.journalDir());
+        } catch (IOException e) {
+            fail(e);
+            throw e;
+        }
         locks.writeHighWater(number);
         rotations.increment();
         knownKey = null;

@@ -4,12 +4,12 @@ import dev.tally.store.StoreException;
 import dev.tally.store.internal.FileSync;
 import dev.tally.store.internal.Manifest;
 import dev.tally.store.internal.PartKind;
+import dev.tally.store.internal.ProcessLocks;
 import dev.tally.store.internal.SealedPart;
 import dev.tally.store.internal.SegmentFiles;
 import dev.tally.store.internal.TimeUtil;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -53,7 +53,7 @@ public final class StoreRepair {
         SegmentFiles files = new SegmentFiles(dataDir.toAbsolutePath().normalize());
         List<String> actions = new ArrayList<>();
         List<String> losses = new ArrayList<>();
-        try (FileChannel ch = lock(files)) {
+        try (Held held = lock(files)) {
             Instant now = clock.instant();
             if (Files.exists(files.manifest())) {
                 Path kept = FileSync.resolveInside(files.quarantineDir(), "manifest.json." + stamp(now));
@@ -121,7 +121,7 @@ public final class StoreRepair {
         SegmentFiles files = new SegmentFiles(dataDir.toAbsolutePath().normalize());
         List<String> actions = new ArrayList<>();
         List<String> losses = new ArrayList<>();
-        try (FileChannel ch = lock(files)) {
+        try (Held held = lock(files)) {
             for (Path f : list(files.segmentsDir(), 1)) {
                 OptionalLong seq = SegmentFiles.segmentSeq(f.getFileName().toString());
                 if (seq.isEmpty()) {
@@ -181,22 +181,38 @@ public final class StoreRepair {
         }
     }
 
-    private static FileChannel lock(SegmentFiles files) throws IOException {
+    /** The store lock, held until closed. */
+    private record Held(FileChannel channel, Path lockFile) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            try {
+                channel.close();
+            } finally {
+                ProcessLocks.release(lockFile);
+            }
+        }
+    }
+
+    private static Held lock(SegmentFiles files) throws IOException {
         Files.createDirectories(files.root());
-        FileChannel ch = FileChannel.open(files.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock lock;
+        if (!ProcessLocks.claim(files.lockFile())) {
+            throw new StoreException("the store in " + files.root() + " is open in this process: close it before repairing");
+        }
+        FileChannel ch = null;
         try {
-            lock = ch.tryLock();
-        } catch (IOException e) {
-            ch.close();
+            ch = FileChannel.open(files.lockFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            if (ch.tryLock() == null) {
+                throw new StoreException("the store in " + files.root() + " is open (" + files.lockFile()
+                        + " is locked): stop the worker before repairing");
+            }
+            return new Held(ch, files.lockFile());
+        } catch (IOException | RuntimeException e) {
+            if (ch != null) {
+                ch.close();
+            }
+            ProcessLocks.release(files.lockFile());
             throw e;
         }
-        if (lock == null) {
-            ch.close();
-            throw new StoreException("the store in " + files.root() + " is open (" + files.lockFile()
-                    + " is locked): stop the worker before repairing");
-        }
-        return ch;
     }
 
     private static List<Path> list(Path dir, int depth) throws IOException {

@@ -198,6 +198,23 @@ class TieredStoreTest {
         }
     }
 
+    /** A second open in the same JVM is refused without dropping the first store's lock at the OS level. */
+    @Test
+    void open_secondInSameJvmKeepsFirstLock() throws Exception {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            StoreException e = assertThrows(StoreException.class, () -> StoreFixture.open(StoreFixture.config(dir, clock)));
+            assertTrue(e.getMessage().contains("this process"), e.getMessage());
+            Path log = Files.createTempFile(dir, "child", ".log");
+            try (dev.tally.store.testing.ChildJvm child = dev.tally.store.testing.ChildJvm.start(
+                    dev.tally.store.testing.LockProbeChild.class, log, dir.resolve("store.lock").toString())) {
+                assertEquals("HELD", child.await("", 60), "another process must still see the lock");
+            }
+        }
+        try (TieredStore again = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            assertEquals(0, again.segments().stream().filter(s -> s.rows() > 0).count());
+        }
+    }
+
     /** A size-triggered rollover seals in the background and loses nothing. */
     @Test
     void append_sizeRolloverSealsAndKeepsEveryEvent() {

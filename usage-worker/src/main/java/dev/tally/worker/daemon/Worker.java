@@ -92,7 +92,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         this.startedAt = clock.instant();
         Duration maxBackoff = config.duration(Setting.LOOP_MAX_BACKOFF);
         this.importLoop = new Loop("import", config.duration(Setting.IMPORT_INTERVAL), maxBackoff,
-                () -> importer.runOnce().didWork(), this::isFatal, this::fatal, clock);
+                () -> importer.runOnce(() -> state != State.RUNNING).didWork(), this::isFatal, this::fatal, clock);
         this.maintenanceLoop = new Loop("maintenance", config.duration(Setting.MAINTENANCE_INTERVAL), maxBackoff,
                 this::maintenancePass, this::isFatal, this::fatal, clock);
         this.ingest = new IngestService(journal, store.config(), clock, importLoop::kick, this::checkFatal);
