@@ -70,6 +70,10 @@ public final class EventCodec {
      * @throws EventRejectedException with {@link RejectReason#INVALID_FIELD} naming the value
      */
     public static Instant parseTime(String text) throws EventRejectedException {
+        Instant fast = parseCanonicalTime(text);
+        if (fast != null) {
+            return fast;
+        }
         try {
             return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME)
                     .toInstant().truncatedTo(ChronoUnit.MICROS);
@@ -78,6 +82,46 @@ public final class EventCodec {
                     "field 'time' = " + quote(text) + " is not an ISO-8601 timestamp with an offset "
                             + "(e.g. 2026-11-20T10:00:00.123456Z)");
         }
+    }
+
+    /**
+     * The form this codec writes, {@code 2026-11-20T10:00:00.123456Z}, parsed without the general
+     * formatter (it runs for every imported line); null for any other form, which then takes the
+     * general path. Field ranges are still checked by {@link java.time.LocalDateTime#of}.
+     */
+    private static Instant parseCanonicalTime(String t) {
+        if (t.length() != 27 || t.charAt(4) != '-' || t.charAt(7) != '-' || t.charAt(10) != 'T' || t.charAt(13) != ':'
+                || t.charAt(16) != ':' || t.charAt(19) != '.' || t.charAt(26) != 'Z') {
+            return null;
+        }
+        int year = digits(t, 0, 4);
+        int month = digits(t, 5, 7);
+        int day = digits(t, 8, 10);
+        int hour = digits(t, 11, 13);
+        int minute = digits(t, 14, 16);
+        int second = digits(t, 17, 19);
+        int micros = digits(t, 20, 26);
+        if ((year | month | day | hour | minute | second | micros) < 0) {
+            return null;
+        }
+        try {
+            return java.time.LocalDateTime.of(year, month, day, hour, minute, second, micros * 1_000)
+                    .toInstant(ZoneOffset.UTC);
+        } catch (java.time.DateTimeException e) {
+            return null; // out of range: the general path reports it
+        }
+    }
+
+    private static int digits(String s, int from, int to) {
+        int n = 0;
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            n = n * 10 + (c - '0');
+        }
+        return n;
     }
 
     /** Writes one event as a single JSON line, without the trailing newline. */

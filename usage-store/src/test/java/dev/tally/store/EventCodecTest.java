@@ -28,6 +28,17 @@ class EventCodecTest {
         assertEquals(Instant.parse("2026-11-20T09:00:00.123456Z"), EventCodec.parseTime("2026-11-20T10:00:00.123456789+01:00"));
     }
 
+    /** The canonical form and the general ISO form parse to the same instant; impossible dates are refused either way. */
+    @Test
+    void parseTime_canonicalFastPathAgreesWithGeneralForm() throws Exception {
+        assertEquals(EventCodec.parseTime("2026-11-20T10:00:00.123456+00:00"), EventCodec.parseTime("2026-11-20T10:00:00.123456Z"));
+        assertEquals(Instant.parse("2024-02-29T23:59:59.999999Z"), EventCodec.parseTime("2024-02-29T23:59:59.999999Z"));
+        for (String bad : new String[] {"2026-02-30T10:00:00.000000Z", "2026-13-01T10:00:00.000000Z",
+                "2026-11-20T24:00:00.000000Z", "2026-11-20T10:00:00.00000xZ"}) {
+            assertThrows(EventRejectedException.class, () -> EventCodec.parseTime(bad), bad);
+        }
+    }
+
     /** Each kind of bad input is refused with its own reason. */
     @Test
     void parse_refusesHostileInputWithReasons() {
