@@ -148,6 +148,14 @@ public final class EventCodec {
 
     /** Parses one JSON line given as UTF-8 bytes (malformed UTF-8 is refused, not replaced). */
     public static UsageEvent parse(byte[] utf8, int offset, int length) throws EventRejectedException {
+        int bad = firstInvalidUtf8(utf8, offset, length);
+        if (bad >= 0) {
+            // Checked here because the JSON parser decodes some invalid forms (overlong encodings such
+            // as C0 AF for '/', encoded surrogates) instead of refusing them.
+            throw new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: "
+                    + "invalid or overlong byte sequence at byte " + (bad - offset) + " (0x"
+                    + String.format("%02X", utf8[bad] & 0xFF) + ")");
+        }
         try (JsonParser p = FACTORY.createParser(utf8, offset, length)) {
             return parseEvent(p);
         } catch (IOException e) {
@@ -405,6 +413,52 @@ public final class EventCodec {
         } catch (IOException e) {
             return "?";
         }
+    }
+
+    /**
+     * The index of the first byte that starts an invalid UTF-8 sequence (RFC 3629: no overlong
+     * forms, no surrogates, nothing above U+10FFFF, no truncated sequence), or -1 when all is valid.
+     */
+    static int firstInvalidUtf8(byte[] b, int offset, int length) {
+        int end = offset + length;
+        int i = offset;
+        while (i < end) {
+            int c = b[i] & 0xFF;
+            if (c < 0x80) {
+                i++;
+                continue;
+            }
+            int n;
+            int min;
+            if (c >= 0xC2 && c <= 0xDF) {
+                n = 1;
+                min = 0x80;
+            } else if (c >= 0xE0 && c <= 0xEF) {
+                n = 2;
+                min = 0x800;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                n = 3;
+                min = 0x10000;
+            } else {
+                return i; // a continuation byte, C0/C1 (always overlong) or F5..FF
+            }
+            if (i + n >= end) {
+                return i; // truncated
+            }
+            int cp = c & (0x3F >> n);
+            for (int k = 1; k <= n; k++) {
+                int d = b[i + k] & 0xFF;
+                if ((d & 0xC0) != 0x80) {
+                    return i;
+                }
+                cp = (cp << 6) | (d & 0x3F);
+            }
+            if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+                return i;
+            }
+            i += n + 1;
+        }
+        return -1;
     }
 
     private static EventRejectedException translate(IOException e) {

@@ -61,6 +61,38 @@ class EventCodecTest {
         assertEquals(RejectReason.MALFORMED_UTF8, e.reason(), e.getMessage());
     }
 
+    /**
+     * Invalid UTF-8 the JSON parser would decode rather than refuse: overlong forms (C0 AF is an
+     * overlong '/'), encoded surrogates, code points above U+10FFFF, truncated sequences. Valid
+     * 2-, 3- and 4-byte characters still pass.
+     */
+    @Test
+    void parse_refusesOverlongAndSurrogateUtf8() throws Exception {
+        byte[][] bad = {{(byte) 0xC0, (byte) 0xAF}, {(byte) 0xC1, (byte) 0xBF}, {(byte) 0xE0, (byte) 0x80, (byte) 0xAF},
+            {(byte) 0xF0, (byte) 0x80, (byte) 0x80, (byte) 0xAF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+            {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, {(byte) 0xE2, (byte) 0x82}, {(byte) 0x80}};
+        for (byte[] seq : bad) {
+            byte[] line = withSubjectBytes(seq);
+            EventRejectedException e = assertThrows(EventRejectedException.class,
+                    () -> EventCodec.parse(line, 0, line.length), java.util.Arrays.toString(seq));
+            assertEquals(RejectReason.MALFORMED_UTF8, e.reason(), e.getMessage());
+            assertTrue(e.getMessage().contains("at byte " + (LINE.indexOf("\"k\"") + 2)), e.getMessage());
+        }
+        byte[] ok = withSubjectBytes("\u00e9\u20ac\ud83d\ude00".getBytes(StandardCharsets.UTF_8));
+        assertEquals("k\u00e9\u20ac\ud83d\ude00", EventCodec.parse(ok, 0, ok.length).subject());
+    }
+
+    private static byte[] withSubjectBytes(byte[] seq) {
+        String[] around = LINE.replace("\"subject\":\"k\"", "\"subject\":\"k\u0001\"").split("\u0001");
+        byte[] head = around[0].getBytes(StandardCharsets.UTF_8);
+        byte[] tail = around[1].getBytes(StandardCharsets.UTF_8);
+        byte[] all = new byte[head.length + seq.length + tail.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        System.arraycopy(seq, 0, all, head.length, seq.length);
+        System.arraycopy(tail, 0, all, head.length + seq.length, tail.length);
+        return all;
+    }
+
     /** Exponent numbers that fit are stored in plain form so DuckDB's DECIMAL cast reads them. */
     @Test
     void canonicalData_writesExponentsPlain() throws Exception {

@@ -152,8 +152,7 @@ public final class EventBodyParser {
                 throw ApiException.badRequest("invalid_json", "trailing content after the JSON array");
             }
         } catch (JsonProcessingException e) {
-            throw ApiException.badRequest("invalid_json", "the body is not valid JSON: " + e.getOriginalMessage()
-                    + " (at byte " + e.getLocation().getByteOffset() + ")");
+            throw invalidJson(e, 0);
         } catch (IOException e) {
             throw ApiException.badRequest("invalid_json", "the body cannot be read: " + e.getMessage());
         }
@@ -187,8 +186,7 @@ public final class EventBodyParser {
             }
             return start + (int) p.currentLocation().getByteOffset();
         } catch (JsonProcessingException e) {
-            throw ApiException.badRequest("invalid_json", "the body is not valid JSON: " + e.getOriginalMessage()
-                    + " (at byte " + (start + e.getLocation().getByteOffset()) + ")");
+            throw invalidJson(e, start);
         } catch (IOException e) {
             throw ApiException.badRequest("invalid_json", "the body cannot be read: " + e.getMessage());
         }
@@ -397,5 +395,20 @@ public final class EventBodyParser {
 
     private static String describeByte(byte c) {
         return c >= 0x20 && c < 0x7f ? "'" + (char) c + "'" : String.format(Locale.ROOT, "byte 0x%02x", c & 0xff);
+    }
+
+    /**
+     * A 400 for a body that is not JSON. Some parser errors (a read constraint such as the nesting
+     * limit) carry no location, so the byte offset is added only when known.
+     */
+    private static ApiException invalidJson(JsonProcessingException e, int start) {
+        String where = e.getLocation() == null || e.getLocation().getByteOffset() < 0 ? ""
+                : " (at byte " + (start + e.getLocation().getByteOffset()) + ")";
+        String what = e.getOriginalMessage();
+        if (e instanceof com.fasterxml.jackson.core.exc.StreamConstraintsException && what != null
+                && what.contains("nesting depth")) {
+            what = "it is nested deeper than " + EventCodec.MAX_NESTING_DEPTH + " levels";
+        }
+        return ApiException.badRequest("invalid_json", "the body is not valid JSON: " + what + where);
     }
 }

@@ -105,6 +105,11 @@ class EventBodyParserTest {
         assertEquals("invalid_json", assertThrows(ApiException.class, () -> parse("[" + E1 + ",", null)).code());
         assertEquals("invalid_json", assertThrows(ApiException.class, () -> parse("hello", null)).code());
         assertEquals("empty_body", assertThrows(ApiException.class, () -> parse("  \n", null)).code());
+        // A read limit of the parser carries no location: still a 400 with a plain message, not a 500.
+        ApiException deep = assertThrows(ApiException.class,
+                () -> parse("[" + E1.replace("12}", "{\"a\":".repeat(40) + "1" + "}".repeat(40) + "}") + "]", null));
+        assertEquals("invalid_json", deep.code());
+        assertTrue(deep.getMessage().contains("nested deeper than 32 levels"), deep.getMessage());
         ApiException media = assertThrows(ApiException.class, () -> parse(E1, "application/xml"));
         assertEquals(415, media.status());
         assertEquals("invalid_json", assertThrows(ApiException.class,

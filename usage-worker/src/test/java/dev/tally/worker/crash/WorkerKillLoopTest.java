@@ -1,0 +1,303 @@
+package dev.tally.worker.crash;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tally.store.UsageEvent;
+import dev.tally.store.internal.TestStores;
+import dev.tally.store.internal.TieredStore;
+import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalConfig;
+import dev.tally.worker.testing.Events;
+import dev.tally.worker.testing.Http;
+import dev.tally.worker.testing.PromText;
+import dev.tally.worker.testing.WorkerProcess;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The set check: {@code usage-worker run} in a child JVM is killed ({@code kill -9}) at seeded
+ * random moments while events arrive through the journal (appended from this JVM) and over HTTP;
+ * it is restarted each time. Small segments and journals and short loop intervals make rollovers,
+ * seals, retention passes, journal rotations and dead-letter writes happen between the kills.
+ * After a clean final run: every acknowledged id is stored exactly once, and nothing is stored that
+ * was never sent. A failure names the seed and keeps the data directory.
+ */
+class WorkerKillLoopTest {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The short loop of the default test run. */
+    @Test
+    void run_killedRepeatedly_everyAckedEventStoredExactlyOnce() throws Exception {
+        killLoop(Integer.getInteger("tally.kills", 20), Long.getLong("tally.seed", 20261122L));
+    }
+
+    /** The long loop: run with -Plong. */
+    @Test
+    @Tag("long")
+    void run_killedManyTimes_everyAckedEventStoredExactlyOnce() throws Exception {
+        killLoop(Integer.getInteger("tally.long-kills", 500), Long.getLong("tally.seed", 5005L));
+    }
+
+    private static String[] runArgs(Path data) {
+        return new String[] {"run", "--data-dir", data.toString(), "--set", "http.port=0",
+            "--set", "import.interval=50ms", "--set", "maintenance.interval=200ms",
+            "--set", "segment.max-bytes=1MiB", "--set", "segment.max-age=2s",
+            "--set", "journal.max-bytes=64KiB", "--set", "journal.max-age=1s",
+            "--set", "import.batch-size=50", "--set", "retention.orphan-grace=1s",
+            "--set", "shutdown.timeout=60s"};
+    }
+
+    private void killLoop(int kills, long seed) throws Exception {
+        Path dir = Files.createTempDirectory("tally-kill-loop-");
+        Path data = dir.resolve("data");
+        Path log = dir.resolve("worker.log");
+        Files.createDirectories(data);
+        String where = "seed " + seed + " (data kept in " + dir + ", rerun with -Dtally.seed=" + seed + ")";
+        Set<String> sent = ConcurrentHashMap.newKeySet();
+        Set<String> acked = ConcurrentHashMap.newKeySet();
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicReference<Http> api = new AtomicReference<>();
+        AtomicReference<Throwable> feederFailure = new AtomicReference<>();
+        AtomicInteger httpAcks = new AtomicInteger();
+        AtomicInteger journalAcks = new AtomicInteger();
+        AtomicInteger invalidJournaled = new AtomicInteger();
+        int survived = 0;
+        boolean ok = false;
+        long started = System.nanoTime();
+        JournalConfig jc = JournalConfig.builder(data).maxJournalBytes(64 * 1024).build();
+        try (Journal journal = Journal.open(jc)) {
+            Thread journalFeeder = new Thread(() -> feedJournal(journal, seed, stop, sent, acked, journalAcks,
+                    invalidJournaled, feederFailure), "journal-feeder");
+            Thread httpFeeder = new Thread(() -> feedHttp(api, seed, stop, sent, acked, httpAcks, feederFailure),
+                    "http-feeder");
+            journalFeeder.start();
+            httpFeeder.start();
+            Random random = new Random(seed);
+            try {
+                for (int k = 0; k < kills; k++) {
+                    try (WorkerProcess w = WorkerProcess.start(log, runArgs(data))) {
+                        if (random.nextInt(5) == 0) {
+                            // during start-up: recovery, lock, journal open, first import pass
+                            Thread.sleep(random.nextInt(1500));
+                        } else {
+                            api.set(new Http("127.0.0.1", w.awaitPort(60)));
+                            Thread.sleep(50 + random.nextInt(1200));
+                        }
+                        assertTrue(w.alive(), where + ": the worker exited on its own before kill " + k + "; "
+                                + w.stderrText());
+                        api.set(null);
+                        // close() kills it with destroyForcibly (SIGKILL) and waits
+                    }
+                    survived++;
+                    if (feederFailure.get() != null) {
+                        throw new AssertionError(where + ": a feeder failed", feederFailure.get());
+                    }
+                }
+            } finally {
+                stop.set(true);
+                journalFeeder.join(30_000);
+                httpFeeder.join(30_000);
+            }
+        }
+        try {
+            if (feederFailure.get() != null) {
+                throw new AssertionError(where + ": a feeder failed", feederFailure.get());
+            }
+            // A clean final run imports everything, then stops on SIGTERM.
+            double deadLetters;
+            try (WorkerProcess w = WorkerProcess.start(log, runArgs(data))) {
+                Http http = new Http("127.0.0.1", w.awaitPort(60));
+                long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+                PromText m;
+                double lastAccepted = -1;
+                int quiet = 0;
+                while (true) {
+                    m = PromText.parse(http.get("/metrics").body());
+                    // Caught up: a pass completed in this run, nothing left to import, nothing new for 3 scrapes.
+                    double accepted = m.value("tally_events_accepted_total");
+                    boolean idle = m.value("tally_import_last_success_timestamp_seconds") > 0
+                            && m.value("tally_import_lag_bytes") == 0 && m.value("tally_ready") == 1
+                            && accepted == lastAccepted;
+                    quiet = idle ? quiet + 1 : 0;
+                    lastAccepted = accepted;
+                    if (quiet >= 3) {
+                        break;
+                    }
+                    assertTrue(System.nanoTime() < deadline, where + ": the final run did not catch up");
+                    Thread.sleep(200);
+                }
+                deadLetters = m.samples().stream().filter(s -> s.name().equals("tally_dead_letters"))
+                        .mapToDouble(PromText.Sample::value).sum();
+                w.terminate();
+                assertEquals(0, w.waitFor(120), where + ": final stop; " + w.stderrText());
+            }
+            Map<String, Integer> counts;
+            try (TieredStore store = TestStores.open(data, Clock.systemUTC())) {
+                counts = TestStores.idCounts(store);
+            }
+            List<String> problems = new ArrayList<>();
+            for (String id : acked) {
+                if (!counts.containsKey(id)) {
+                    problems.add("acknowledged " + id + " not stored");
+                }
+            }
+            counts.forEach((id, n) -> {
+                if (n != 1) {
+                    problems.add(id + " stored " + n + " times");
+                }
+                if (!sent.contains(id)) {
+                    problems.add(id + " stored but never sent");
+                }
+            });
+            assertTrue(problems.isEmpty(), where + ": " + problems.size() + " problem(s), first: "
+                    + problems.subList(0, Math.min(20, problems.size())));
+            assertTrue(invalidJournaled.get() > 0 && deadLetters > 0,
+                    where + ": no dead letters were written (" + deadLetters + ")");
+            assertTrue(httpAcks.get() > 0 && journalAcks.get() > 0, where + ": a feeder never got an ack");
+            assertTrue(survived >= kills, where + ": kills " + survived);
+            System.out.printf("kill loop: seed %d, %d kills survived, %d acked (%d over HTTP, %d via journal),"
+                    + " %d stored, %d sent, %.0f dead letters, %d s%n", seed, survived, acked.size(), httpAcks.get(),
+                    journalAcks.get(), counts.size(), sent.size(), deadLetters,
+                    Duration.ofNanos(System.nanoTime() - started).toSeconds());
+            ok = true;
+        } finally {
+            if (ok) {
+                deleteTree(dir);
+            } else {
+                System.err.println("kill loop failed: " + where);
+            }
+        }
+    }
+
+    /** Appends batches of valid events plus, now and then, one too old to import (a dead letter). */
+    private static void feedJournal(Journal journal, long seed, AtomicBoolean stop, Set<String> sent,
+            Set<String> acked, AtomicInteger acks, AtomicInteger invalid, AtomicReference<Throwable> failure) {
+        Random random = new Random(seed * 31 + 1);
+        int n = 0;
+        try {
+            while (!stop.get()) {
+                Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
+                List<UsageEvent> batch = new ArrayList<>();
+                int size = 1 + random.nextInt(20);
+                for (int i = 0; i < size; i++) {
+                    String id = "j-" + n++;
+                    batch.add(Events.event("acme", id, "key-" + (n % 7), now.minusMillis(random.nextInt(5000)), 10));
+                }
+                if (random.nextInt(4) == 0) {
+                    String id = "j-old-" + n++;
+                    batch.add(Events.event("acme", id, "key-0", now.minus(Duration.ofDays(60)), 10));
+                    invalid.incrementAndGet();
+                }
+                batch.forEach(e -> sent.add(e.tenant() + "/" + e.id()));
+                journal.append(batch);
+                for (UsageEvent e : batch) {
+                    if (!e.id().startsWith("j-old-")) {
+                        acked.add(e.tenant() + "/" + e.id());
+                        acks.incrementAndGet();
+                    }
+                }
+                Thread.sleep(random.nextInt(15));
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+        }
+    }
+
+    /** Posts batches over HTTP, each with one invalid event; records the ids of every 202. */
+    private static void feedHttp(AtomicReference<Http> api, long seed, AtomicBoolean stop, Set<String> sent,
+            Set<String> acked, AtomicInteger acks, AtomicReference<Throwable> failure) {
+        Random random = new Random(seed * 31 + 2);
+        int n = 0;
+        try {
+            while (!stop.get()) {
+                Http http = api.get();
+                if (http == null) {
+                    Thread.sleep(10);
+                    continue;
+                }
+                Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
+                List<String> ids = new ArrayList<>();
+                List<String> parts = new ArrayList<>();
+                int size = 1 + random.nextInt(20);
+                int bad = random.nextInt(size + 1);
+                for (int i = 0; i <= size; i++) {
+                    if (i == bad) {
+                        parts.add("{\"tenant\":\"acme\",\"id\":\"h-bad-" + n++ + "\",\"type\":\"llm.request\"}");
+                        ids.add(null);
+                        continue;
+                    }
+                    String id = "h-" + n++;
+                    ids.add(id);
+                    sent.add("acme/" + id);
+                    parts.add(Events.json("acme", id, "key-" + (n % 5), now.minusMillis(random.nextInt(5000)), 20));
+                }
+                HttpResponse<String> r;
+                try {
+                    r = http.post("/v1/events", "application/json", "[" + String.join(",", parts) + "]");
+                } catch (IOException e) {
+                    continue; // killed mid-request: not acknowledged
+                }
+                if (r.statusCode() != 202) {
+                    if (r.statusCode() == 503) {
+                        continue; // not acknowledged
+                    }
+                    throw new AssertionError("unexpected " + r.statusCode() + ": " + r.body());
+                }
+                JsonNode body = JSON.readTree(r.body());
+                Set<Integer> rejected = new HashSet<>();
+                body.get("rejected").forEach(x -> rejected.add(x.get("index").asInt()));
+                if (!rejected.equals(Set.of(bad)) || body.get("accepted").asInt() != size) {
+                    throw new AssertionError("expected only index " + bad + " rejected: " + r.body());
+                }
+                for (String id : ids) {
+                    if (id != null) {
+                        acked.add("acme/" + id);
+                        acks.incrementAndGet();
+                    }
+                }
+            }
+        } catch (Throwable t) {
+            failure.compareAndSet(null, t);
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                Files.delete(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+}
