@@ -65,7 +65,7 @@ class WorkerKillLoopTest {
     private static String[] runArgs(Path data) {
         return new String[] {"run", "--data-dir", data.toString(), "--set", "http.port=0",
             "--set", "import.interval=50ms", "--set", "maintenance.interval=200ms",
-            "--set", "segment.max-bytes=1MiB", "--set", "segment.max-age=2s",
+            "--set", "segment.max-bytes=4MiB", "--set", "segment.max-age=2s",
             "--set", "journal.max-bytes=64KiB", "--set", "journal.max-age=1s",
             "--set", "import.batch-size=50", "--set", "retention.orphan-grace=1s",
             "--set", "shutdown.timeout=60s"};
@@ -131,7 +131,7 @@ class WorkerKillLoopTest {
             double deadLetters;
             try (WorkerProcess w = WorkerProcess.start(log, runArgs(data))) {
                 Http http = new Http("127.0.0.1", w.awaitPort(60));
-                long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+                long deadline = System.nanoTime() + Duration.ofSeconds(120 + kills).toNanos(); // the backlog grows with the kills
                 PromText m;
                 double lastAccepted = -1;
                 int quiet = 0;
