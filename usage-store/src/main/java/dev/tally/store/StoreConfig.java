@@ -11,7 +11,7 @@ import java.util.Objects;
  * <p>See {@code docs/configuration.md} for the table of names, meanings, defaults and units.
  *
  * @param dataDir             root folder of the store; everything it writes stays below it
- * @param maxSegmentBytes     seal the active segment when its files reach this size
+ * @param maxSegmentBytes     seal the active segment when its files grew by this much over the empty file
  * @param maxSegmentAge       seal the active segment when it is this old (checked by maintenance)
  * @param detailRetention     delete sealed detail whose newest event is older than this; also the
  *                            dedup window

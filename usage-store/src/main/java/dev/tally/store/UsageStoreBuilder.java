@@ -50,7 +50,7 @@ public final class UsageStoreBuilder {
         this.dataDir = Objects.requireNonNull(dataDir, "dataDir").toAbsolutePath().normalize();
     }
 
-    /** Seal the active segment once its {@code .duckdb} plus {@code .wal} reach this many bytes. */
+    /** Seal the active segment once its {@code .duckdb} plus {@code .wal} grew by this many bytes (over the empty file). */
     public UsageStoreBuilder maxSegmentBytes(long bytes) {
         if (bytes < MIN_SEGMENT_BYTES) {
             throw new IllegalArgumentException("maxSegmentBytes = " + bytes + " is below the minimum of "

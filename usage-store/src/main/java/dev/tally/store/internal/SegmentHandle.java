@@ -31,6 +31,8 @@ public final class SegmentHandle extends RefCounted {
     private final Path file;
     private final Path wal;
     private final Instant createdAt;
+    /** Bytes of the files before any row (DuckDB's own overhead): the size limit counts growth over it. */
+    private final long baseBytes;
     private volatile long rows;
     private volatile long minMicros;
     private volatile long maxMicros;
@@ -48,6 +50,7 @@ public final class SegmentHandle extends RefCounted {
         this.rows = rows;
         this.minMicros = minMicros;
         this.maxMicros = maxMicros;
+        this.baseBytes = rows == 0 ? bytesOnDisk() : 0;
     }
 
     public long seq() {
@@ -94,6 +97,14 @@ public final class SegmentHandle extends RefCounted {
     /** Bytes on disk: the segment file plus DuckDB's WAL. */
     public long bytesOnDisk() {
         return sizeOf(file) + sizeOf(wal);
+    }
+
+    /**
+     * Bytes the segment grew by since it was created empty. An empty DuckDB file already takes
+     * about 1.5 MiB, so comparing the raw size with a small limit would roll on every batch.
+     */
+    public long grownBytes() {
+        return Math.max(0, bytesOnDisk() - baseBytes);
     }
 
     private static long sizeOf(Path p) {

@@ -366,8 +366,8 @@ public final class TieredStore implements UsageStore {
             }
             dedup.putAll(hashes, hashes.length, (int) seg.seq());
             seg.recordAppend(hashes.length, min, max);
-            if (seg.bytesOnDisk() >= config.maxSegmentBytes()) {
-                rolloverLocked("reached maxSegmentBytes (" + config.maxSegmentBytes() + " bytes)");
+            if (seg.grownBytes() >= config.maxSegmentBytes()) {
+                rolloverLocked("grew by maxSegmentBytes (" + config.maxSegmentBytes() + " bytes)");
                 sealNeeded = true;
             }
             return record(new AppendResult(fresh.size(), duplicates, rejected));

@@ -25,7 +25,7 @@ public enum Setting {
     MAINTENANCE_INTERVAL("maintenance.interval", Group.FREQUENT, Kind.DURATION, "1m", "duration",
             "Pause between maintenance passes (age rollover, seal, retention, orphan cleanup)."),
     SEGMENT_MAX_BYTES("segment.max-bytes", Group.FREQUENT, Kind.SIZE, "64MiB", "bytes",
-            "Seal the active segment when its .duckdb plus .wal reach this size. Minimum 1MiB."),
+            "Seal the active segment when its .duckdb plus .wal grew by this much since it was created (an empty segment file already takes about 1.5MiB). Minimum 1MiB."),
     SEGMENT_MAX_AGE("segment.max-age", Group.FREQUENT, Kind.DURATION, "1h", "duration",
             "Seal the active segment when it is this old."),
     RETENTION_DETAIL("retention.detail", Group.FREQUENT, Kind.DURATION, "35d", "duration",

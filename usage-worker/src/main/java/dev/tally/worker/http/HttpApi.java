@@ -231,8 +231,11 @@ public final class HttpApi implements AutoCloseable {
             log.warn("{} {}: {}", ex.getRequestMethod(), route, e.getMessage());
             status = sendError(ex, 503, "store_unavailable", e.getMessage(), Map.of(), Optional.empty());
         } catch (RuntimeException e) {
-            log.error("{} {} failed", ex.getRequestMethod(), route, e);
-            status = sendError(ex, 500, "internal", "internal error: " + e, Map.of(), Optional.empty());
+            // The details go to the log only: an exception's text can name internals a client must not see.
+            String incident = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+            log.error("{} {} failed (incident {})", ex.getRequestMethod(), route, incident, e);
+            status = sendError(ex, 500, "internal", "internal error; the worker's log has the details under incident "
+                    + incident, Map.of(), Optional.empty());
         } catch (IOException e) {
             log.debug("{} {}: the client went away: {}", ex.getRequestMethod(), route, e.toString());
             status = 499;
