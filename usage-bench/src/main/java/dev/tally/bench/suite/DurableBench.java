@@ -1,6 +1,7 @@
 package dev.tally.bench.suite;
 
 import dev.tally.bench.Workload;
+import dev.tally.store.SegmentInfo;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetterQueue;
@@ -72,23 +73,41 @@ final class DurableBench {
                 th.start();
                 threads.add(th);
             }
-            long[] stored = new long[1];
+            long[] retries = new long[1];
             Thread importThread = new Thread(() -> {
+                // As the worker's import loop: a failed pass (e.g. the live journal rotated while it was
+                // being read) leaves the committed positions where they were, and the next pass goes on.
                 try {
                     go.await();
-                    while (stored[0] < events && error.get() == null) {
-                        Importer.Pass p = importer.runOnce();
-                        stored[0] += p.stored();
+                    int failedInARow = 0;
+                    while (error.get() == null) {
+                        boolean done = !producing.get();
+                        Importer.Pass p;
+                        try {
+                            p = importer.runOnce();
+                            failedInARow = 0;
+                        } catch (RuntimeException e) {
+                            retries[0]++;
+                            if (++failedInARow > 100) {
+                                throw e;
+                            }
+                            Thread.sleep(10);
+                            continue;
+                        }
                         if (!p.errors().isEmpty()) {
                             throw new IllegalStateException("import errors: " + p.errors());
+                        }
+                        if (p.didWork()) {
+                            importedAt[0] = System.nanoTime();
+                        } else if (done) {
+                            break; // the producers had finished before this pass began, and it found nothing
                         }
                         journalBytes[0] = Math.max(journalBytes[0], Sys.bytes(dir.resolve("journal")));
                         journal.reap(importer.fullyImported());
                         if (!p.didWork()) {
-                            Thread.sleep(producing.get() ? 20 : 1);
+                            Thread.sleep(done ? 1 : 20);
                         }
                     }
-                    importedAt[0] = System.nanoTime();
                 } catch (Throwable e) {
                     error.compareAndSet(null, e);
                 }
@@ -106,8 +125,12 @@ final class DurableBench {
             if (error.get() != null) {
                 throw new IllegalStateException("durable ingest failed", error.get());
             }
-            if (stored[0] != events) {
-                throw new IllegalStateException("imported " + stored[0] + " of " + events);
+            long stored = store.segments().stream()
+                    .filter(x -> x.state() == SegmentInfo.State.ACTIVE || x.state() == SegmentInfo.State.PENDING
+                            || x.state() == SegmentInfo.State.SEALED_DETAIL)
+                    .mapToLong(SegmentInfo::rows).sum();
+            if (stored != events) {
+                throw new IllegalStateException("the store holds " + stored + " of " + events + " events");
             }
             long[] all = latencies.stream().flatMapToLong(Arrays::stream).sorted().toArray();
             double seconds = (importedAt[0] - start) / 1e9;
@@ -119,6 +142,7 @@ final class DurableBench {
             out.put(k + "p99_ack_ms", Sys.percentile(all, 0.99) / 1e6);
             out.put(k + "load_avg", Sys.load());
             out.put(k + "journal_peak_bytes", journalBytes[0]);
+            out.put(k + "import_retries", retries[0]);
         }
         out.put(k + "peak_rss", Sys.peakRss("self"));
     }
