@@ -85,6 +85,18 @@ public final class FileSync {
         return true;
     }
 
+    /** CRC32C of a whole file, read in 64 KiB chunks. */
+    public static long crc32c(Path file) throws IOException {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        byte[] buf = new byte[1 << 16];
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                crc.update(buf, 0, n);
+            }
+        }
+        return crc.getValue();
+    }
+
     /**
      * Resolves {@code relative} (taken from input: a manifest entry, a file name, a request)
      * against {@code root} and refuses anything that would leave the root: absolute paths,

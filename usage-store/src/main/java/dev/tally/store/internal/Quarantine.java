@@ -57,7 +57,7 @@ final class Quarantine {
             return size;
         }
         try {
-            long crc = Sealer.crc32c(FileSync.resolveInside(files.root(), p.path()));
+            long crc = FileSync.crc32c(FileSync.resolveInside(files.root(), p.path()));
             return crc == p.crc32c() ? null
                     : "CRC32C " + Long.toHexString(crc) + " does not match the manifest's " + Long.toHexString(p.crc32c())
                             + " (damaged on disk)";

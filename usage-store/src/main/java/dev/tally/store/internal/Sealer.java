@@ -2,7 +2,6 @@ package dev.tally.store.internal;
 
 import dev.tally.store.StoreException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.ResultSet;
@@ -13,7 +12,6 @@ import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.zip.CRC32C;
 import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -131,22 +129,10 @@ final class Sealer {
 
     private static SealedPart publishable(PartKind kind, SegmentHandle seg, DayStats d, String rel, Path tmp,
             Path target, Instant min, Instant max, long rows) throws IOException {
-        long crc = crc32c(tmp);
+        long crc = FileSync.crc32c(tmp);
         long bytes = Files.size(tmp);
         FileSync.moveAtomically(tmp, target);
         return new SealedPart(seg.seq(), kind, d.day, rel, min, max, rows, bytes, crc);
-    }
-
-    static long crc32c(Path file) throws IOException {
-        CRC32C crc = new CRC32C();
-        byte[] buf = new byte[1 << 16];
-        try (InputStream in = Files.newInputStream(file)) {
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                crc.update(buf, 0, n);
-            }
-        }
-        return crc.getValue();
     }
 
     private static long single(Statement s, String sql) throws SQLException {

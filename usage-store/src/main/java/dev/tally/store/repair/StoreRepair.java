@@ -8,7 +8,6 @@ import dev.tally.store.internal.SealedPart;
 import dev.tally.store.internal.SegmentFiles;
 import dev.tally.store.internal.TimeUtil;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
@@ -30,7 +29,6 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import java.util.zip.CRC32C;
 
 /**
  * Offline repairs for damage recovery refuses to guess about. Each takes the store's lock (so the
@@ -89,7 +87,7 @@ public final class StoreRepair {
                             rs.next();
                             parts.add(new SealedPart(seq.getAsLong(), kind, LocalDate.parse(dayDir.substring(4)), rel,
                                     TimeUtil.fromMicros(rs.getLong(2)), TimeUtil.fromMicros(rs.getLong(3)), rs.getLong(1),
-                                    Files.size(f), crc32c(f)));
+                                    Files.size(f), FileSync.crc32c(f)));
                             maxPartSeq = Math.max(maxPartSeq, seq.getAsLong());
                         } catch (SQLException e) {
                             Path q = FileSync.resolveInside(files.quarantineDir(), rel + "." + stamp(now));
@@ -211,17 +209,6 @@ public final class StoreRepair {
                 return n.endsWith(SegmentFiles.PARQUET_SUFFIX) || n.endsWith(SegmentFiles.SEGMENT_SUFFIX);
             }).sorted().toList();
         }
-    }
-
-    private static long crc32c(Path f) throws IOException {
-        CRC32C crc = new CRC32C();
-        byte[] buf = new byte[1 << 16];
-        try (InputStream in = Files.newInputStream(f)) {
-            for (int n; (n = in.read(buf)) > 0; ) {
-                crc.update(buf, 0, n);
-            }
-        }
-        return crc.getValue();
     }
 
     private static String stamp(Instant t) {

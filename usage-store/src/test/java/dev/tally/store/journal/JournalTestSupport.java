@@ -5,16 +5,11 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.tally.store.UsageEvent;
 import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicReference;
 
 /** Events, clocks and whole-journal reads shared by the journal tests. */
 final class JournalTestSupport {
@@ -90,37 +85,5 @@ final class JournalTestSupport {
 
     static JournalConfig.Builder config(Path dir) {
         return JournalConfig.builder(dir);
-    }
-
-    /** A clock that tests move by hand; never sleeps. */
-    static final class MutableClock extends Clock {
-        private final AtomicReference<Instant> now;
-
-        MutableClock(Instant start) {
-            this.now = new AtomicReference<>(start);
-        }
-
-        void advance(Duration d) {
-            now.updateAndGet(t -> t.plus(d));
-        }
-
-        void set(Instant t) {
-            now.set(t);
-        }
-
-        @Override
-        public Instant instant() {
-            return now.get();
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
     }
 }
