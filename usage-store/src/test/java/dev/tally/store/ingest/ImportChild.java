@@ -10,7 +10,7 @@ import java.util.List;
 
 /**
  * Child-JVM main for the import kill loop: opens the store (running recovery), prints
- * {@code OPEN}, imports the journal in small batches printing {@code BATCH n} after each pass,
+ * {@code OPEN}, imports the journal in small batches printing {@code BATCH n} before each batch,
  * prints {@code DONE} when nothing is left. Arguments: {@code dataDir epochSecondsNow batchSize}.
  */
 public final class ImportChild {
@@ -25,10 +25,15 @@ public final class ImportChild {
             System.out.println("OPEN");
             System.out.flush();
             Importer importer = new Importer(store, dir, List.of(), batch, 1 << 20, DeadLetterQueue.open(dir, false), clock);
-            int n = 0;
-            while (importer.runOnce().didWork()) {
-                System.out.println("BATCH " + (++n));
+            int[] n = {0};
+            // The stop hook is asked before every batch: it reports progress batch by batch, so the
+            // parent can kill this process in the middle of an import pass.
+            while (importer.runOnce(() -> {
+                System.out.println("BATCH " + (++n[0]));
                 System.out.flush();
+                return false;
+            }).didWork()) {
+                // next pass
             }
         }
         System.out.println("DONE");

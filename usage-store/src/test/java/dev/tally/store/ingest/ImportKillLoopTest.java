@@ -47,7 +47,9 @@ class ImportKillLoopTest {
     }
 
     private void killLoop(int kills, long seed) throws Exception {
-        int events = 20_000;
+        // Each round imports 0..3 batches of 700 before its kill: size the journal so that every
+        // requested kill lands while there is still something to import.
+        int events = Math.max(20_000, kills * 2_100 / 1_000 * 1_000);
         List<UsageEvent> all = TestEvents.batch("acme", "k", events, 20, NOW, Duration.ofDays(3), seed);
         try (Journal journal = Journal.open(JournalConfig.builder(dir).maxJournalBytes(1L << 20).build())) {
             for (int i = 0; i < events; i += 1_000) {
@@ -57,6 +59,7 @@ class ImportKillLoopTest {
         Random random = new Random(seed);
         Path log = Files.createFile(dir.resolve("children.log"));
         String now = Long.toString(NOW.getEpochSecond());
+        int killed = 0;
         for (int k = 0; k < kills; k++) {
             try (ChildJvm child = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
                 int afterBatches = random.nextInt(4);
@@ -65,8 +68,10 @@ class ImportKillLoopTest {
                     break; // finished before the chosen point: nothing left to kill
                 }
                 child.kill();
+                killed++;
             }
         }
+        assertEquals(kills, killed, "seed " + seed + ": every kill must land while records are still being imported");
         try (ChildJvm last = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
             assertNotNull(last.await("DONE", 120), "seed " + seed + ": final import did not finish, see " + log);
         }
