@@ -124,7 +124,7 @@ public final class QueryBenchmark {
         Instant start = NOW.minus(Duration.ofDays(30));
         List<UsageEvent> batch = new ArrayList<>(BATCH);
         for (long i = 0; i < events; i++) {
-            long micros = span * i / events + r.nextInt(1_000_000);
+            long micros = (long) ((double) span * i / events) + r.nextInt(1_000_000); // span * i overflows a long at 10M
             Instant t = start.plusNanos(Math.min(micros, span - 1) * 1_000);
             int subject = (int) (Math.abs(r.nextGaussian()) * SUBJECTS / 3) % SUBJECTS;
             String data = "{\"input_tokens\":" + (1 + r.nextInt(8_000)) + ",\"output_tokens\":" + r.nextInt(2_000)

@@ -410,7 +410,10 @@ final class Report {
         line("");
         line("Every query is run " + get("run.query_runs", "?") + " times after 5 warm-up runs, each time for "
                 + "another subject or tenant (so no run is answered from the previous run's cache), over the 30 days "
-                + "of the workload. Tally answers in process; PostgreSQL over JDBC on loopback, after building "
+                + "of the workload. Tally answers in process through its meters API (`MeterService`) with the per-part "
+                + "result cache off, so every run reads the Parquet parts; the meter service answers from hourly "
+                + "rollups where they are exact (a SUM without groups on whole-hour windows) and from detail "
+                + "otherwise, and the table says which. PostgreSQL over JDBC on loopback, after building "
                 + "`(tenant, subject, time)` and BRIN `(time)` indexes and `VACUUM ANALYZE`. The fingerprint of "
                 + "the answers (rows, events, exact sums) must be equal; the last column says whether it is.");
         line("");
@@ -418,8 +421,8 @@ final class Report {
             line("- `" + q.key + "`: " + q.title + "; SQL: `" + PgBench.Queries.sql(q) + "`");
         }
         line("");
-        header("events", "query", "Tally p50 (ms)", "Tally p99 (ms)", "PostgreSQL p50 (ms)", "PostgreSQL p99 (ms)",
-                "PostgreSQL / Tally (p50)", "same answers");
+        header("events", "query", "Tally source", "Tally p50 (ms)", "Tally p99 (ms)", "PostgreSQL p50 (ms)",
+                "PostgreSQL p99 (ms)", "PostgreSQL / Tally (p50)", "same answers");
         for (long n : sizes) {
             for (Billing.Query q : Billing.Query.values()) {
                 String s = "query.store." + n + "." + q.key + ".";
@@ -436,7 +439,7 @@ final class Report {
                 } else {
                     same = cs.equals(cg) ? "yes" : "**no**: " + cs + " vs " + cg;
                 }
-                row(events(n), q.key, tally50, ms(num(s + "p99_ms")), ms(num(g + "p50_ms")), ms(num(g + "p99_ms")),
+                row(events(n), q.key, get(s + "source", "—"), tally50, ms(num(s + "p99_ms")), ms(num(g + "p50_ms")), ms(num(g + "p99_ms")),
                         x(div(num(g + "p50_ms"), num(s + "p50_ms"))), same);
             }
         }

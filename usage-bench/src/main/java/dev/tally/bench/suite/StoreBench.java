@@ -36,8 +36,7 @@ final class StoreBench {
         int loadSamples = 0;
         String phase = "phase.store." + events + ".";
         out.put(phase + "ingest.start", System.currentTimeMillis());
-        try (UsageStore store = UsageStore.builder(dir).build()) {
-            StoreQueries queries = new StoreQueries(store);
+        try (UsageStore store = UsageStore.builder(dir).build(); StoreQueries queries = new StoreQueries(store)) {
             long done = 0;
             while (done < events) {
                 int n = (int) Math.min(Suite.BATCH, events - done);
@@ -72,6 +71,11 @@ final class StoreBench {
             waitForSeals(store);
             out.put(phase + "query.start", System.currentTimeMillis());
             Billing.measure(out, "query.store." + events, queries, queryRuns, 5, end, w.tenants(), w.subjects());
+            for (Billing.Query q : Billing.Query.values()) {
+                if (queries.source(q) != null) {
+                    out.put("query.store." + events + "." + q.key + ".source", queries.source(q));
+                }
+            }
             out.put(phase + "query.end", System.currentTimeMillis());
 
             // Footprint: the DuckDB tiers as they are, then everything sealed.

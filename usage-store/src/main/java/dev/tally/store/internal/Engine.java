@@ -32,6 +32,10 @@ public final class Engine implements AutoCloseable {
             // Extensions are built in; never try to download one.
             s.execute("SET autoinstall_known_extensions = false");
             s.execute("SET autoload_known_extensions = false");
+            // Sealed parts are written once under a unique name and never modified, so their
+            // Parquet footers can be kept between queries (DuckDB still re-reads a footer when a
+            // file's modification time changes).
+            s.execute("SET parquet_metadata_cache = true");
         }
     }
 

@@ -43,11 +43,21 @@ import org.junit.jupiter.api.Test;
  * random moments while events arrive through the journal (appended from this JVM) and over HTTP;
  * it is restarted each time. Small segments and journals and short loop intervals make rollovers,
  * seals, retention passes, journal rotations and dead-letter writes happen between the kills.
- * After a clean final run: every acknowledged id is stored exactly once, and nothing is stored that
- * was never sent. A failure names the seed and keeps the data directory.
+ * Retention deletes for real: some journaled events are stamped just inside the detail retention
+ * ({@link #RETENTION}), so their parts expire seconds later and are deleted while the kills go on.
+ * After a clean final run: every acknowledged current id is stored exactly once, an expiring id at
+ * most once, and nothing is stored that was never sent. A failure names the seed and keeps the data
+ * directory.
  */
 class WorkerKillLoopTest {
     static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Detail retention of the loop. Over a day, so expiring events land in another UTC day's parts
+     * than current ones and their parts expire as a whole.
+     */
+    static final Duration RETENTION = Duration.ofDays(2);
+    /** How long after it is stamped an expiring event passes the retention cutoff. */
+    static final Duration EXPIRES_AFTER = Duration.ofSeconds(20);
 
     /** The short loop of the default test run. */
     @Test
@@ -68,6 +78,7 @@ class WorkerKillLoopTest {
             "--set", "segment.max-bytes=4MiB", "--set", "segment.max-age=2s",
             "--set", "journal.max-bytes=64KiB", "--set", "journal.max-age=1s",
             "--set", "import.batch-size=50", "--set", "retention.orphan-grace=1s",
+            "--set", "retention.detail=" + RETENTION.toDays() + "d", "--set", "events.max-age=" + RETENTION.toDays() + "d",
             "--set", "shutdown.timeout=60s"};
     }
 
@@ -85,13 +96,14 @@ class WorkerKillLoopTest {
         AtomicInteger httpAcks = new AtomicInteger();
         AtomicInteger journalAcks = new AtomicInteger();
         AtomicInteger invalidJournaled = new AtomicInteger();
+        AtomicInteger expiring = new AtomicInteger();
         int survived = 0;
         boolean ok = false;
         long started = System.nanoTime();
         JournalConfig jc = JournalConfig.builder(data).maxJournalBytes(64 * 1024).build();
         try (Journal journal = Journal.open(jc)) {
             Thread journalFeeder = new Thread(() -> feedJournal(journal, seed, stop, sent, acked, journalAcks,
-                    invalidJournaled, feederFailure), "journal-feeder");
+                    invalidJournaled, expiring, feederFailure), "journal-feeder");
             Thread httpFeeder = new Thread(() -> feedHttp(api, seed, stop, sent, acked, httpAcks, feederFailure),
                     "http-feeder");
             journalFeeder.start();
@@ -179,10 +191,19 @@ class WorkerKillLoopTest {
                     where + ": no dead letters were written (" + deadLetters + ")");
             assertTrue(httpAcks.get() > 0 && journalAcks.get() > 0, where + ": a feeder never got an ack");
             assertTrue(survived >= kills, where + ": kills " + survived);
+            long expiredDeletions;
+            try (var lines = Files.lines(log)) {
+                expiredDeletions = lines.filter(l -> l.contains("DETAIL_EXPIRED") || l.contains("not archived"))
+                        .count();
+            }
+            assertTrue(expiring.get() > 0 && expiredDeletions > 0,
+                    where + ": retention never deleted expired detail (" + expiring.get() + " expiring events sent)");
+            long expiringStored = counts.keySet().stream().filter(id -> id.startsWith("acme/j-exp-")).count();
             System.out.printf("kill loop: seed %d, %d kills survived, %d acked (%d over HTTP, %d via journal),"
-                    + " %d stored, %d sent, %.0f dead letters, %d s%n", seed, survived, acked.size(), httpAcks.get(),
-                    journalAcks.get(), counts.size(), sent.size(), deadLetters,
-                    Duration.ofNanos(System.nanoTime() - started).toSeconds());
+                    + " %d stored, %d sent, %.0f dead letters, %d expiring sent (%d still stored),"
+                    + " %d retention deletions logged, %d s%n", seed, survived, acked.size(), httpAcks.get(),
+                    journalAcks.get(), counts.size(), sent.size(), deadLetters, expiring.get(), expiringStored,
+                    expiredDeletions, Duration.ofNanos(System.nanoTime() - started).toSeconds());
             ok = true;
         } finally {
             if (ok) {
@@ -193,9 +214,14 @@ class WorkerKillLoopTest {
         }
     }
 
-    /** Appends batches of valid events plus, now and then, one too old to import (a dead letter). */
+    /**
+     * Appends batches of current events plus, now and then, one that expires seconds after it is
+     * stamped (retention may delete it, or it is refused as too old when the import comes late) and
+     * one too old to import (a dead letter).
+     */
     private static void feedJournal(Journal journal, long seed, AtomicBoolean stop, Set<String> sent,
-            Set<String> acked, AtomicInteger acks, AtomicInteger invalid, AtomicReference<Throwable> failure) {
+            Set<String> acked, AtomicInteger acks, AtomicInteger invalid, AtomicInteger expiring,
+            AtomicReference<Throwable> failure) {
         Random random = new Random(seed * 31 + 1);
         int n = 0;
         try {
@@ -207,6 +233,11 @@ class WorkerKillLoopTest {
                     String id = "j-" + n++;
                     batch.add(Events.event("acme", id, "key-" + (n % 7), now.minusMillis(random.nextInt(5000)), 10));
                 }
+                if (random.nextInt(3) == 0) {
+                    String id = "j-exp-" + n++;
+                    batch.add(Events.event("acme", id, "key-1", now.minus(RETENTION).plus(EXPIRES_AFTER), 10));
+                    expiring.incrementAndGet();
+                }
                 if (random.nextInt(4) == 0) {
                     String id = "j-old-" + n++;
                     batch.add(Events.event("acme", id, "key-0", now.minus(Duration.ofDays(60)), 10));
@@ -215,7 +246,7 @@ class WorkerKillLoopTest {
                 batch.forEach(e -> sent.add(e.tenant() + "/" + e.id()));
                 journal.append(batch);
                 for (UsageEvent e : batch) {
-                    if (!e.id().startsWith("j-old-")) {
+                    if (!e.id().startsWith("j-old-") && !e.id().startsWith("j-exp-")) {
                         acked.add(e.tenant() + "/" + e.id());
                         acks.incrementAndGet();
                     }
