@@ -32,14 +32,12 @@ import java.util.stream.Stream;
  * through the store's append path, seals, then times each query shape over many runs from hourly
  * rollups and from detail, with the per-part cache off (every run computes) and, for rollups, on.
  *
- * <pre>
- * ./mvnw -q -o -pl usage-store,usage-bench compile
- * ./mvnw -q -o -pl usage-store org.apache.maven.plugins:maven-dependency-plugin:3.8.1:build-classpath -Dmdep.outputFile=/tmp/cp.txt
- * java -Xmx4g -cp usage-bench/target/classes:usage-store/target/classes:$(cat /tmp/cp.txt) dev.tally.bench.QueryBenchmark [events] [runs] [dir]
- * </pre>
+ * <pre>bench/run query [events] [runs] [dir] [shapes]</pre>
  *
- * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end. Prints one line per
- * measurement: name, source, rows returned, p50 and p99 in milliseconds.
+ * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end. A fourth argument
+ * names the query shapes to time, comma-separated ({@code monthly,daily-per-subject,daily-by-model,
+ * unique,p95}; default all of them). Prints one line per measurement: name, source, rows returned,
+ * p50 and p99 in milliseconds.
  */
 public final class QueryBenchmark {
     private static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
@@ -54,6 +52,8 @@ public final class QueryBenchmark {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 50;
         Path dir = args.length > 2 ? Path.of(args[2]) : Files.createTempDirectory("tally-query-bench-");
         boolean temporary = args.length <= 2;
+        java.util.Set<String> shapes = args.length > 3 ? java.util.Set.of(args[3].split(","))
+                : java.util.Set.of("monthly", "daily-per-subject", "daily-by-model", "unique", "p95");
         System.out.printf(Locale.ROOT, "events=%d runs=%d dir=%s cores=%d maxHeap=%dMiB java=%s%n", events, runs, dir,
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20,
                 System.getProperty("java.version"));
@@ -97,18 +97,28 @@ public final class QueryBenchmark {
                 checkSame(cold.query(monthly), cold.query(monthlyDetail));
                 checkSame(cold.query(dailyPerSubject), cold.query(dailyPerSubjectDetail));
 
-                time("monthly total, 1 subject", runs, () -> cold.query(monthly));
-                time("monthly total, 1 subject, warm cache", runs, () -> warm.query(monthly));
-                time("monthly total, 1 subject", runs, () -> cold.query(monthlyDetail));
-                time("daily (Berlin) per subject, all 1000", runs, () -> cold.query(dailyPerSubject));
-                time("daily (Berlin) per subject, all 1000, warm cache", runs, () -> warm.query(dailyPerSubject));
-                time("daily (Berlin) per subject, all 1000", runs, () -> cold.query(dailyPerSubjectDetail));
-                time("daily (Berlin) grouped by model", runs, () -> cold.query(dailyByModel));
-                time("daily (Berlin) grouped by model, warm cache", runs, () -> warm.query(dailyByModel));
-                time("UNIQUE_COUNT users, 1 subject, month", runs, () -> cold.query(uniqueOne));
-                time("UNIQUE_COUNT users, daily (Berlin), all subjects", runs, () -> cold.query(unique));
-                time("P95 latency, 1 subject, month", runs, () -> cold.query(p95One));
-                time("P95 latency, daily (Berlin) by model", runs, () -> cold.query(p95));
+                if (shapes.contains("monthly")) {
+                    time("monthly total, 1 subject", runs, () -> cold.query(monthly));
+                    time("monthly total, 1 subject, warm cache", runs, () -> warm.query(monthly));
+                    time("monthly total, 1 subject", runs, () -> cold.query(monthlyDetail));
+                }
+                if (shapes.contains("daily-per-subject")) {
+                    time("daily (Berlin) per subject, all 1000", runs, () -> cold.query(dailyPerSubject));
+                    time("daily (Berlin) per subject, all 1000, warm cache", runs, () -> warm.query(dailyPerSubject));
+                    time("daily (Berlin) per subject, all 1000", runs, () -> cold.query(dailyPerSubjectDetail));
+                }
+                if (shapes.contains("daily-by-model")) {
+                    time("daily (Berlin) grouped by model", runs, () -> cold.query(dailyByModel));
+                    time("daily (Berlin) grouped by model, warm cache", runs, () -> warm.query(dailyByModel));
+                }
+                if (shapes.contains("unique")) {
+                    time("UNIQUE_COUNT users, 1 subject, month", runs, () -> cold.query(uniqueOne));
+                    time("UNIQUE_COUNT users, daily (Berlin), all subjects", runs, () -> cold.query(unique));
+                }
+                if (shapes.contains("p95")) {
+                    time("P95 latency, 1 subject, month", runs, () -> cold.query(p95One));
+                    time("P95 latency, daily (Berlin) by model", runs, () -> cold.query(p95));
+                }
             }
         } finally {
             if (temporary) {

@@ -444,6 +444,19 @@ final class Report {
             }
         }
         line("");
+        line("Rollups against detail: the same `monthly_total` question answered by Tally from detail "
+                + "(`detailOnly`), in the same step. The other three queries need every event's value (a group "
+                + "by a property, distinct users, a percentile), so they are always answered from detail.");
+        line("");
+        header("events", "monthly_total from rollups p50 / p99 (ms)", "from detail p50 / p99 (ms)",
+                "detail / rollups (p50)");
+        for (long n : sizes) {
+            String s = "query.store." + n + ".monthly_total.";
+            String d = "query.store-detail." + n + ".monthly_total.";
+            row(events(n), ms(num(s + "p50_ms")) + " / " + ms(num(s + "p99_ms")),
+                    ms(num(d + "p50_ms")) + " / " + ms(num(d + "p99_ms")), x(div(num(d + "p50_ms"), num(s + "p50_ms"))));
+        }
+        line("");
     }
 
     private void growth(String png, long largest) {

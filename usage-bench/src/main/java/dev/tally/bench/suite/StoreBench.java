@@ -36,7 +36,8 @@ final class StoreBench {
         int loadSamples = 0;
         String phase = "phase.store." + events + ".";
         out.put(phase + "ingest.start", System.currentTimeMillis());
-        try (UsageStore store = UsageStore.builder(dir).build(); StoreQueries queries = new StoreQueries(store)) {
+        try (UsageStore store = UsageStore.builder(dir).build(); StoreQueries queries = new StoreQueries(store, false);
+                StoreQueries fromDetail = new StoreQueries(store, true)) {
             long done = 0;
             while (done < events) {
                 int n = (int) Math.min(Suite.BATCH, events - done);
@@ -71,6 +72,8 @@ final class StoreBench {
             waitForSeals(store);
             out.put(phase + "query.start", System.currentTimeMillis());
             Billing.measure(out, "query.store." + events, queries, queryRuns, 5, end, w.tenants(), w.subjects());
+            Billing.measure(out, "query.store-detail." + events, fromDetail, queryRuns, 5, end, w.tenants(),
+                    w.subjects());
             for (Billing.Query q : Billing.Query.values()) {
                 if (queries.source(q) != null) {
                     out.put("query.store." + events + "." + q.key + ".source", queries.source(q));

@@ -24,9 +24,15 @@ import java.util.Map;
  */
 final class StoreQueries implements Billing.Side, AutoCloseable {
     private final MeterService meters;
+    private final boolean detailOnly;
     private final Map<Billing.Query, String> sources = new EnumMap<>(Billing.Query.class);
 
-    StoreQueries(UsageStore store) {
+    /**
+     * @param detailOnly answer from detail even where rollups are exact (to compare the two);
+     *                   then only the queries rollups could answer are run
+     */
+    StoreQueries(UsageStore store, boolean detailOnly) {
+        this.detailOnly = detailOnly;
         MeterRegistry registry = new MeterRegistry();
         registry.register(new MeterDefinition("input_tokens", "llm.request", Aggregation.SUM, "$.input_tokens",
                 Map.of("model", "$.model"), Map.of()));
@@ -35,6 +41,11 @@ final class StoreQueries implements Billing.Side, AutoCloseable {
         registry.register(new MeterDefinition("latency_p95", "llm.request", Aggregation.P95, "$.latency_ms",
                 Map.of("model", "$.model"), Map.of()));
         this.meters = new MeterService(store, registry, 0);
+    }
+
+    @Override
+    public String unsupported(Billing.Query q) {
+        return detailOnly && q != Billing.Query.MONTHLY_TOTAL ? "always answered from detail" : null;
     }
 
     /** Where the last answer to {@code q} came from: rollup or detail. */
@@ -46,7 +57,7 @@ final class StoreQueries implements Billing.Side, AutoCloseable {
     public Billing.Answer run(Billing.Query q, Billing.Params p) {
         MeterQuery query = switch (q) {
             case MONTHLY_TOTAL -> MeterQuery.builder("input_tokens", p.tenant(), p.from(), p.to())
-                    .subjects(p.subject()).build();
+                    .subjects(p.subject()).detailOnly(detailOnly).build();
             case DAILY_BY_MODEL -> MeterQuery.builder("input_tokens", p.tenant(), p.from(), p.to())
                     .window(WindowSize.DAY, ZoneOffset.UTC).perSubject(false).groupBy("model").build();
             case UNIQUE_USERS -> MeterQuery.builder("users", p.tenant(), p.from(), p.to()).build();
