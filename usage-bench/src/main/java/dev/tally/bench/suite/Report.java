@@ -197,11 +197,18 @@ final class Report {
             // unknown
         }
         double cores = Double.parseDouble(get("machine.cores", "1"));
-        if (load != null && load > cores / 2) {
+        boolean othersBusy = !get("run.busy_start", "").isEmpty();
+        if (load != null && (othersBusy || load > cores)) {
             line("**The machine was busy.** The load average was " + load + " on " + (int) cores
-                    + " cores when the run started (other builds share the machine), and each table shows the "
+                    + " cores when the run started (other work shares the machine), and each table shows the "
                     + "load during its step. Absolute rates are therefore low and noisy; the ratios between "
                     + "systems measured in this same run are the figures to read.");
+            line("");
+        } else if (load != null) {
+            line("No other process used more than 20% of a CPU when the run started (the 1-minute load average, "
+                    + load + " on " + (int) cores + " cores, was the tail of earlier work). The run's own steps "
+                    + "load the machine, and each table shows the load during its step: with 2 cores, a system's "
+                    + "server or importer competes with its own clients.");
             line("");
         }
     }
@@ -654,6 +661,7 @@ final class Report {
         line("");
         Path dir = doc.toAbsolutePath().getParent();
         String[][] others = {
+            {"benchmarks-notes.md", "a reading of the last run: what limits each missed target (written by hand)"},
             {"benchmarks-journal.md", "journal append throughput and ack latency by batch size and threads"},
             {"benchmarks-query.md", "meter query latency, rollups against detail"},
             {"benchmarks-verify.md", "verification and repair timings"}};
