@@ -39,8 +39,12 @@ final class Sealer {
      * 1% more bytes.
      */
     static final int DETAIL_ROW_GROUP_ROWS = 16_384;
-    /** Rows per row group of a rollup part; smaller still, as rollup rows are narrow. */
-    static final int ROLLUP_ROW_GROUP_ROWS = 8_192;
+    /**
+     * Rows per row group of a rollup part. Rollup rows are narrow and sorted by tenant and subject
+     * too: 32,768 keeps a per-subject read about as fast as 8,192 did while a whole-tenant scan
+     * stays within 15% of the default's speed (8,192 made it 60% slower; measured at 10M events).
+     */
+    static final int ROLLUP_ROW_GROUP_ROWS = 32_768;
 
     private final Engine engine;
     private final SegmentFiles files;
