@@ -52,8 +52,11 @@ public final class QueryBenchmark {
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 50;
         Path dir = args.length > 2 ? Path.of(args[2]) : Files.createTempDirectory("tally-query-bench-");
         boolean temporary = args.length <= 2;
-        java.util.Set<String> shapes = args.length > 3 ? java.util.Set.of(args[3].split(","))
-                : java.util.Set.of("monthly", "daily-per-subject", "daily-by-model", "unique", "p95");
+        java.util.Set<String> all = java.util.Set.of("monthly", "daily-per-subject", "daily-by-model", "unique", "p95");
+        java.util.Set<String> shapes = args.length > 3 ? java.util.Set.of(args[3].split(",")) : all;
+        if (!all.containsAll(shapes)) {
+            throw new IllegalArgumentException("shapes = '" + args[3] + "': each must be one of " + all);
+        }
         System.out.printf(Locale.ROOT, "events=%d runs=%d dir=%s cores=%d maxHeap=%dMiB java=%s%n", events, runs, dir,
                 Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20,
                 System.getProperty("java.version"));
