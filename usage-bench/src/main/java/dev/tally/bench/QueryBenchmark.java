@@ -104,6 +104,15 @@ public final class QueryBenchmark {
                     time("monthly total, 1 subject", runs, () -> cold.query(monthly));
                     time("monthly total, 1 subject, warm cache", runs, () -> warm.query(monthly));
                     time("monthly total, 1 subject", runs, () -> cold.query(monthlyDetail));
+                    // A billing run: each run asks another subject; the cache holds every subject's parts.
+                    int[] next = {0};
+                    time("monthly total, another subject each run, warm cache", runs, () -> warm.query(
+                            MeterQuery.builder("input_tokens", "acme", from, to)
+                                    .subjects("subject-" + (next[0]++ * 7 % SUBJECTS)).build()));
+                    time("monthly total, 1 subject, cache emptied before each run", runs, () -> {
+                        warm.invalidateAll();
+                        return warm.query(monthly);
+                    });
                 }
                 if (shapes.contains("daily-per-subject")) {
                     time("daily (Berlin) per subject, all 1000", runs, () -> cold.query(dailyPerSubject));

@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.duckdb.DuckDBConnection;
 
 /**
@@ -168,7 +169,11 @@ public final class MeterService implements AutoCloseable {
             Run run) throws SQLException {
         Map<Partial.Key, Partial> acc = new HashMap<>();
         PartKind kind = rollup ? PartKind.ROLLUP : PartKind.DETAIL;
-        ResolvedQuery.PartialShape shape = r.shape(kind);
+        // Sealed parts are computed, and cached, for the query's subjects, or for every subject of
+        // the tenant when that is what makes the next question a cache hit (see widened).
+        ResolvedQuery perPart = widened(r);
+        Set<String> keep = perPart == r ? null : Set.copyOf(r.query.subjects());
+        ResolvedQuery.PartialShape shape = perPart.shape(kind);
         List<PartHandle> misses = new ArrayList<>();
         Map<PartHandle, PartKey> keys = new HashMap<>();
         for (PartHandle p : view.parts(kind, r.query.from(), r.query.to())) {
@@ -177,7 +182,7 @@ public final class MeterService implements AutoCloseable {
                     whole ? null : r.query.to());
             Map<Partial.Key, Partial> hit = cacheEnabled ? cache.getIfPresent(key) : null;
             if (hit != null) {
-                merge(acc, hit);
+                merge(acc, hit, keep);
                 run.partsFromCache++;
             } else {
                 misses.add(p);
@@ -185,15 +190,15 @@ public final class MeterService implements AutoCloseable {
             }
         }
         if (!misses.isEmpty()) {
-            String sql = rollup ? MeterSql.rollupPartials(r, misses)
-                    : MeterSql.detailPartials(r, MeterSql.parquet(misses, true), "filename");
-            Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, r, true);
+            String sql = rollup ? MeterSql.rollupPartials(perPart, misses)
+                    : MeterSql.detailPartials(perPart, MeterSql.parquet(misses, true), "filename");
+            Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
             for (PartHandle p : misses) {
                 Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
                 if (cacheEnabled) {
                     cache.put(keys.get(p), Collections.unmodifiableMap(m));
                 }
-                merge(acc, m);
+                merge(acc, m, keep);
                 run.partsRead++;
             }
         }
@@ -210,6 +215,42 @@ public final class MeterService implements AutoCloseable {
 
     private static void merge(Map<Partial.Key, Partial> into, Map<Partial.Key, Partial> from) {
         from.forEach((k, v) -> into.merge(k, v, Partial::plus));
+    }
+
+    /** Like {@link #merge(Map, Map)}, only the rows of {@code subjects} (all rows when null). */
+    private static void merge(Map<Partial.Key, Partial> into, Map<Partial.Key, Partial> from, Set<String> subjects) {
+        if (subjects == null) {
+            merge(into, from);
+            return;
+        }
+        from.forEach((k, v) -> {
+            if (subjects.contains(k.subject())) {
+                into.merge(k, v, Partial::plus);
+            }
+        });
+    }
+
+    /**
+     * Most windows for which a query naming its subjects is computed per part for every subject of
+     * the tenant instead; beyond it the cached entries would grow by subjects times windows.
+     */
+    static final int WIDEN_MAX_WINDOWS = 2;
+
+    /**
+     * The query sealed parts are computed for: {@code r} itself, or, when the cache is on and
+     * {@code r} names subjects to report one by one over at most {@value #WIDEN_MAX_WINDOWS}
+     * windows (a billing run's monthly total per subject), the same query for every subject of the
+     * tenant. The first such query then reads a part's whole tenant (a little slower than one
+     * subject's row groups), and every later subject is answered from the cache; the rows of
+     * other subjects are dropped when merging, so the answer is the same.
+     */
+    private ResolvedQuery widened(ResolvedQuery r) {
+        MeterQuery q = r.query;
+        if (!cacheEnabled || !q.perSubject() || q.subjects().isEmpty() || r.windows.count() > WIDEN_MAX_WINDOWS) {
+            return r;
+        }
+        return new ResolvedQuery(r.meter, new MeterQuery(q.meter(), q.tenant(), q.from(), q.to(), q.window(), q.zone(),
+                List.of(), true, q.groupBy(), q.filters(), q.detailOnly()));
     }
 
     private static Map<String, Map<Partial.Key, Partial>> readPartials(DuckDBConnection c, String sql,

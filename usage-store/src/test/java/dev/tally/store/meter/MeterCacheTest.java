@@ -89,6 +89,36 @@ class MeterCacheTest {
         assertEquals(0, after.partsRead());
     }
 
+    /** A billing run's second subject is answered from the parts cached for the first, with its own rows only. */
+    @Test
+    void query_nextSubjectOfSameTenant_answeredFromCacheWithOnlyItsRows() {
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            events.add(new UsageEvent("acme", "e" + i, "llm.request", "key-" + (i % 3), "test",
+                    NOW.minus(Duration.ofHours(1 + i * 5L)), "{\"input_tokens\":" + (i + 1) + ",\"model\":\"m\"}"));
+        }
+        store.append(events);
+        store.sealNow();
+        Instant from = NOW.minus(Duration.ofDays(30));
+        Instant to = NOW.plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.HOURS);
+        MeterService cold = new MeterService(store, meters.registry(), 0);
+        try (cold) {
+            for (String subject : List.of("key-0", "key-1", "key-2")) {
+                MeterQuery q = MeterQuery.builder("tokens", "acme", from, to).subjects(subject).build();
+                MeterResult r = meters.query(q);
+                assertEquals(cold.query(q).rows(), r.rows(), subject);
+                assertEquals(1, r.rows().size());
+                assertEquals(subject, r.rows().get(0).subject());
+                if (!subject.equals("key-0")) {
+                    assertEquals(0, r.partsRead(), subject + " is computed from the parts cached for key-0");
+                    assertTrue(r.partsFromCache() > 0);
+                }
+            }
+            MeterQuery two = MeterQuery.builder("tokens", "acme", from, to).subjects("key-2", "key-1").build();
+            assertEquals(cold.query(two).rows(), meters.query(two).rows());
+        }
+    }
+
     /** A query that needs detail refuses a range whose detail retention deleted while rollups remain. */
     @Test
     void detailQuery_refusesRangeWhoseDetailRetentionDeleted() {
