@@ -25,6 +25,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.duckdb.DuckDBConnection;
 
 /**
@@ -44,6 +46,7 @@ public final class MeterService implements AutoCloseable {
     /** Default cache size, in cached result rows. */
     public static final long DEFAULT_CACHE_ROWS = 2_000_000;
 
+    private static final Logger log = LoggerFactory.getLogger(MeterService.class);
     private static final BigDecimal DECIMAL_LIMIT = new BigDecimal("1e29");
 
     private final TieredStore store;
@@ -51,6 +54,10 @@ public final class MeterService implements AutoCloseable {
     private final Cache<PartKey, Map<Partial.Key, Partial>> cache;
     private final AutoCloseable listener;
     private final boolean cacheEnabled;
+    /** Most rows one part's widened entry may have before its shape stops being widened. */
+    private final long maxWideRows;
+    /** Widened shapes whose parts had too many subjects to cache whole: asked per subject instead. */
+    private final Set<ResolvedQuery.PartialShape> tooWide = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** A service over {@code store} answering for the meters of {@code registry}, with the default cache. */
     public MeterService(UsageStore store, MeterRegistry registry) {
@@ -70,6 +77,7 @@ public final class MeterService implements AutoCloseable {
         this.store = ts;
         this.registry = Objects.requireNonNull(registry, "registry");
         this.cacheEnabled = cacheRows > 0;
+        this.maxWideRows = Math.max(1, cacheRows / 256);
         this.cache = Caffeine.newBuilder()
                 .maximumWeight(cacheRows)
                 .weigher((PartKey k, Map<Partial.Key, Partial> v) -> v.size() + 1)
@@ -172,6 +180,9 @@ public final class MeterService implements AutoCloseable {
         // Sealed parts are computed, and cached, for the query's subjects, or for every subject of
         // the tenant when that is what makes the next question a cache hit (see widened).
         ResolvedQuery perPart = widened(r);
+        if (perPart != r && tooWide.contains(perPart.shape(kind))) {
+            perPart = r;
+        }
         Set<String> keep = perPart == r ? null : Set.copyOf(r.query.subjects());
         ResolvedQuery.PartialShape shape = perPart.shape(kind);
         List<PartHandle> misses = new ArrayList<>();
@@ -195,6 +206,11 @@ public final class MeterService implements AutoCloseable {
             Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
             for (PartHandle p : misses) {
                 Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
+                if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
+                    // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
+                    log.info("meter cache: {} has {} rows in part {} for all subjects; caching it per subject from now on",
+                            r.query.tenant(), m.size(), p.part().path());
+                }
                 if (cacheEnabled) {
                     cache.put(keys.get(p), Collections.unmodifiableMap(m));
                 }
@@ -242,7 +258,9 @@ public final class MeterService implements AutoCloseable {
      * windows (a billing run's monthly total per subject), the same query for every subject of the
      * tenant. The first such query then reads a part's whole tenant (a little slower than one
      * subject's row groups), and every later subject is answered from the cache; the rows of
-     * other subjects are dropped when merging, so the answer is the same.
+     * other subjects are dropped when merging, so the answer is the same. A shape whose part
+     * turned out to hold more than 1/256 of the cache's rows is not widened again: a tenant with
+     * that many subjects would evict its own entries.
      */
     private ResolvedQuery widened(ResolvedQuery r) {
         MeterQuery q = r.query;

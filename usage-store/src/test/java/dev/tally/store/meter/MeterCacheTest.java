@@ -119,6 +119,30 @@ class MeterCacheTest {
         }
     }
 
+    /** A tenant with too many subjects for a small cache is cached per subject, and answers stay the same. */
+    @Test
+    void query_tooManySubjectsForCache_cachedPerSubjectInstead() {
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            events.add(new UsageEvent("acme", "e" + i, "llm.request", "key-" + i, "test",
+                    NOW.minus(Duration.ofHours(2)), "{\"input_tokens\":" + (i + 1) + ",\"model\":\"m\"}"));
+        }
+        store.append(events);
+        store.sealNow();
+        Instant from = NOW.minus(Duration.ofDays(1));
+        Instant to = NOW.plusSeconds(3600).truncatedTo(java.time.temporal.ChronoUnit.HOURS);
+        // 2,560 rows: a part may hold 10 rows for all subjects; this one holds 40.
+        try (MeterService small = new MeterService(store, meters.registry(), 2_560)) {
+            MeterQuery k0 = MeterQuery.builder("tokens", "acme", from, to).subjects("key-0").build();
+            MeterQuery k1 = MeterQuery.builder("tokens", "acme", from, to).subjects("key-1").build();
+            assertEquals(new BigDecimal("1.000000000"), small.query(k0).rows().get(0).value());
+            MeterResult second = small.query(k1);
+            assertEquals(new BigDecimal("2.000000000"), second.rows().get(0).value());
+            assertEquals(0, second.partsFromCache(), "key-1 was not cached by key-0's query");
+            assertEquals(1, small.query(k1).partsFromCache(), "key-1's own entry serves key-1");
+        }
+    }
+
     /** A query that needs detail refuses a range whose detail retention deleted while rollups remain. */
     @Test
     void detailQuery_refusesRangeWhoseDetailRetentionDeleted() {
