@@ -34,7 +34,8 @@ import java.util.stream.Stream;
  *
  * <pre>bench/run query [events] [runs] [dir] [shapes]</pre>
  *
- * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end. A fourth argument
+ * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end (also for an empty
+ * folder argument). A fourth argument
  * names the query shapes to time, comma-separated ({@code monthly,daily-per-subject,daily-by-model,
  * unique,p95}; default all of them). Prints one line per measurement: name, source, rows returned,
  * p50 and p99 in milliseconds.
@@ -50,8 +51,8 @@ public final class QueryBenchmark {
     public static void main(String[] args) throws Exception {
         long events = args.length > 0 ? Long.parseLong(args[0].replace("_", "")) : 1_000_000L;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 50;
-        Path dir = args.length > 2 ? Path.of(args[2]) : Files.createTempDirectory("tally-query-bench-");
-        boolean temporary = args.length <= 2;
+        boolean temporary = args.length <= 2 || args[2].isEmpty(); // "" keeps the default when naming shapes
+        Path dir = temporary ? Files.createTempDirectory("tally-query-bench-") : Path.of(args[2]);
         java.util.Set<String> all = java.util.Set.of("monthly", "daily-per-subject", "daily-by-model", "unique", "p95");
         java.util.Set<String> shapes = args.length > 3 ? java.util.Set.of(args[3].split(",")) : all;
         if (!all.containsAll(shapes)) {

@@ -178,11 +178,8 @@ public final class MeterService implements AutoCloseable {
         Map<Partial.Key, Partial> acc = new HashMap<>();
         PartKind kind = rollup ? PartKind.ROLLUP : PartKind.DETAIL;
         // Sealed parts are computed, and cached, for the query's subjects, or for every subject of
-        // the tenant when that is what makes the next question a cache hit (see widened).
-        ResolvedQuery perPart = widened(r);
-        if (perPart != r && tooWide.contains(perPart.shape(kind))) {
-            perPart = r;
-        }
+        // the tenant when that makes the next question a cache hit (see widened).
+        ResolvedQuery perPart = widened(r, kind);
         Set<String> keep = perPart == r ? null : Set.copyOf(r.query.subjects());
         ResolvedQuery.PartialShape shape = perPart.shape(kind);
         List<PartHandle> misses = new ArrayList<>();
@@ -262,13 +259,14 @@ public final class MeterService implements AutoCloseable {
      * turned out to hold more than 1/256 of the cache's rows is not widened again: a tenant with
      * that many subjects would evict its own entries.
      */
-    private ResolvedQuery widened(ResolvedQuery r) {
+    private ResolvedQuery widened(ResolvedQuery r, PartKind kind) {
         MeterQuery q = r.query;
         if (!cacheEnabled || !q.perSubject() || q.subjects().isEmpty() || r.windows.count() > WIDEN_MAX_WINDOWS) {
             return r;
         }
-        return new ResolvedQuery(r.meter, new MeterQuery(q.meter(), q.tenant(), q.from(), q.to(), q.window(), q.zone(),
-                List.of(), true, q.groupBy(), q.filters(), q.detailOnly()));
+        ResolvedQuery wide = new ResolvedQuery(r.meter, new MeterQuery(q.meter(), q.tenant(), q.from(), q.to(),
+                q.window(), q.zone(), List.of(), true, q.groupBy(), q.filters(), q.detailOnly()));
+        return tooWide.contains(wide.shape(kind)) ? r : wide;
     }
 
     private static Map<String, Map<Partial.Key, Partial>> readPartials(DuckDBConnection c, String sql,
