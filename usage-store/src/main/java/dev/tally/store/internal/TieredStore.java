@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  * and published Parquet parts, kept consistent by the locks below.
  *
  * <p><b>Lock order</b> (a thread holding a lock may only take locks to its right):
- * {@code maintenanceLock -> writeGate -> stateLock -> DedupIndex.lock}.
+ * {@code maintenanceLock -> writeGate -> stateLock -> a DedupIndex shard lock}.
  * <ul>
  *   <li>{@code writeGate} (fair): held by append for its whole body, and by rollover of the active
  *       segment (size, age, expiry, close). Never by sealing, part deletion or reads.</li>
@@ -267,12 +267,12 @@ public final class TieredStore implements UsageStore {
             while (rs.next()) {
                 buf[n++] = rs.getLong(1);
                 if (n == buf.length) {
-                    dedup.putAll(buf, n, (int) seq);
+                    dedup.putAll(buf, n, seq);
                     n = 0;
                 }
             }
         }
-        dedup.putAll(buf, n, (int) seq);
+        dedup.putAll(buf, n, seq);
     }
 
     // ---------------------------------------------------------------- append
@@ -364,7 +364,7 @@ public final class TieredStore implements UsageStore {
                 min = Math.min(min, se.timeMicros());
                 max = Math.max(max, se.timeMicros());
             }
-            dedup.putAll(hashes, hashes.length, (int) seg.seq());
+            dedup.putAll(hashes, hashes.length, seg.seq());
             seg.recordAppend(hashes.length, min, max);
             if (seg.grownBytes() >= config.maxSegmentBytes()) {
                 rolloverLocked("grew by maxSegmentBytes (" + config.maxSegmentBytes() + " bytes)");
@@ -392,10 +392,10 @@ public final class TieredStore implements UsageStore {
      * Caller holds the write gate, so the active segment cannot change meanwhile.
      */
     private List<StoredEvent> withoutStored(List<StoredEvent> batch) {
-        Map<Integer, List<StoredEvent>> bySeq = new HashMap<>();
+        Map<Long, List<StoredEvent>> bySeq = new HashMap<>();
         List<StoredEvent> ambiguous = new ArrayList<>();
         for (StoredEvent se : batch) {
-            int seq = dedup.get(se.keyHash());
+            long seq = dedup.get(se.keyHash());
             if (seq == DedupIndex.AMBIGUOUS) {
                 ambiguous.add(se);
             } else if (seq != DedupIndex.ABSENT) {
@@ -491,6 +491,15 @@ public final class TieredStore implements UsageStore {
     private void rolloverLocked(String reason) {
         SegmentHandle old = active;
         Instant now = config.clock().instant();
+        long oldest = oldestSeqWithRows();
+        if (nextSeq - oldest >= DedupIndex.SEQ_SPAN) {
+            // The dedup index tells apart SEQ_SPAN consecutive segments; rolling past that would
+            // alias the oldest segment's ids. Keep appending to this segment instead.
+            log.error("rollover of segment {} refused ({}): the store still holds rows of segment {}, and the dedup "
+                    + "index tells apart at most {} consecutive segments; run retention", old.seq(), reason, oldest,
+                    DedupIndex.SEQ_SPAN);
+            return;
+        }
         try {
             writer.checkpoint(old);
             crash.at(CrashPoint.ROLLOVER_CHECKPOINTED);
@@ -508,6 +517,19 @@ public final class TieredStore implements UsageStore {
             throw new StoreException("rollover of segment " + old.seq() + " failed (" + reason
                     + "); it stays active: " + e.getMessage(), e);
         }
+    }
+
+    private long oldestSeqWithRows() {
+        long oldest = active.seq();
+        synchronized (stateLock) {
+            for (SegmentHandle h : pending) {
+                oldest = Math.min(oldest, h.seq());
+            }
+        }
+        for (SealedPart p : manifest.parts(PartKind.DETAIL)) {
+            oldest = Math.min(oldest, p.seq());
+        }
+        return oldest;
     }
 
     /** Rolls the active segment under the gate if it holds rows. Package-private for tests. */
@@ -728,7 +750,7 @@ public final class TieredStore implements UsageStore {
         synchronized (stateLock) {
             view.segments().forEach(h -> live.add(h.seq()));
         }
-        long purged = dedup.purge(seq -> !withDetail.contains((long) seq) && !live.contains((long) seq));
+        long purged = dedup.purge(seq -> !withDetail.contains(seq) && !live.contains(seq));
         if (purged > 0) {
             log.info("dedup index: dropped {} ids of deleted detail", purged);
         }
