@@ -19,6 +19,7 @@ import java.util.Objects;
  * @param maxEventAge         refuse events older than this on append
  * @param maxClockSkew        refuse events further ahead than this on append
  * @param orphanGracePeriod   unreferenced files younger than this are never deleted
+ * @param compactAfter        maintenance compacts a UTC day's sealed parts once the day ended this long ago
  * @param segmentCacheEntries how many per-segment read results to cache
  * @param readOnly            report-only: every write entry point is refused
  * @param clock               the time source; injected by tests
@@ -32,6 +33,7 @@ public record StoreConfig(
         Duration maxEventAge,
         Duration maxClockSkew,
         Duration orphanGracePeriod,
+        Duration compactAfter,
         long segmentCacheEntries,
         boolean readOnly,
         Clock clock) {
@@ -44,6 +46,7 @@ public record StoreConfig(
         Objects.requireNonNull(maxEventAge, "maxEventAge");
         Objects.requireNonNull(maxClockSkew, "maxClockSkew");
         Objects.requireNonNull(orphanGracePeriod, "orphanGracePeriod");
+        Objects.requireNonNull(compactAfter, "compactAfter");
         Objects.requireNonNull(clock, "clock");
     }
 }

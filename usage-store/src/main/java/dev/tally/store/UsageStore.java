@@ -55,9 +55,18 @@ public interface UsageStore extends AutoCloseable {
 
     /**
      * One maintenance pass: roll the active segment if it is too old, seal pending segments,
-     * apply retention, remove orphans. Returns what retention removed.
+     * apply retention, remove orphans, compact days that ended {@code compactAfter} ago. Returns
+     * what retention removed.
      */
     RetentionReport maintain();
+
+    /**
+     * Merges the sealed parts of closed UTC days into one part per month (rollups) and per ISO
+     * week (detail), as {@link #maintain()} does for days that ended at least
+     * {@code compactAfter} ago. With {@code allClosedDays}, every day before today (UTC) is
+     * eligible, whatever {@code compactAfter} says.
+     */
+    CompactionReport compact(boolean allClosedDays);
 
     /** Runs retention once; with {@code dryRun} only reports what would go and why. */
     RetentionReport retention(boolean dryRun);

@@ -29,6 +29,11 @@ public final class UsageStoreBuilder {
     public static final Duration DEFAULT_MAX_CLOCK_SKEW = Duration.ofMinutes(5);
     public static final Duration DEFAULT_ORPHAN_GRACE_PERIOD = Duration.ofHours(1);
     public static final long DEFAULT_SEGMENT_CACHE_ENTRIES = 10_000;
+    /**
+     * A day is compacted a day after it ended: late events (clock skew, a producer catching up)
+     * have mostly arrived and been sealed by then, and a part sealed later is merged next time.
+     */
+    public static final Duration DEFAULT_COMPACT_AFTER = Duration.ofDays(1);
 
     /** Smallest segment size accepted; smaller ones would seal on nearly every batch. */
     public static final long MIN_SEGMENT_BYTES = 1L << 20;
@@ -42,6 +47,7 @@ public final class UsageStoreBuilder {
     private Duration maxClockSkew = DEFAULT_MAX_CLOCK_SKEW;
     private Duration orphanGracePeriod = DEFAULT_ORPHAN_GRACE_PERIOD;
     private long segmentCacheEntries = DEFAULT_SEGMENT_CACHE_ENTRIES;
+    private Duration compactAfter = DEFAULT_COMPACT_AFTER;
     private boolean readOnly;
     private Clock clock = Clock.systemUTC();
     private Executor sealExecutor;
@@ -100,6 +106,20 @@ public final class UsageStoreBuilder {
         return this;
     }
 
+    /**
+     * {@link UsageStore#maintain()} merges a UTC day's sealed parts into its compaction unit (a
+     * month of rollups, a week of detail) once the day ended this long ago. Zero compacts every
+     * closed day at the next maintenance.
+     */
+    public UsageStoreBuilder compactAfter(Duration after) {
+        Objects.requireNonNull(after, "compactAfter");
+        if (after.isNegative()) {
+            throw new IllegalArgumentException("compactAfter = " + after + " must not be negative");
+        }
+        this.compactAfter = after;
+        return this;
+    }
+
     /** How many per-segment read results to keep in memory. */
     public UsageStoreBuilder segmentCacheEntries(long entries) {
         if (entries < 0) {
@@ -143,7 +163,7 @@ public final class UsageStoreBuilder {
                     + ": rollups must outlive the detail they summarize");
         }
         StoreConfig config = new StoreConfig(dataDir, maxSegmentBytes, maxSegmentAge, detailRetention,
-                rollupRetention, maxEventAge, maxClockSkew, orphanGracePeriod, segmentCacheEntries, readOnly,
+                rollupRetention, maxEventAge, maxClockSkew, orphanGracePeriod, compactAfter, segmentCacheEntries, readOnly,
                 clock);
         return TieredStore.open(config, sealExecutor);
     }

@@ -1,7 +1,7 @@
 package dev.tally.store.internal;
 
 /**
- * Named steps of rollover and seal where a test may simulate a crash (by throwing), to prove
+ * Named steps of rollover, seal and compaction where a test may simulate a crash (by throwing), to prove
  * that recovery restores every row exactly once from the state left on disk. Production uses
  * {@link #NONE}.
  */
@@ -19,6 +19,13 @@ public interface CrashPoint {
     String SEAL_PARTS_RENAMED = "seal.parts-renamed";
     /** Seal: the manifest names the parts; the segment file still exists. */
     String SEAL_PUBLISHED = "seal.published";
+
+    /** Compaction: the merged part is written under its .tmp name and forced, not verified. */
+    String COMPACT_PART_TMP = "compact.part-tmp";
+    /** Compaction: the merged part is verified and renamed into place; the manifest does not name it. */
+    String COMPACT_PART_RENAMED = "compact.part-renamed";
+    /** Compaction: the manifest names the merged part instead of its sources; the sources still exist. */
+    String COMPACT_PUBLISHED = "compact.published";
 
     void at(String step);
 }

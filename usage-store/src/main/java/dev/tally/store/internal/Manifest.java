@@ -54,7 +54,7 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
     public Manifest {
         List<SealedPart> sorted = new ArrayList<>(parts);
         sorted.sort(Comparator.comparingLong(SealedPart::seq).thenComparing(SealedPart::kind)
-                .thenComparing(SealedPart::day));
+                .thenComparing(SealedPart::day).thenComparing(SealedPart::path));
         parts = List.copyOf(sorted);
         quarantined = List.copyOf(quarantined);
     }
@@ -84,6 +84,43 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
         Set<String> gone = new HashSet<>();
         removed.forEach(p -> gone.add(p.path()));
         return new Manifest(lastSeq, parts.stream().filter(p -> !gone.contains(p.path())).toList(), quarantined);
+    }
+
+    /**
+     * Swaps compaction's sources for the part that merges them: one manifest, so a reader sees
+     * either the sources or the merged part, never both or neither.
+     */
+    public Manifest withCompacted(Collection<SealedPart> sources, SealedPart merged) {
+        return withoutParts(sources).withParts(0, List.of(merged));
+    }
+
+    /**
+     * Records, on every compacted rollup part that covers one of their days and segments, that
+     * the detail of those days is gone with {@code removed} (detail parts leaving the manifest:
+     * retention or quarantine). Sealed rollup parts need no record: their detail is matched per
+     * segment and day (see {@link DetailCoverage}).
+     */
+    public Manifest withDetailLost(Collection<SealedPart> removed) {
+        List<SealedPart> out = new ArrayList<>(parts.size());
+        for (SealedPart r : parts) {
+            if (r.kind() != PartKind.ROLLUP || !r.compacted()) {
+                out.add(r);
+                continue;
+            }
+            Set<java.time.LocalDate> lost = new java.util.TreeSet<>();
+            for (SealedPart d : removed) {
+                if (d.kind() != PartKind.DETAIL || d.seq() < r.minSeq() || d.minSeq() > r.seq()) {
+                    continue;
+                }
+                for (var day = d.firstDay(); !day.isAfter(d.lastDay()); day = day.plusDays(1)) {
+                    if (!day.isBefore(r.firstDay()) && !day.isAfter(r.lastDay())) {
+                        lost.add(day);
+                    }
+                }
+            }
+            out.add(lost.isEmpty() || r.lostDetailDays().containsAll(lost) ? r : r.withLostDetailDays(lost));
+        }
+        return new Manifest(lastSeq, out, quarantined);
     }
 
     public Manifest withLastSeq(long seq) {
@@ -143,8 +180,18 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
     }
 
     private static SealedPart partOf(JsonNode n) {
+        long seq = n.get("seq").asLong();
+        SealedPart.Compaction compaction = null;
+        if (n.path("compacted").asBoolean(false)) {
+            List<java.time.LocalDate> lost = new ArrayList<>();
+            for (JsonNode d : n.path("lostDetailDays")) {
+                lost.add(java.time.LocalDate.parse(d.asText()));
+            }
+            // Written by every version that compacts; a missing field can only mean a single source.
+            compaction = new SealedPart.Compaction(n.path("minSeq").asLong(seq), lost);
+        }
         return new SealedPart(
-                n.get("seq").asLong(),
+                seq,
                 PartKind.valueOf(n.get("kind").asText()),
                 LocalDate.parse(n.get("day").asText()),
                 n.get("path").asText(),
@@ -152,7 +199,8 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
                 Instant.parse(n.get("maxTime").asText()),
                 n.get("rows").asLong(),
                 n.get("bytes").asLong(),
-                Long.parseUnsignedLong(n.get("crc32c").asText(), 16));
+                Long.parseUnsignedLong(n.get("crc32c").asText(), 16),
+                compaction);
     }
 
     private static void putPart(ObjectNode n, SealedPart p) {
@@ -165,6 +213,13 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
         n.put("rows", p.rows());
         n.put("bytes", p.bytes());
         n.put("crc32c", Long.toHexString(p.crc32c()));
+        // Absent in manifests written before compaction existed: there minSeq is seq.
+        n.put("minSeq", p.minSeq());
+        if (p.compacted()) {
+            n.put("compacted", true);
+            ArrayNode lost = n.putArray("lostDetailDays");
+            p.lostDetailDays().forEach(d -> lost.add(d.toString()));
+        }
     }
 
     /** Replaces the manifest durably: temp file, force, atomic rename, directory fsync. */

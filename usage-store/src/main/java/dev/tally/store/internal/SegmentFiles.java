@@ -17,6 +17,8 @@ import java.util.regex.Pattern;
  *   segments/00000000000000000042.duckdb.wal  DuckDB's own write-ahead log
  *   archive/day=2026-11-20/segment-00000000000000000041.parquet   sealed detail
  *   rollups/day=2026-11-20/segment-00000000000000000041.parquet   sealed hourly rollups
+ *   archive/week=2026-11-16/compact-…-00000000000000000041-g1.parquet  compacted detail (one ISO week)
+ *   rollups/month=2026-11-01/compact-…-00000000000000000041-g1.parquet compacted rollups (one month)
  *   quarantine/                          damaged files moved aside, never read again
  * </pre>
  *
@@ -38,6 +40,15 @@ public final class SegmentFiles {
     public static final String WAL_SUFFIX = ".duckdb.wal";
     /** A sealed Parquet part. */
     public static final String PARQUET_SUFFIX = ".parquet";
+    /**
+     * File name prefix of a compacted part. Named in the manifest: live. Not named: written by a
+     * compaction that crashed before its manifest swap; recovery pass 5b deletes it.
+     */
+    public static final String COMPACTED_PREFIX = "compact-";
+    /** Folder prefix of a compaction unit of detail: the Monday of an ISO week. */
+    public static final String WEEK_DIR_PREFIX = "week=";
+    /** Folder prefix of a compaction unit of rollups: the first day of a UTC month. */
+    public static final String MONTH_DIR_PREFIX = "month=";
 
     public static final String LOCK_FILE = "store.lock";
     public static final String MANIFEST_FILE = "manifest.json";
@@ -48,6 +59,7 @@ public final class SegmentFiles {
 
     private static final Pattern SEGMENT_NAME = Pattern.compile("(\\d{20})\\.duckdb");
     private static final Pattern PART_NAME = Pattern.compile("segment-(\\d{20})\\.parquet");
+    private static final Pattern COMPACTED_NAME = Pattern.compile("compact-(\\d{20})-(\\d{20})-g(\\d+)\\.parquet");
 
     private final Path root;
 
@@ -95,6 +107,24 @@ public final class SegmentFiles {
     public static String partPath(PartKind kind, LocalDate day, long seq) {
         String dir = kind == PartKind.DETAIL ? ARCHIVE_DIR : ROLLUPS_DIR;
         return dir + "/day=" + day + "/segment-" + String.format("%020d", seq) + PARQUET_SUFFIX;
+    }
+
+    /**
+     * The relative path of a compacted part: {@code archive/week=2026-11-16/compact-<minSeq>-<seq>-g<n>.parquet}
+     * or {@code rollups/month=2026-11-01/…}. The generation {@code n} grows each time a unit is
+     * compacted again (merging its previous compacted part), so a new file never reuses the name
+     * of the one it replaces.
+     */
+    public static String compactedPath(PartKind kind, LocalDate unit, long minSeq, long seq, long generation) {
+        String dir = kind == PartKind.DETAIL ? ARCHIVE_DIR + "/" + WEEK_DIR_PREFIX : ROLLUPS_DIR + "/" + MONTH_DIR_PREFIX;
+        return dir + unit + "/" + COMPACTED_PREFIX + String.format("%020d", minSeq) + "-" + String.format("%020d", seq)
+                + "-g" + generation + PARQUET_SUFFIX;
+    }
+
+    /** The generation of a compacted part file name; empty if it is not one. */
+    public static OptionalLong compactedGeneration(String fileName) {
+        Matcher m = COMPACTED_NAME.matcher(fileName);
+        return m.matches() ? OptionalLong.of(Long.parseLong(m.group(3))) : OptionalLong.empty();
     }
 
     /** The sequence number of a segment file name, if it is one. */

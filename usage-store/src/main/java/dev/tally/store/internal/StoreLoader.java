@@ -5,9 +5,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -117,6 +119,43 @@ final class StoreLoader {
                     String rel = files.root().relativize(f).toString().replace('\\', '/');
                     if (seq.isPresent() && seq.getAsLong() > manifest.lastSeq() && !manifest.paths().contains(rel)) {
                         delete(f, "part of an unpublished seal; the segment will be sealed again");
+                    }
+                }
+            }
+        }
+
+        // Pass 5b: compaction. A compacted part the manifest does not name was written by a
+        // compaction that crashed before its manifest swap: its sources are still published, so
+        // it is deleted. A sealed part the manifest does not name but a compacted part of the same
+        // kind holds (its segment in [minSeq, seq], its day in the compacted part's days) is a
+        // source of a compaction that crashed after its swap: its rows are published in the
+        // compacted part, so it is deleted now rather than after the orphan grace period.
+        if (!readOnly) {
+            Set<String> named = manifest.paths();
+            for (PartKind kind : PartKind.values()) {
+                Path dir = kind == PartKind.DETAIL ? files.archiveDir() : files.rollupsDir();
+                List<SealedPart> compacted = manifest.parts(kind).stream().filter(SealedPart::compacted).toList();
+                for (Path f : list(dir, 2, SegmentFiles.PARQUET_SUFFIX)) {
+                    String name = f.getFileName().toString();
+                    String rel = files.root().relativize(f).toString().replace('\\', '/');
+                    if (named.contains(rel)) {
+                        continue;
+                    }
+                    if (SegmentFiles.compactedGeneration(name).isPresent()) {
+                        delete(f, "compacted part of an unpublished compaction; its sources are still published");
+                        continue;
+                    }
+                    OptionalLong seq = SegmentFiles.partSeq(name);
+                    String dayDir = f.getParent().getFileName().toString();
+                    if (seq.isEmpty() || !dayDir.startsWith("day=")) {
+                        continue;
+                    }
+                    LocalDate day = LocalDate.parse(dayDir.substring(4));
+                    for (SealedPart c : compacted) {
+                        if (c.coversSeq(seq.getAsLong()) && !day.isBefore(c.firstDay()) && !day.isAfter(c.lastDay())) {
+                            delete(f, "source of " + c.path() + ", published by a compaction");
+                            break;
+                        }
                     }
                 }
             }

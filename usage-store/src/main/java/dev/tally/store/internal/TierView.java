@@ -70,11 +70,14 @@ public final class TierView extends RefCounted implements AutoCloseable {
         return out;
     }
 
-    /** Published detail parts of one segment sequence. */
+    /**
+     * Published detail parts that hold rows of one segment sequence: its sealed parts and any
+     * compacted part whose range {@code [minSeq, seq]} covers it.
+     */
     public List<PartHandle> detailParts(long seq) {
         List<PartHandle> out = new ArrayList<>();
         for (SealedPart p : manifest.parts()) {
-            if (p.kind() == PartKind.DETAIL && p.seq() == seq) {
+            if (p.kind() == PartKind.DETAIL && p.coversSeq(seq)) {
                 out.add(parts.get(p.path()));
             }
         }

@@ -93,6 +93,7 @@ public final class TieredStore implements UsageStore {
     private final EventValidator validator;
     private final RetentionPolicy policy;
     private final Sealer sealer;
+    private final Compactor compactor;
     private final DedupIndex dedup;
     private final Cache<PartQueryKey, Totals> partCache;
     private final AppendSeam seam;
@@ -135,6 +136,7 @@ public final class TieredStore implements UsageStore {
         this.policy = new RetentionPolicy(config);
         this.crash = hooks.crash();
         this.sealer = new Sealer(engine, files, crash);
+        this.compactor = new Compactor(engine, files, crash);
         this.dedup = new DedupIndex(1 << 16);
         this.partCache = Caffeine.newBuilder().maximumSize(config.segmentCacheEntries()).build();
         this.seam = hooks.seam();
@@ -527,7 +529,7 @@ public final class TieredStore implements UsageStore {
             }
         }
         for (SealedPart p : manifest.parts(PartKind.DETAIL)) {
-            oldest = Math.min(oldest, p.seq());
+            oldest = Math.min(oldest, p.minSeq());
         }
         return oldest;
     }
@@ -646,10 +648,93 @@ public final class TieredStore implements UsageStore {
                 rollover("older than maxSegmentAge (" + config.maxSegmentAge() + ")");
             }
             sealPendingLocked();
-            return retentionLocked(false);
+            RetentionReport report = retentionLocked(false);
+            try {
+                compactLocked(now.minus(config.compactAfter()));
+            } catch (StoreException e) {
+                // The sources stay published; the next pass tries again.
+                log.error("compaction failed, retried by the next maintenance pass: {}", e.getMessage(), e);
+            }
+            return report;
         } finally {
             maintenanceLock.unlock();
         }
+    }
+
+    @Override
+    public dev.tally.store.CompactionReport compact(boolean allClosedDays) {
+        checkWritable("compact");
+        maintenanceLock.lock();
+        try {
+            Instant now = config.clock().instant();
+            return compactLocked(allClosedDays ? now : now.minus(config.compactAfter()));
+        } finally {
+            maintenanceLock.unlock();
+        }
+    }
+
+    /**
+     * Compacts every UTC day that ended at or before {@code closedBy}: rollups first, then detail
+     * (see {@link DetailCoverage} for why that order). Per unit: write and verify the merged part
+     * ({@link Compactor}), swap it for its sources in the manifest (the commit point), swap the
+     * view, then retire the sources like retention does, so a reader that pinned an older view
+     * keeps its files until it lets go. Caller holds the maintenance lock.
+     */
+    private dev.tally.store.CompactionReport compactLocked(Instant closedBy) {
+        Instant ranAt = config.clock().instant();
+        java.time.LocalDate lastDay = java.time.LocalDate.ofInstant(closedBy, java.time.ZoneOffset.UTC).minusDays(1);
+        List<dev.tally.store.CompactionReport.Unit> done = new ArrayList<>();
+        for (PartKind kind : List.of(PartKind.ROLLUP, PartKind.DETAIL)) {
+            for (Compactor.Unit unit : Compactor.plan(manifest, kind, lastDay)) {
+                if (closed) {
+                    break;
+                }
+                long start = System.nanoTime();
+                SealedPart merged;
+                try {
+                    merged = compactor.write(unit, manifest);
+                    Manifest next = manifest.withCompacted(unit.sources(), merged);
+                    next.write(files.manifest());
+                    manifest = next;
+                } catch (SQLException | IOException e) {
+                    throw new StoreException("compaction of " + kind.name().toLowerCase(java.util.Locale.ROOT)
+                            + " from " + unit.start() + " failed; its " + unit.sources().size()
+                            + " parts stay published: " + e.getMessage(), e);
+                }
+                crash.at(CrashPoint.COMPACT_PUBLISHED);
+                List<PartHandle> retired = new ArrayList<>();
+                synchronized (stateLock) {
+                    parts.put(merged.path(), new PartHandle(merged, FileSync.resolveInside(files.root(), merged.path())));
+                    for (SealedPart p : unit.sources()) {
+                        retired.add(parts.remove(p.path()));
+                    }
+                    publishLocked();
+                }
+                for (PartHandle h : retired) {
+                    retirePart(h, "compacted into " + merged.path());
+                }
+                done.add(new dev.tally.store.CompactionReport.Unit(kind.name(), merged.path(), unit.sources().size(),
+                        merged.rows(), merged.bytes()));
+                log.info("compacted {} parts of {} from {} into {} ({} rows, {} bytes) in {} ms", unit.sources().size(),
+                        kind.name().toLowerCase(java.util.Locale.ROOT), unit.start(), merged.path(), merged.rows(),
+                        merged.bytes(), (System.nanoTime() - start) / 1_000_000);
+            }
+        }
+        return new dev.tally.store.CompactionReport(ranAt, lastDay, done);
+    }
+
+    /** Deletes a part that left the manifest once no reader pins it; drops its cache entries then. */
+    private void retirePart(PartHandle h, String reason) {
+        if (h == null) {
+            return;
+        }
+        String path = h.part().path();
+        draining.add(h.file());
+        h.retire(reason, () -> {
+            partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
+            draining.remove(h.file());
+            notifyPartDeleted(h.part());
+        });
     }
 
     @Override
@@ -717,7 +802,7 @@ public final class TieredStore implements UsageStore {
 
     private void deleteParts(List<RetentionPolicy.Expiry> expired) {
         List<SealedPart> gone = expired.stream().map(RetentionPolicy.Expiry::part).toList();
-        Manifest next = manifest.withoutParts(gone);
+        Manifest next = manifest.withoutParts(gone).withDetailLost(gone);
         try {
             next.write(files.manifest());
         } catch (IOException e) {
@@ -733,24 +818,19 @@ public final class TieredStore implements UsageStore {
             publishLocked();
         }
         for (int i = 0; i < retired.size(); i++) {
-            PartHandle h = retired.get(i);
             RetentionPolicy.Expiry x = expired.get(i);
-            String path = h.part().path();
-            draining.add(h.file());
-            h.retire(x.reason().name() + ": " + x.detail(), () -> {
-                partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
-                draining.remove(h.file());
-                notifyPartDeleted(h.part());
-            });
+            retirePart(retired.get(i), x.reason().name() + ": " + x.detail());
         }
-        // Segments with no detail left no longer answer duplicate checks.
-        Set<Long> withDetail = new HashSet<>();
-        next.parts(PartKind.DETAIL).forEach(p -> withDetail.add(p.seq()));
+        // Segments with no detail left no longer answer duplicate checks. A compacted part holds
+        // every segment of its range [minSeq, seq].
+        List<SealedPart> withDetail = next.parts(PartKind.DETAIL);
         Set<Long> live = new HashSet<>();
         synchronized (stateLock) {
             view.segments().forEach(h -> live.add(h.seq()));
         }
-        long purged = dedup.purge(seq -> !withDetail.contains(seq) && !live.contains(seq));
+        Map<Long, Boolean> dead = new java.util.concurrent.ConcurrentHashMap<>(); // few seqs, many keys
+        long purged = dedup.purge(seq -> dead.computeIfAbsent(seq,
+                k -> !live.contains(k) && withDetail.stream().noneMatch(p -> p.coversSeq(k))));
         if (purged > 0) {
             log.info("dedup index: dropped {} ids of deleted detail", purged);
         }
@@ -920,7 +1000,7 @@ public final class TieredStore implements UsageStore {
                 return; // already done by another reader
             }
             Instant now = config.clock().instant();
-            Manifest next = manifest.withQuarantined(part, reason, now);
+            Manifest next = manifest.withQuarantined(part, reason, now).withDetailLost(List.of(part));
             next.write(files.manifest());
             manifest = next;
             PartHandle h;

@@ -361,7 +361,7 @@ final class StoreSnapshot implements AutoCloseable {
 
     private static TieredStore open(Path dir, Duration detailRetention, Duration rollupRetention, Clock clock) {
         StoreConfig config = new StoreConfig(dir, 64L << 20, Duration.ofHours(1), detailRetention, rollupRetention,
-                detailRetention, Duration.ofMinutes(5), Duration.ofHours(1), 0, true, clock);
+                detailRetention, Duration.ofMinutes(5), Duration.ofHours(1), Duration.ofDays(1), 0, true, clock);
         return TieredStore.open(config, Runnable::run);
     }
 

@@ -127,6 +127,11 @@ public final class FakeUsageStore implements UsageStore {
     }
 
     @Override
+    public dev.tally.store.CompactionReport compact(boolean allClosedDays) {
+        throw new UnsupportedOperationException();
+    }
+
+    @Override
     public List<SegmentInfo> segments() {
         throw new UnsupportedOperationException();
     }

@@ -20,7 +20,8 @@ final class StoreFixture {
 
     static StoreConfig config(Path dir, MutableClock clock, long maxSegmentBytes) {
         return new StoreConfig(dir, maxSegmentBytes, Duration.ofHours(1), Duration.ofDays(35), Duration.ofDays(400),
-                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), 1_000, false, clock);
+                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), Duration.ofDays(1), 1_000, false,
+                clock);
     }
 
     static TieredStore open(StoreConfig config) {

@@ -12,7 +12,8 @@ public final class TestStores {
 
     public static StoreConfig config(Path dir, Clock clock, long maxSegmentBytes) {
         return new StoreConfig(dir, maxSegmentBytes, Duration.ofHours(1), Duration.ofDays(35), Duration.ofDays(400),
-                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), 1_000, false, clock);
+                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), Duration.ofDays(1), 1_000, false,
+                clock);
     }
 
     public static TieredStore open(Path dir, Clock clock) {
