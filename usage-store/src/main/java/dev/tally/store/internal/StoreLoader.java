@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -118,6 +119,19 @@ final class StoreLoader {
                     if (seq.isPresent() && seq.getAsLong() > manifest.lastSeq() && !manifest.paths().contains(rel)) {
                         delete(f, "part of an unpublished seal; the segment will be sealed again");
                     }
+                }
+            }
+        }
+
+        // Pass 5b: a key sidecar (KeysFile) whose part the manifest does not name belongs to an
+        // unpublished seal or to a part deleted or quarantined before its sidecar: nothing reads
+        // it, and the next seal of that segment writes a new one.
+        if (!readOnly) {
+            Set<String> published = manifest.paths();
+            for (Path f : list(files.archiveDir(), 2, KeysFile.SUFFIX)) {
+                String rel = files.root().relativize(f).toString().replace('\\', '/');
+                if (!published.contains(rel.substring(0, rel.length() - KeysFile.SUFFIX.length()))) {
+                    delete(f, "key sidecar of a part the manifest does not name");
                 }
             }
         }
