@@ -28,7 +28,8 @@ import org.duckdb.DuckDBConnection;
  * <p>Each file is written under a {@code .tmp} name, forced, verified against its sources (row
  * count and the multiset of {@code (tenant, id)} by EXCEPT ALL for detail; row count and the
  * event count {@code sum(value_count)} for rollups), then renamed into place and the folder
- * forced. Publishing it (the manifest swap) is the caller's step.
+ * forced. A detail part's key sidecar ({@link KeysFile}) is written before that rename.
+ * Publishing it (the manifest swap) is the caller's step.
  *
  * <p>Why a week for detail: retention deletes a part when its newest row expires, so a compacted
  * detail part keeps its oldest day up to six days past {@code detailRetention}; a month would keep
@@ -121,6 +122,7 @@ final class Compactor {
         // A file of this name not in the manifest is left by a compaction that crashed after its
         // rename; it is rewritten from the sources, which are still published.
         Files.deleteIfExists(target);
+        Files.deleteIfExists(KeysFile.of(target));
         Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
         Files.deleteIfExists(tmp);
         List<Path> sourceFiles = new ArrayList<>();
@@ -174,6 +176,9 @@ final class Compactor {
                 min = TimeUtil.fromMicros(rs.getLong(1));
                 max = TimeUtil.fromMicros(rs.getLong(2));
             }
+            if (detail) {
+                writeKeys(s, parquet, KeysFile.of(target), seq, written);
+            }
             long crc = FileSync.crc32c(tmp);
             long bytes = Files.size(tmp);
             FileSync.moveAtomically(tmp, target);
@@ -199,6 +204,31 @@ final class Compactor {
             }
         }
         return lost;
+    }
+
+    /**
+     * Saves the merged detail part's key hashes beside it ({@link KeysFile}), all under its
+     * {@code seq}, before the part is renamed into place: a published compacted part has its
+     * sidecar like a sealed one. The sources' sidecars go with their parts.
+     */
+    private static void writeKeys(Statement s, String parquet, Path sidecar, long seq, long rows)
+            throws SQLException, IOException {
+        long[] hashes = new long[Math.toIntExact(rows)];
+        int n = 0;
+        try (ResultSet rs = s.executeQuery("SELECT key_hash FROM " + parquet)) {
+            while (rs.next()) {
+                if (n == hashes.length) {
+                    throw new StoreException("compacted part " + sidecar.getFileName() + " returned more keys than its "
+                            + rows + " rows; the sources stay published");
+                }
+                hashes[n++] = rs.getLong(1);
+            }
+        }
+        if (n != rows) {
+            throw new StoreException("compacted part " + sidecar.getFileName() + " returned " + n + " keys for " + rows
+                    + " rows; the sources stay published");
+        }
+        KeysFile.write(sidecar, seq, hashes, n);
     }
 
     private static final String ROLLUP_COLUMNS =

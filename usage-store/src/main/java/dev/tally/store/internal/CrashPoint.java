@@ -15,6 +15,8 @@ public interface CrashPoint {
     String ROLLOVER_CREATED = "rollover.created";
     /** Seal: a part is written under its .tmp name and forced. */
     String SEAL_PART_TMP = "seal.part-tmp";
+    /** Seal: a detail part's key sidecar is in place; the part is still under its .tmp name. */
+    String SEAL_KEYS_WRITTEN = "seal.keys-written";
     /** Seal: every part is renamed into place; the manifest does not name them yet. */
     String SEAL_PARTS_RENAMED = "seal.parts-renamed";
     /** Seal: the manifest names the parts; the segment file still exists. */

@@ -55,6 +55,8 @@ public final class PartHandle extends RefCounted {
         try {
             FileSync.moveAtomically(file, doomed);
             FileSync.deleteDurably(doomed);
+            // After the part: a sidecar left by a crash here is deleted by recovery pass 5b.
+            FileSync.deleteDurably(KeysFile.of(file));
             log.info("deleted {} {} ({} rows, {}..{}): {}", part.kind().name().toLowerCase(java.util.Locale.ROOT),
                     part.path(), part.rows(), part.minTime(), part.maxTime(), reason);
         } catch (IOException e) {

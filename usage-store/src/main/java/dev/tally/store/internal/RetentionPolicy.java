@@ -86,7 +86,8 @@ final class RetentionPolicy {
             try (Stream<Path> walk = Files.walk(dir, 2)) {
                 for (Path f : (Iterable<Path>) walk.filter(Files::isRegularFile)::iterator) {
                     String rel = files.root().relativize(f).toString().replace('\\', '/');
-                    if (published.contains(rel) || isLiveSegmentFile(f, liveSegments) || isDraining(f, draining)) {
+                    if (published.contains(rel) || isLiveSegmentFile(f, liveSegments) || isDraining(f, draining)
+                            || isSidecarOf(rel, published)) {
                         continue;
                     }
                     if (Files.getLastModifiedTime(f).toInstant().isBefore(graceStart)) {
@@ -96,6 +97,12 @@ final class RetentionPolicy {
             }
         }
         return out;
+    }
+
+    /** A published part's key sidecar ({@link KeysFile}); it goes with its part. */
+    private static boolean isSidecarOf(String rel, Set<String> published) {
+        return rel.endsWith(KeysFile.SUFFIX)
+                && published.contains(rel.substring(0, rel.length() - KeysFile.SUFFIX.length()));
     }
 
     /** A retired file (or its WAL) that a reader still pins; it is deleted when released. */

@@ -106,7 +106,33 @@ final class Sealer {
                     + d.rows + " rows in the segment, " + written + " in the Parquet file, " + missing
                     + " ids missing; the segment stays pending and will be sealed again");
         }
+        writeKeys(s, seg, where, target, d.rows);
+        crash.at(CrashPoint.SEAL_KEYS_WRITTEN);
         return publishable(PartKind.DETAIL, seg, d, rel, tmp, target, d.min, d.max, written);
+    }
+
+    /**
+     * Saves the part's key hashes beside it (see {@link KeysFile}) before it is renamed into
+     * place, so a published part always has its sidecar unless it was lost or damaged later.
+     */
+    private static void writeKeys(Statement s, SegmentHandle seg, String where, Path target, long rows)
+            throws SQLException, IOException {
+        long[] hashes = new long[Math.toIntExact(rows)];
+        int n = 0;
+        try (ResultSet rs = s.executeQuery("SELECT key_hash FROM " + seg.eventsTable() + where)) {
+            while (rs.next()) {
+                if (n == hashes.length) {
+                    throw new StoreException("segment " + seg.seq() + " returned more keys than its " + rows
+                            + " rows; the segment stays pending");
+                }
+                hashes[n++] = rs.getLong(1);
+            }
+        }
+        if (n != rows) {
+            throw new StoreException("segment " + seg.seq() + " returned " + n + " keys for " + rows
+                    + " rows; the segment stays pending");
+        }
+        KeysFile.write(KeysFile.of(target), seg.seq(), hashes, n);
     }
 
     private SealedPart writeRollup(Statement s, SegmentHandle seg, DayStats d, String from, String to,

@@ -124,12 +124,26 @@ final class StoreLoader {
             }
         }
 
-        // Pass 5b: compaction. A compacted part the manifest does not name was written by a
+        // Pass 5b: a key sidecar (KeysFile) whose part the manifest does not name belongs to an
+        // unpublished seal or to a part deleted or quarantined before its sidecar: nothing reads
+        // it, and the next seal of that segment writes a new one.
+        if (!readOnly) {
+            Set<String> published = manifest.paths();
+            for (Path f : list(files.archiveDir(), 2, KeysFile.SUFFIX)) {
+                String rel = files.root().relativize(f).toString().replace('\\', '/');
+                if (!published.contains(rel.substring(0, rel.length() - KeysFile.SUFFIX.length()))) {
+                    delete(f, "key sidecar of a part the manifest does not name");
+                }
+            }
+        }
+
+        // Pass 5c: compaction. A compacted part the manifest does not name was written by a
         // compaction that crashed before its manifest swap: its sources are still published, so
         // it is deleted. A sealed part the manifest does not name but a compacted part of the same
         // kind holds (its segment in [minSeq, seq], its day in the compacted part's days) is a
         // source of a compaction that crashed after its swap: its rows are published in the
-        // compacted part, so it is deleted now rather than after the orphan grace period.
+        // compacted part, so it is deleted now rather than after the orphan grace period. (Their
+        // key sidecars went in pass 5b: the manifest names neither part.)
         if (!readOnly) {
             Set<String> named = manifest.paths();
             for (PartKind kind : PartKind.values()) {

@@ -241,40 +241,102 @@ public final class TieredStore implements UsageStore {
                 dedup.size());
     }
 
-    /** Pass 8 of recovery: every stored key hash, mapped to the segment that holds it. */
-    private void rebuildDedupIndex() throws SQLException {
+    /**
+     * Pass 8 of recovery: every stored key hash, mapped to the segment that holds it. Sealed
+     * detail is read from the parts' key sidecars ({@link KeysFile}, 8 bytes an event, in
+     * parallel); only a part whose sidecar is missing or damaged is read through the engine, and
+     * its sidecar is written again. Live segments are read from DuckDB (at most a few segments).
+     * A report-only store refuses appends, so it builds no index.
+     */
+    private void rebuildDedupIndex() throws SQLException, IOException {
+        if (config.readOnly()) {
+            return;
+        }
+        long started = System.nanoTime();
         TierView v = acquireView();
-        DuckDBConnection c = engine.borrow();
-        try (Statement s = c.createStatement()) {
-            Map<Long, List<PartHandle>> bySeq = new HashMap<>();
-            for (SealedPart p : v.manifest().parts(PartKind.DETAIL)) {
-                bySeq.computeIfAbsent(p.seq(), k -> new ArrayList<>()).add(v.part(p.path()));
-            }
-            for (var e : bySeq.entrySet()) {
-                loadHashes(s, parquetSource(e.getValue()), e.getKey());
+        try {
+            List<SealedPart> detail = v.manifest().parts(PartKind.DETAIL);
+            long total = 0;
+            for (SealedPart p : detail) {
+                total += p.rows();
             }
             for (SegmentHandle h : v.segments()) {
-                loadHashes(s, h.eventsTable(), h.seq());
+                total += h.rows();
             }
+            dedup.reserve(total);
+            List<SealedPart> missing = loadSidecars(v, detail);
+            try (Statement s = writer.connection().createStatement()) {
+                for (SealedPart p : missing) {
+                    PartHandle h = v.part(p.path());
+                    long[] keys = readHashes(s, parquetSource(List.of(h)), p.rows());
+                    dedup.putAll(keys, keys.length, p.seq());
+                    KeysFile.write(KeysFile.of(h.file()), p.seq(), keys, keys.length);
+                    log.info("rewrote the key sidecar of {} ({} keys): it was missing or damaged", p.path(),
+                            keys.length);
+                }
+                for (SegmentHandle h : v.segments()) {
+                    long[] keys = readHashes(s, h.eventsTable(), h.rows());
+                    dedup.putAll(keys, keys.length, h.seq());
+                }
+            }
+            log.info("dedup index: {} ids of {} sealed parts and {} segments in {} ms ({} parts read without a "
+                    + "sidecar), {} MiB", dedup.size(), detail.size(), v.segments().size(),
+                    (System.nanoTime() - started) / 1_000_000, missing.size(), dedup.memoryBytes() >> 20);
         } finally {
-            engine.giveBack(c);
             v.release();
         }
     }
 
-    private void loadHashes(Statement s, String source, long seq) throws SQLException {
-        long[] buf = new long[4096];
+    /** Loads every readable sidecar, one task per part over the cores; returns the parts without one. */
+    private List<SealedPart> loadSidecars(TierView v, List<SealedPart> detail) throws IOException {
+        List<SealedPart> missing = java.util.Collections.synchronizedList(new ArrayList<>());
+        int threads = Math.max(1, Math.min(detail.size(), Runtime.getRuntime().availableProcessors()));
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "tally-dedup-load");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+            for (SealedPart p : detail) {
+                java.nio.file.Path file = KeysFile.of(v.part(p.path()).file());
+                done.add(pool.submit(() -> {
+                    KeysFile.Keys keys = KeysFile.read(file, p.seq(), p.rows());
+                    if (keys == null) {
+                        missing.add(p);
+                    } else {
+                        dedup.putAll(keys.hashes(), keys.hashes().length, p.seq());
+                    }
+                    return null;
+                }));
+            }
+            for (var f : done) {
+                f.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while loading the dedup index", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io
+                    : new IOException("loading a key sidecar failed: " + e.getCause(), e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        return missing;
+    }
+
+    private static long[] readHashes(Statement s, String source, long rows) throws SQLException {
+        long[] keys = new long[Math.toIntExact(rows)];
         int n = 0;
         try (ResultSet rs = s.executeQuery("SELECT key_hash FROM " + source)) {
             while (rs.next()) {
-                buf[n++] = rs.getLong(1);
-                if (n == buf.length) {
-                    dedup.putAll(buf, n, seq);
-                    n = 0;
+                if (n == keys.length) {
+                    keys = java.util.Arrays.copyOf(keys, Math.max(16, n * 2));
                 }
+                keys[n++] = rs.getLong(1);
             }
         }
-        dedup.putAll(buf, n, seq);
+        return n == keys.length ? keys : java.util.Arrays.copyOf(keys, n);
     }
 
     // ---------------------------------------------------------------- append

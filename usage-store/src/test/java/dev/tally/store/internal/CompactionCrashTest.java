@@ -53,6 +53,7 @@ class CompactionCrashTest {
             assertEquals(before, CompactionTest.answers(reopened, meters));
             assertEquals(CompactionTest.manifest(reopened).paths(), parquetFilesOnDisk(),
                     "recovery leaves exactly the files the manifest names");
+            CompactionTest.assertSidecarsMatch(dir, CompactionTest.manifest(reopened));
             assertEquals(0, reopened.append(TestEvents.batch("acme", "a2", 500, 7, StoreFixture.NOW,
                     Duration.ofDays(20), 3)).accepted(), "every event is still a duplicate");
 
@@ -61,6 +62,7 @@ class CompactionCrashTest {
             assertEquals(before, CompactionTest.answers(reopened, meters));
             assertEquals(CompactionTest.manifest(reopened).paths(), parquetFilesOnDisk());
             assertTrue(CompactionTest.manifest(reopened).parts().stream().anyMatch(SealedPart::compacted));
+            CompactionTest.assertSidecarsMatch(dir, CompactionTest.manifest(reopened));
         }
         try (TieredStore again = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(again, CompactionTest.registry(), 0)) {
@@ -70,9 +72,6 @@ class CompactionCrashTest {
     }
 
     private Set<String> parquetFilesOnDisk() throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(f -> f.toString().endsWith(SegmentFiles.PARQUET_SUFFIX))
-                    .map(f -> dir.relativize(f).toString().replace('\\', '/')).collect(Collectors.toSet());
-        }
+        return CompactionTest.filesOnDisk(dir, SegmentFiles.PARQUET_SUFFIX);
     }
 }

@@ -73,6 +73,7 @@ class CompactionTest {
             assertEquals(before, answers(store, meters));
             SealCrashTest.assertExactlyOnce(store, 1_500);
             assertEquals(Set.copyOf(m.paths()), parquetFilesOnDisk(), "every source file is deleted");
+            assertSidecarsMatch(dir, m);
 
             assertEquals(0, store.append(TestEvents.batch("acme", "a1", 500, 7, StoreFixture.NOW,
                     Duration.ofDays(20), 2)).accepted(), "the dedup check finds ids in compacted parts");
@@ -197,10 +198,20 @@ class CompactionTest {
     }
 
     private Set<String> parquetFilesOnDisk() throws Exception {
+        return filesOnDisk(dir, SegmentFiles.PARQUET_SUFFIX);
+    }
+
+    static Set<String> filesOnDisk(Path dir, String suffix) throws Exception {
         try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(f -> f.toString().endsWith(SegmentFiles.PARQUET_SUFFIX))
+            return s.filter(f -> f.toString().endsWith(suffix))
                     .map(f -> dir.relativize(f).toString().replace('\\', '/')).collect(Collectors.toSet());
         }
+    }
+
+    /** Every published detail part has its key sidecar, and no other sidecar is left. */
+    static void assertSidecarsMatch(Path dir, Manifest m) throws Exception {
+        assertEquals(m.parts(PartKind.DETAIL).stream().map(p -> p.path() + KeysFile.SUFFIX).collect(Collectors.toSet()),
+                filesOnDisk(dir, KeysFile.SUFFIX));
     }
 
     static MeterRegistry registry() {

@@ -35,7 +35,7 @@ class SealCrashTest {
     /** Crashing at the named step and reopening keeps every event exactly once and seals the rest. */
     @ParameterizedTest
     @ValueSource(strings = {CrashPoint.ROLLOVER_CHECKPOINTED, CrashPoint.ROLLOVER_CREATED, CrashPoint.SEAL_PART_TMP,
-            CrashPoint.SEAL_PARTS_RENAMED, CrashPoint.SEAL_PUBLISHED})
+            CrashPoint.SEAL_KEYS_WRITTEN, CrashPoint.SEAL_PARTS_RENAMED, CrashPoint.SEAL_PUBLISHED})
     void sealNow_crashAtStepThenReopenKeepsEveryEventOnce(String step) throws Exception {
         List<UsageEvent> first = TestEvents.batch("acme", "a", 2_000, 5, StoreFixture.NOW, Duration.ofDays(2), 1);
         List<UsageEvent> second = TestEvents.batch("acme", "b", 1_000, 5, StoreFixture.NOW, Duration.ofDays(2), 2);
