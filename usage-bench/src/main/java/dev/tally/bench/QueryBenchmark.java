@@ -1,5 +1,6 @@
 package dev.tally.bench;
 
+import dev.tally.store.CompactionReport;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.meter.Aggregation;
@@ -32,13 +33,14 @@ import java.util.stream.Stream;
  * through the store's append path, seals, then times each query shape over many runs from hourly
  * rollups and from detail, with the per-part cache off (every run computes) and, for rollups, on.
  *
- * <pre>bench/run query [events] [runs] [dir] [shapes]</pre>
+ * <pre>bench/run query [events] [runs] [dir] [shapes] [compact]</pre>
  *
  * Defaults: 1,000,000 events, 50 runs, a temporary folder deleted at the end (also for an empty
  * folder argument). A fourth argument
  * names the query shapes to time, comma-separated ({@code monthly,daily-per-subject,daily-by-model,
  * unique,p95}; default all of them). Prints one line per measurement: name, source, rows returned,
- * p50 and p99 in milliseconds.
+ * p50 and p99 in milliseconds. A fifth argument {@code compact} then compacts every closed day
+ * ({@code UsageStore.compact(true)}) and times the same shapes again.
  */
 public final class QueryBenchmark {
     private static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
@@ -54,7 +56,11 @@ public final class QueryBenchmark {
         boolean temporary = args.length <= 2 || args[2].isEmpty(); // "" keeps the default when naming shapes
         Path dir = temporary ? Files.createTempDirectory("tally-query-bench-") : Path.of(args[2]);
         java.util.Set<String> all = java.util.Set.of("monthly", "daily-per-subject", "daily-by-model", "unique", "p95");
-        java.util.Set<String> shapes = args.length > 3 ? java.util.Set.of(args[3].split(",")) : all;
+        java.util.Set<String> shapes = args.length > 3 && !args[3].isEmpty() ? java.util.Set.of(args[3].split(",")) : all;
+        boolean compact = args.length > 4 && args[4].equals("compact");
+        if (args.length > 4 && !compact) {
+            throw new IllegalArgumentException("fifth argument = '" + args[4] + "': only 'compact' is known");
+        }
         if (!all.containsAll(shapes)) {
             throw new IllegalArgumentException("shapes = '" + args[3] + "': each must be one of " + all);
         }
@@ -72,13 +78,37 @@ public final class QueryBenchmark {
             long bytes = store.segments().stream().mapToLong(s -> s.bytes()).sum();
             System.out.printf(Locale.ROOT, "ingest %.1f s (%.0f events/s), final seal %.1f s, %d sealed parts, %.1f MiB%n",
                     (t1 - t0) / 1e9, events / ((t1 - t0) / 1e9), (t2 - t1) / 1e9, parts, bytes / 1048576.0);
-            MeterRegistry reg = new MeterRegistry();
-            reg.register(new MeterDefinition("input_tokens", "llm.request", Aggregation.SUM, "$.input_tokens",
-                    Map.of("model", "$.model"), Map.of()));
-            reg.register(new MeterDefinition("active_users", "llm.request", Aggregation.UNIQUE_COUNT, "$.user",
-                    Map.of("model", "$.model"), Map.of()));
-            reg.register(new MeterDefinition("latency_p95", "llm.request", Aggregation.P95, "$.latency_ms",
-                    Map.of("model", "$.model"), Map.of()));
+            MeterRegistry reg = registry();
+            timeShapes(store, reg, shapes, runs);
+            if (compact) {
+                long c0 = System.nanoTime();
+                CompactionReport report = store.compact(true);
+                long c1 = System.nanoTime();
+                long after = store.segments().stream().filter(s -> s.state().name().startsWith("SEALED")).count();
+                System.out.printf(Locale.ROOT, "compaction %.1f s: %d parts merged into %d, %d sealed parts now%n",
+                        (c1 - c0) / 1e9, report.sourcesReplaced(), report.units().size(), after);
+                timeShapes(store, reg, shapes, runs);
+            }
+        } finally {
+            if (temporary) {
+                deleteTree(dir);
+            }
+        }
+    }
+
+    private static MeterRegistry registry() {
+        MeterRegistry reg = new MeterRegistry();
+        reg.register(new MeterDefinition("input_tokens", "llm.request", Aggregation.SUM, "$.input_tokens",
+                Map.of("model", "$.model"), Map.of()));
+        reg.register(new MeterDefinition("active_users", "llm.request", Aggregation.UNIQUE_COUNT, "$.user",
+                Map.of("model", "$.model"), Map.of()));
+        reg.register(new MeterDefinition("latency_p95", "llm.request", Aggregation.P95, "$.latency_ms",
+                Map.of("model", "$.model"), Map.of()));
+        return reg;
+    }
+
+    /** Times each asked-for shape over {@code store}, with fresh meter services (empty caches). */
+    private static void timeShapes(UsageStore store, MeterRegistry reg, java.util.Set<String> shapes, int runs) {
             Instant from = NOW.minus(Duration.ofDays(30)).truncatedTo(java.time.temporal.ChronoUnit.DAYS);
             Instant to = NOW.truncatedTo(java.time.temporal.ChronoUnit.HOURS).plus(Duration.ofHours(1));
             ZoneId berlin = ZoneId.of("Europe/Berlin");
@@ -105,6 +135,11 @@ public final class QueryBenchmark {
                     time("monthly total, 1 subject", runs, () -> cold.query(monthly));
                     time("monthly total, 1 subject, warm cache", runs, () -> warm.query(monthly));
                     time("monthly total, 1 subject", runs, () -> cold.query(monthlyDetail));
+                    // As the side-by-side suite asks it: cache off, another subject each run.
+                    int[] other = {0};
+                    time("monthly total, another subject each run", runs, () -> cold.query(
+                            MeterQuery.builder("input_tokens", "acme", from, to)
+                                    .subjects("subject-" + (other[0]++ * 7 % SUBJECTS)).build()));
                     // A billing run: each run asks another subject; the cache holds every subject's parts.
                     int[] next = {0};
                     time("monthly total, another subject each run, warm cache", runs, () -> warm.query(
@@ -133,11 +168,6 @@ public final class QueryBenchmark {
                     time("P95 latency, daily (Berlin) by model", runs, () -> cold.query(p95));
                 }
             }
-        } finally {
-            if (temporary) {
-                deleteTree(dir);
-            }
-        }
     }
 
     /** Events spread over the 30 days before NOW in time order (as a live feed arrives), 1,000 subjects. */

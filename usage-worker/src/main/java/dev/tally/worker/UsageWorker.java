@@ -8,6 +8,7 @@ import dev.tally.worker.cli.ExitCodes;
 import dev.tally.worker.cli.ImportCommand;
 import dev.tally.worker.cli.QueryCommand;
 import dev.tally.worker.cli.RepairCommand;
+import dev.tally.worker.cli.CompactCommand;
 import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
@@ -26,7 +27,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "usage-worker", mixinStandardHelpOptions = true, versionProvider = UsageWorker.Version.class,
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
         subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, QueryCommand.class, SqlCommand.class,
-                SegmentsCommand.class, RetentionCommand.class, DlqCommand.class, VerifyCommand.class,
+                SegmentsCommand.class, RetentionCommand.class, CompactCommand.class, DlqCommand.class, VerifyCommand.class,
                 RepairCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {

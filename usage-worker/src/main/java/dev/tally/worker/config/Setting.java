@@ -23,7 +23,7 @@ public enum Setting {
     IMPORT_INTERVAL("import.interval", Group.FREQUENT, Kind.DURATION, "1s", "duration",
             "Pause between import passes when there was nothing to import."),
     MAINTENANCE_INTERVAL("maintenance.interval", Group.FREQUENT, Kind.DURATION, "1m", "duration",
-            "Pause between maintenance passes (age rollover, seal, retention, orphan cleanup)."),
+            "Pause between maintenance passes (age rollover, seal, retention, orphan cleanup, compaction)."),
     SEGMENT_MAX_BYTES("segment.max-bytes", Group.FREQUENT, Kind.SIZE, "64MiB", "bytes",
             "Seal the active segment when its .duckdb plus .wal grew by this much since it was created (an empty segment file already takes about 1.5MiB). Minimum 1MiB."),
     SEGMENT_MAX_AGE("segment.max-age", Group.FREQUENT, Kind.DURATION, "1h", "duration",
@@ -54,6 +54,9 @@ public enum Setting {
             "Refuse events further ahead of the clock than this."),
     ORPHAN_GRACE("retention.orphan-grace", Group.RARE, Kind.DURATION, "1h", "duration",
             "Unreferenced files younger than this are never deleted."),
+    COMPACT_AFTER("compaction.after", Group.RARE, Kind.DURATION, "1d", "duration",
+            "Maintenance merges a UTC day's sealed parts into one file per month (rollups) and per ISO week "
+                    + "(detail) once the day ended this long ago. `usage-worker compact` does every closed day now."),
     IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "1000", "events",
             "Events per import transaction (1 to 100000)."),
     IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",

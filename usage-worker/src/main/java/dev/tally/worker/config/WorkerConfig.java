@@ -108,6 +108,7 @@ public final class WorkerConfig {
                 .maxEventAge(duration(Setting.EVENTS_MAX_AGE))
                 .maxClockSkew(duration(Setting.EVENTS_MAX_CLOCK_SKEW))
                 .orphanGracePeriod(duration(Setting.ORPHAN_GRACE))
+                .compactAfter(duration(Setting.COMPACT_AFTER))
                 .segmentCacheEntries(size(Setting.CACHE_SEGMENT_ENTRIES))
                 .clock(clock);
     }

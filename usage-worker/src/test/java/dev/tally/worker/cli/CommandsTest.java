@@ -100,7 +100,7 @@ class CommandsTest {
     @Test
     void help_everyCommand_showsUsageAndExitCodes() {
         for (String[] c : new String[][] {{"--help"}, {"run", "--help"}, {"demo", "--help"}, {"import", "--help"},
-                {"query", "--help"}, {"sql", "--help"}, {"segments", "--help"}, {"retention", "--help"},
+                {"query", "--help"}, {"sql", "--help"}, {"segments", "--help"}, {"retention", "--help"}, {"compact", "--help"},
                 {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "replay", "--help"}, {"verify", "--help"}, {"repair", "--help"},
                 {"repair", "manifest", "--help"}, {"repair", "wal", "--help"}, {"repair", "check", "--help"}}) {
             Run r = cli(c);
@@ -109,8 +109,8 @@ class CommandsTest {
             assertTrue(r.out().contains("Exit codes:"), String.join(" ", c));
         }
         Run root = cli("--help");
-        for (String name : List.of("run", "demo", "import", "query", "sql", "segments", "retention", "dlq", "verify",
-                "repair")) {
+        for (String name : List.of("run", "demo", "import", "query", "sql", "segments", "retention", "compact", "dlq",
+                "verify", "repair")) {
             assertTrue(root.out().contains("  " + name + " "), name);
         }
     }
@@ -180,6 +180,25 @@ class CommandsTest {
         assertEquals(0, run.code(), run.err());
         assertTrue(run.out().contains("deleted DETAIL_EXPIRED"), run.out());
         assertTrue(cli(withDir("segments")).out().contains("10 events in detail"));
+    }
+
+    /** compact merges the closed days' parts and every query answers as before; a second run has nothing to do. */
+    @Test
+    void compact_fixture_mergesPartsAndKeepsAnswers() {
+        String from = now.minus(Duration.ofDays(5)).toString();
+        String to = now.plusSeconds(1).toString();
+        String[] query = {"query", "--meter", "input_tokens", "--tenant", "acme", "--from", from, "--to", to,
+                "--window", "day", "--format", "csv"};
+        Run before = cli(withDir(query));
+        assertEquals(0, before.code(), before.err());
+        Run compact = cli(withDir("compact"));
+        assertEquals(0, compact.code(), compact.err());
+        assertTrue(compact.out().contains("compacted "), compact.out());
+        assertTrue(cli(withDir("segments")).out().contains("compact-"));
+        assertEquals(before.out(), cli(withDir(query)).out());
+        Run again = cli(withDir("compact"));
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.out().contains("nothing to compact"), again.out());
     }
 
     /** query prints exact values per window and group as a table, CSV or JSON, from every tier. */
