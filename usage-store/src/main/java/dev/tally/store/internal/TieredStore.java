@@ -109,7 +109,7 @@ public final class TieredStore implements UsageStore {
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
-    /** Told of each part retention deleted, after its last reader let go; see {@link #onPartDeleted}. */
+    /** Told of each part retention or compaction deleted, after its last reader let go; see {@link #onPartDeleted}. */
     private final List<java.util.function.Consumer<SealedPart>> partDeletedListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -899,7 +899,7 @@ public final class TieredStore implements UsageStore {
     }
 
     /**
-     * Registers {@code listener} to be told of every part retention deletes, once no reader pins
+     * Registers {@code listener} to be told of every part retention (or compaction) deletes, once no reader pins
      * it any more (so no query still running can put a result for it back into a cache). Query
      * layers with their own per-part caches use it to drop entries; their keys also hold the
      * part's CRC32C, so an entry can never be served for a changed file. Returns a handle that
