@@ -127,6 +127,12 @@ public final class SegmentFiles {
         return m.matches() ? OptionalLong.of(Long.parseLong(m.group(3))) : OptionalLong.empty();
     }
 
+    /** The {@code [minSeq, seq]} range of a compacted part file name, or null if it is not one. */
+    public static long[] compactedRange(String fileName) {
+        Matcher m = COMPACTED_NAME.matcher(fileName);
+        return m.matches() ? new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))} : null;
+    }
+
     /** The sequence number of a segment file name, if it is one. */
     public static OptionalLong segmentSeq(String fileName) {
         Matcher m = SEGMENT_NAME.matcher(fileName);

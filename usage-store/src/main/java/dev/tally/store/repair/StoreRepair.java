@@ -70,6 +70,34 @@ public final class StoreRepair {
             try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
                 for (PartKind kind : PartKind.values()) {
                     Path dir = kind == PartKind.DETAIL ? files.archiveDir() : files.rollupsDir();
+                    // Compacted parts first: per unit folder the highest generation wins (a lower one,
+                    // or the sealed parts it holds, are left by a compaction that crashed before or
+                    // after its manifest swap; the highest was verified before its rename).
+                    java.util.Map<Path, Path> newest = new java.util.HashMap<>();
+                    for (Path f : list(dir, 2)) {
+                        OptionalLong gen = SegmentFiles.compactedGeneration(f.getFileName().toString());
+                        if (gen.isEmpty()) {
+                            continue;
+                        }
+                        Path best = newest.get(f.getParent());
+                        if (best == null || SegmentFiles.compactedGeneration(best.getFileName().toString())
+                                .getAsLong() < gen.getAsLong()) {
+                            newest.put(f.getParent(), f);
+                        }
+                    }
+                    List<SealedPart> compacted = new ArrayList<>();
+                    for (Path f : newest.values()) {
+                        String unitDir = f.getParent().getFileName().toString();
+                        long[] range = SegmentFiles.compactedRange(f.getFileName().toString());
+                        LocalDate unit = LocalDate.parse(unitDir.substring(unitDir.indexOf('=') + 1));
+                        SealedPart p = readPart(s, files, f, kind, range[1], unit, new SealedPart.Compaction(range[0],
+                                List.of()), losses, now);
+                        if (p != null) {
+                            compacted.add(p);
+                            maxPartSeq = Math.max(maxPartSeq, p.seq());
+                        }
+                    }
+                    parts.addAll(compacted);
                     for (Path f : list(dir, 2)) {
                         OptionalLong seq = SegmentFiles.partSeq(f.getFileName().toString());
                         String dayDir = f.getParent().getFileName().toString();
@@ -81,22 +109,40 @@ public final class StoreRepair {
                             actions.add("left out " + rel + ": its segment is still present and will be sealed again");
                             continue;
                         }
-                        String col = kind == PartKind.DETAIL ? "time" : "hour";
-                        try (ResultSet rs = s.executeQuery("SELECT count(*), epoch_us(min(" + col + ")), epoch_us(max("
-                                + col + ")) FROM read_parquet('" + f.toString().replace("'", "''") + "')")) {
-                            rs.next();
-                            parts.add(new SealedPart(seq.getAsLong(), kind, LocalDate.parse(dayDir.substring(4)), rel,
-                                    TimeUtil.fromMicros(rs.getLong(2)), TimeUtil.fromMicros(rs.getLong(3)), rs.getLong(1),
-                                    Files.size(f), FileSync.crc32c(f)));
+                        LocalDate day = LocalDate.parse(dayDir.substring(4));
+                        SealedPart holder = compacted.stream().filter(cp -> cp.coversSeq(seq.getAsLong())
+                                && !day.isBefore(cp.firstDay()) && !day.isAfter(cp.lastDay())).findFirst().orElse(null);
+                        if (holder != null) {
+                            actions.add("left out " + rel + ": its rows are in the compacted part " + holder.path());
+                            continue;
+                        }
+                        SealedPart p = readPart(s, files, f, kind, seq.getAsLong(), day, null, losses, now);
+                        if (p != null) {
+                            parts.add(p);
                             maxPartSeq = Math.max(maxPartSeq, seq.getAsLong());
-                        } catch (SQLException e) {
-                            Path q = FileSync.resolveInside(files.quarantineDir(), rel + "." + stamp(now));
-                            Files.createDirectories(q.getParent());
-                            FileSync.moveAtomically(f, q);
-                            losses.add(rel + " cannot be read (" + firstLine(e.getMessage()) + "); moved to "
-                                    + files.root().relativize(q) + " — its rows are not in the store");
                         }
                     }
+                }
+            }
+            // A compacted rollup part's lost-detail days cannot be read back from its file: a day
+            // counts as lost when no detail part left holds that day for the part's segments.
+            List<SealedPart> detail = parts.stream().filter(p -> p.kind() == PartKind.DETAIL).toList();
+            for (int i = 0; i < parts.size(); i++) {
+                SealedPart r = parts.get(i);
+                if (r.kind() != PartKind.ROLLUP || !r.compacted()) {
+                    continue;
+                }
+                List<LocalDate> lost = new ArrayList<>();
+                for (LocalDate d = r.firstDay(); !d.isAfter(r.lastDay()); d = d.plusDays(1)) {
+                    LocalDate day = d;
+                    if (detail.stream().noneMatch(x -> x.seq() >= r.minSeq() && x.minSeq() <= r.seq()
+                            && !day.isBefore(x.firstDay()) && !day.isAfter(x.lastDay()))) {
+                        lost.add(day);
+                    }
+                }
+                if (!lost.isEmpty()) {
+                    parts.set(i, r.withLostDetailDays(lost));
+                    actions.add("recorded " + lost.size() + " day(s) of " + r.path() + " as having no detail");
                 }
             }
             // Segments are sealed in order: everything below the oldest remaining segment is sealed.
@@ -212,6 +258,26 @@ public final class StoreRepair {
             }
             ProcessLocks.release(files.lockFile());
             throw e;
+        }
+    }
+
+    /** Reads a part's row count and time range; a file that cannot be read is quarantined and reported. */
+    private static SealedPart readPart(Statement s, SegmentFiles files, Path f, PartKind kind, long seq, LocalDate day,
+            SealedPart.Compaction compaction, List<String> losses, Instant now) throws IOException {
+        String rel = files.root().relativize(f).toString().replace('\\', '/');
+        String col = kind == PartKind.DETAIL ? "time" : "hour";
+        try (ResultSet rs = s.executeQuery("SELECT count(*), epoch_us(min(" + col + ")), epoch_us(max("
+                + col + ")) FROM read_parquet('" + f.toString().replace("'", "''") + "')")) {
+            rs.next();
+            return new SealedPart(seq, kind, day, rel, TimeUtil.fromMicros(rs.getLong(2)),
+                    TimeUtil.fromMicros(rs.getLong(3)), rs.getLong(1), Files.size(f), FileSync.crc32c(f), compaction);
+        } catch (SQLException e) {
+            Path q = FileSync.resolveInside(files.quarantineDir(), rel + "." + stamp(now));
+            Files.createDirectories(q.getParent());
+            FileSync.moveAtomically(f, q);
+            losses.add(rel + " cannot be read (" + firstLine(e.getMessage()) + "); moved to "
+                    + files.root().relativize(q) + " — its rows are not in the store");
+            return null;
         }
     }
 

@@ -112,6 +112,33 @@ class CompactionTest {
         }
     }
 
+    /** A manifest rebuilt by repair from the files of a compacted store names the compacted parts, not their sources. */
+    @Test
+    void rebuildManifest_afterCompactionKeepsEveryEventOnce() throws Exception {
+        Answers before;
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
+                MeterService meters = new MeterService(store, registry(), 0)) {
+            loadThreeSegments(store, "a");
+            store.compact(true);
+            before = answers(store, meters);
+        }
+        Files.delete(dir.resolve(SegmentFiles.MANIFEST_FILE));
+        dev.tally.store.repair.StoreRepair.rebuildManifest(dir, clock);
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
+                MeterService meters = new MeterService(store, registry(), 0)) {
+            SealCrashTest.assertExactlyOnce(store, 1_500);
+            assertEquals(before, answers(store, meters));
+            assertTrue(manifest(store).parts().stream().anyMatch(SealedPart::compacted));
+            TierView v = store.acquireView();
+            try {
+                assertEquals(List.of(), DetailCoverage.lostDays(v, StoreFixture.NOW.minus(Duration.ofDays(25)),
+                        StoreFixture.NOW));
+            } finally {
+                v.release();
+            }
+        }
+    }
+
     /** maintain() compacts only days that ended at least compactAfter ago. */
     @Test
     void maintain_compactsOnlyDaysOlderThanCompactAfter() {
