@@ -67,16 +67,26 @@ final class Compactor {
     }
 
     /**
+     * Sealed parts a unit that was compacted before may collect for days it already holds (late
+     * events, backfills) before it is compacted again for them alone. A unit is compacted again at
+     * once when a new day of it becomes eligible (daily while its month or week is current); a
+     * steady trickle of late parts for finished units would otherwise rewrite a whole month of
+     * rollups at every maintenance pass.
+     */
+    static final int LATE_PARTS_TO_MERGE = 32;
+
+    /**
      * The units of {@code kind} that have sealed (not yet compacted) parts of days up to
-     * {@code lastDay}. A unit's rollups are compacted even when there is a single sealed part, so
-     * that every eligible day's rollups are compacted before its detail; detail of a day is only
-     * compacted once the day has no sealed rollup part left (see {@link DetailCoverage} for why
-     * that order keeps the lost-detail record exact), and a lone sealed detail part is left alone.
+     * {@code lastDay}; each unit takes all of them or none, with its previous compacted part.
+     * Rollups are compacted even from a single sealed part, so that every eligible day's rollups
+     * are compacted before its detail: a detail unit is skipped while any of its eligible days
+     * still has a sealed rollup part (see {@link DetailCoverage} for why that order keeps the
+     * lost-detail record exact), and a lone sealed detail part is left alone.
      */
     static List<Unit> plan(Manifest m, PartKind kind, LocalDate lastDay) {
         TreeSet<LocalDate> rollupDays = new TreeSet<>();
         for (SealedPart r : m.parts(PartKind.ROLLUP)) {
-            if (!r.compacted()) {
+            if (!r.compacted() && !r.day().isAfter(lastDay)) {
                 rollupDays.add(r.day());
             }
         }
@@ -85,17 +95,29 @@ final class Compactor {
         for (SealedPart p : m.parts(kind)) {
             if (p.compacted()) {
                 compacted.computeIfAbsent(p.day(), k -> new ArrayList<>()).add(p);
-            } else if (!p.day().isAfter(lastDay) && (kind == PartKind.ROLLUP || !rollupDays.contains(p.day()))) {
+            } else if (!p.day().isAfter(lastDay)) {
                 fresh.computeIfAbsent(unitOf(kind, p.day()), k -> new ArrayList<>()).add(p);
             }
         }
         List<Unit> out = new ArrayList<>();
         for (var e : fresh.entrySet()) {
-            List<SealedPart> sources = new ArrayList<>(compacted.getOrDefault(e.getKey(), List.of()));
-            sources.addAll(e.getValue());
-            if (kind == PartKind.DETAIL && sources.size() < 2) {
-                continue;
+            List<SealedPart> previous = compacted.getOrDefault(e.getKey(), List.of());
+            List<SealedPart> added = e.getValue();
+            if (kind == PartKind.DETAIL) {
+                LocalDate end = e.getKey().plusDays(6);
+                if (previous.size() + added.size() < 2
+                        || !rollupDays.subSet(e.getKey(), true, end, true).isEmpty()) {
+                    continue;
+                }
             }
+            if (!previous.isEmpty() && added.size() < LATE_PARTS_TO_MERGE) {
+                LocalDate held = previous.stream().map(SealedPart::lastDay).max(LocalDate::compareTo).orElseThrow();
+                if (added.stream().noneMatch(p -> p.day().isAfter(held))) {
+                    continue; // only late parts for days it holds: wait for a new day or more of them
+                }
+            }
+            List<SealedPart> sources = new ArrayList<>(previous);
+            sources.addAll(added);
             out.add(new Unit(kind, e.getKey(), sources));
         }
         return out;

@@ -139,6 +139,39 @@ class CompactionTest {
         }
     }
 
+    /**
+     * Late parts for days a compacted unit already holds wait (below LATE_PARTS_TO_MERGE) instead
+     * of rewriting the unit at every pass; answers count them meanwhile.
+     */
+    @Test
+    void compact_lateParts_waitForANewDayOrEnoughOfThem() throws Exception {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
+                MeterService meters = new MeterService(store, registry(), 0)) {
+            loadThreeSegments(store, "a");
+            store.compact(true);
+            Manifest compacted = manifest(store);
+            // Late events for days 3 to 10 ago: every unit they fall in is compacted already.
+            store.append(TestEvents.batch("acme", "late", 300, 7, StoreFixture.NOW.minus(Duration.ofDays(3)),
+                    Duration.ofDays(7), 11));
+            store.sealNow();
+            Answers before = answers(store, meters);
+
+            assertEquals(List.of(), store.compact(true).units());
+
+            Manifest m = manifest(store);
+            assertTrue(m.parts().containsAll(compacted.parts()), "the compacted parts are unchanged");
+            assertEquals(before, answers(store, meters));
+            SealCrashTest.assertExactlyOnce(store, 1_800);
+            TierView v = store.acquireView();
+            try {
+                assertEquals(List.of(), DetailCoverage.lostDays(v, StoreFixture.NOW.minus(Duration.ofDays(25)),
+                        StoreFixture.NOW));
+            } finally {
+                v.release();
+            }
+        }
+    }
+
     /** maintain() compacts only days that ended at least compactAfter ago. */
     @Test
     void maintain_compactsOnlyDaysOlderThanCompactAfter() {
