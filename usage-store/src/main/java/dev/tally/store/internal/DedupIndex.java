@@ -61,6 +61,8 @@ public final class DedupIndex {
     static final int MAX_LOAD_PERCENT = 70;
     static final int MIN_LOAD_PERCENT = 47;
     private static final int MIN_SHARD_CAPACITY = 16;
+    /** From this many keys on, {@link #putAll} groups them by shard first. */
+    private static final int GROUPED_PUT_MIN = 32 * SHARDS;
 
     private final Shard[] shards = new Shard[SHARDS];
     /** Highest sequence ever put; resolves slot references. */
@@ -160,15 +162,53 @@ public final class DedupIndex {
         }
     }
 
-    /** Records many keys for one segment. */
+    /**
+     * Records many keys for one segment. A large batch is grouped by shard first (a counting sort
+     * on the shard bits), so each shard is locked once and filled while its slots are in cache:
+     * a reopen loads its keys this way several times faster than one random probe each.
+     */
     public void putAll(long[] hashes, int count, long seq) {
         long ref = refOf(seq);
+        if (count >= GROUPED_PUT_MIN) {
+            putGrouped(hashes, count, ref);
+            return;
+        }
         for (int i = 0; i < count; i++) {
             long key = hashes[i];
             Shard s = shardOf(shards, key);
             s.lock.lock();
             try {
                 s.put(fingerprint(key), ref);
+            } finally {
+                s.lock.unlock();
+            }
+        }
+    }
+
+    private void putGrouped(long[] hashes, int count, long ref) {
+        int[] start = new int[SHARDS + 1];
+        for (int i = 0; i < count; i++) {
+            start[(int) (hashes[i] >>> (64 - SHARD_BITS)) + 1]++;
+        }
+        for (int i = 0; i < SHARDS; i++) {
+            start[i + 1] += start[i];
+        }
+        long[] grouped = new long[count];
+        int[] next = java.util.Arrays.copyOf(start, SHARDS);
+        for (int i = 0; i < count; i++) {
+            long key = hashes[i];
+            grouped[next[(int) (key >>> (64 - SHARD_BITS))]++] = key;
+        }
+        for (int sh = 0; sh < SHARDS; sh++) {
+            if (start[sh] == start[sh + 1]) {
+                continue;
+            }
+            Shard s = shards[sh];
+            s.lock.lock();
+            try {
+                for (int i = start[sh]; i < start[sh + 1]; i++) {
+                    s.put(fingerprint(grouped[i]), ref);
+                }
             } finally {
                 s.lock.unlock();
             }
