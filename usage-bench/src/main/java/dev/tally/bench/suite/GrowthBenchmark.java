@@ -32,7 +32,8 @@ import java.util.Locale;
  *       along the way, then every segment sealed and the store closed; the footprint per event.</li>
  *   <li>{@code reopen}: the time to open the grown store (recovery and the dedup index), the
  *       first and last batches appended again (every event must come back a duplicate), and the
- *       monthly total of one subject (cache off, a new subject each run) at p50 and p99.</li>
+ *       monthly total of one subject (cache off, a new subject each run) at p50 and p99; then
+ *       compaction of every closed day ({@code compact(true)}) and the same reads again.</li>
  * </ul>
  * Not a test: run it with {@code bench/run growth}.
  */
@@ -169,6 +170,14 @@ public final class GrowthBenchmark {
                 throw new IllegalStateException("events stored twice after reopen: " + a + " / " + b);
             }
             measureMonthly(out, "reopen.monthly", s, runs, end);
+            // Then as maintenance leaves it a day after each day ends: the closed days' parts merged
+            // into one file per month (rollups) and per ISO week (detail), and the same reads again.
+            long c0 = System.nanoTime();
+            dev.tally.store.CompactionReport compacted = s.compact(true);
+            out.put("compaction.seconds", (System.nanoTime() - c0) / 1e9);
+            out.put("compaction.parts_merged", compacted.sourcesReplaced());
+            out.put("compaction.parts_written", compacted.units().size());
+            measureMonthly(out, "compacted.monthly", s, runs, end);
         }
     }
 
