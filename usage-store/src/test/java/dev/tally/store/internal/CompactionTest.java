@@ -35,9 +35,9 @@ class CompactionTest {
 
     private final MutableClock clock = new MutableClock(StoreFixture.NOW);
 
-    /** Twenty days in three segments, appended and sealed in three rounds. */
-    static void loadThreeSegments(TieredStore store, String prefix) {
-        for (int round = 0; round < 3; round++) {
+    /** Twenty days in two segments, appended and sealed in two rounds (every day has two parts of each kind). */
+    static void loadTwoSegments(TieredStore store, String prefix) {
+        for (int round = 0; round < 2; round++) {
             store.append(TestEvents.batch("acme", prefix + round, 500, 7, StoreFixture.NOW, Duration.ofDays(20),
                     round + 1));
             store.sealNow();
@@ -49,7 +49,7 @@ class CompactionTest {
     void compact_allClosedDaysMergesPartsAndKeepsEveryAnswer() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             Answers before = answers(store, meters);
             int partsBefore = manifest(store).parts().size();
 
@@ -71,7 +71,7 @@ class CompactionTest {
                     "the detail of 20 days spans at least three ISO weeks");
             assertTrue(manifest(store).parts().size() < partsBefore / 3, "far fewer parts than the " + partsBefore);
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 1_500);
+            SealCrashTest.assertExactlyOnce(store, 1_000);
             assertEquals(Set.copyOf(m.paths()), parquetFilesOnDisk(), "every source file is deleted");
             assertSidecarsMatch(dir, m);
 
@@ -80,7 +80,7 @@ class CompactionTest {
         }
         try (TieredStore again = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(again, registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(again, 1_500);
+            SealCrashTest.assertExactlyOnce(again, 1_000);
             assertEquals(0, again.append(TestEvents.batch("acme", "a0", 500, 7, StoreFixture.NOW,
                     Duration.ofDays(20), 1)).accepted(), "the rebuilt dedup index covers compacted parts");
             assertEquals(0, again.compact(true).units().size(), "nothing left to compact");
@@ -92,7 +92,7 @@ class CompactionTest {
     void compact_againMergesThePreviousCompactedPart() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             store.compact(true);
             clock.advance(Duration.ofDays(2));
             store.append(TestEvents.batch("acme", "late", 800, 7, clock.instant(), Duration.ofDays(6), 9));
@@ -107,7 +107,7 @@ class CompactionTest {
             assertEquals(1, november.size(), "one compacted part per unit: " + november);
             assertTrue(november.get(0).path().endsWith("-g2.parquet"), november.get(0).path());
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 2_300);
+            SealCrashTest.assertExactlyOnce(store, 1_800);
             assertEquals(Set.copyOf(m.paths()), parquetFilesOnDisk());
         }
     }
@@ -118,7 +118,7 @@ class CompactionTest {
         Answers before;
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             store.compact(true);
             before = answers(store, meters);
         }
@@ -126,7 +126,7 @@ class CompactionTest {
         dev.tally.store.repair.StoreRepair.rebuildManifest(dir, clock);
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(store, 1_500);
+            SealCrashTest.assertExactlyOnce(store, 1_000);
             assertEquals(before, answers(store, meters));
             assertTrue(manifest(store).parts().stream().anyMatch(SealedPart::compacted));
             TierView v = store.acquireView();
@@ -147,7 +147,7 @@ class CompactionTest {
     void compact_lateParts_waitForANewDayOrEnoughOfThem() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             store.compact(true);
             Manifest compacted = manifest(store);
             // Late events for days 3 to 10 ago: every unit they fall in is compacted already.
@@ -161,7 +161,7 @@ class CompactionTest {
             Manifest m = manifest(store);
             assertTrue(m.parts().containsAll(compacted.parts()), "the compacted parts are unchanged");
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 1_800);
+            SealCrashTest.assertExactlyOnce(store, 1_300);
             TierView v = store.acquireView();
             try {
                 assertEquals(List.of(), DetailCoverage.lostDays(v, StoreFixture.NOW.minus(Duration.ofDays(25)),
@@ -176,7 +176,7 @@ class CompactionTest {
     @Test
     void maintain_compactsOnlyDaysOlderThanCompactAfter() {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             store.maintain();
             LocalDate lastEligible = LocalDate.ofInstant(StoreFixture.NOW.minus(Duration.ofDays(1)), ZoneOffset.UTC)
                     .minusDays(1);
@@ -199,7 +199,7 @@ class CompactionTest {
     @Test
     void retention_deletesCompactedDetailAndRecordsItsDaysLost() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
-            loadThreeSegments(store, "a");
+            loadTwoSegments(store, "a");
             store.compact(true);
             Manifest m = manifest(store);
             SealedPart oldestWeek = m.parts(PartKind.DETAIL).stream().filter(SealedPart::compacted)
