@@ -217,7 +217,7 @@ final class JournalLocks {
                 if (!Files.exists(lockFile.getParent())) {
                     throw new IOException("journal directory " + lockFile.getParent() + " is gone");
                 }
-                channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                channel = FileSync.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
                         StandardOpenOption.WRITE);
                 channelKey = keyOf(lockFile);
             }
