@@ -348,6 +348,7 @@ public final class TieredStore implements UsageStore {
                 return record(new AppendResult(0, duplicates, rejected));
             }
             SegmentHandle seg = active;
+            seam.segmentChosen(seg.seq());
             try {
                 writer.append(seg, fresh, position, seam, now);
             } catch (SQLException e) {
