@@ -15,4 +15,9 @@ public interface AppendSeam {
     /** Called once the append chose its segment, before it writes anything. */
     default void segmentChosen(long segmentSeq) {
     }
+
+    /** Promises switched off for a mutation test; none in production. */
+    default java.util.Set<Mutation> mutations() {
+        return java.util.Set.of();
+    }
 }

@@ -342,7 +342,7 @@ public final class TieredStore implements UsageStore {
         try {
             metrics.gateWaitNanos.add(System.nanoTime() - waitStart);
             checkWritable("append");
-            List<StoredEvent> fresh = withoutStored(unique);
+            List<StoredEvent> fresh = seam.mutations().contains(Mutation.NO_DEDUP_CHECK) ? unique : withoutStored(unique);
             int duplicates = inBatchDuplicates + unique.size() - fresh.size();
             if (fresh.isEmpty() && position == null) {
                 return record(new AppendResult(0, duplicates, rejected));
