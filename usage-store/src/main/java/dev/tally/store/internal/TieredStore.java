@@ -704,6 +704,7 @@ public final class TieredStore implements UsageStore {
                     + e.getMessage(), e);
         }
         manifest = next;
+        crash.at(CrashPoint.RETENTION_PUBLISHED);
         List<PartHandle> retired = new ArrayList<>();
         synchronized (stateLock) {
             for (SealedPart p : gone) {
