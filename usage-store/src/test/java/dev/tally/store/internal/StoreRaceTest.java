@@ -10,6 +10,7 @@ import dev.tally.store.RetentionReport;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.testing.DiskRows;
 import dev.tally.store.testing.MutableClock;
+import dev.tally.store.testing.RunResult;
 import dev.tally.store.testing.TestEvents;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,17 +44,18 @@ class StoreRaceTest {
     /** A short run in the default test run. */
     @Test
     void concurrentOperations_keepEveryEventExactlyOnce() throws Exception {
-        race(12, 42L);
+        race(12, 42L, "short");
     }
 
     /** The long run: -Plong. */
     @Test
     @Tag("long")
     void concurrentOperations_longRun_keepEveryEventExactlyOnce() throws Exception {
-        race(200, Long.getLong("tally.seed", 9L));
+        race(200, Long.getLong("tally.seed", 9L), "long");
     }
 
-    private void race(int rounds, long seed) throws Exception {
+    private void race(int rounds, long seed, String run) throws Exception {
+        long started = System.nanoTime();
         MutableClock clock = new MutableClock(StoreFixture.NOW);
         Map<String, Instant> acknowledged = new ConcurrentHashMap<>();
         ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
@@ -164,6 +166,11 @@ class StoreRaceTest {
         // Counted from the files: a current event exactly once; one near or past the cutoff at most once.
         Instant surelyCurrent = clock.instant().minus(Duration.ofDays(34));
         DiskRows.Scan onDisk = DiskRows.scan(dir);
+        long lost = acknowledged.entrySet().stream()
+                .filter(e -> !e.getValue().isBefore(surelyCurrent) && onDisk.count(e.getKey()) == 0).count();
+        RunResult.write("StoreRaceTest-" + run, RunResult.of("StoreRaceTest", run, seed, 0, acknowledged.size(),
+                onDisk.counts().size(), lost, onDisk.doubled().size(), 0,
+                Duration.ofNanos(System.nanoTime() - started).toSeconds()));
         assertEquals(List.of(), onDisk.doubled(), "seed " + seed + ": stored twice");
         int current = 0;
         for (Map.Entry<String, Instant> e : acknowledged.entrySet()) {
