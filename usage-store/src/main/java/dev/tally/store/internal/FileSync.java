@@ -12,9 +12,11 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * Durable file-system steps: fsync a file, fsync a directory, replace a file atomically, and
- * check that a path taken from input stays inside its root.
+ * check that a path taken from input stays inside its root. The files Tally writes itself are
+ * opened, renamed and deleted through a {@link FileIo} (the real file system; tests swap in one
+ * that loses power).
  *
- * <p>Thread-safe: stateless.
+ * <p>Thread-safe: the only state is the current {@link FileIo}, a volatile reference.
  */
 public final class FileSync {
     /** Swapped only by tests (power-loss simulation); see {@link #useFileIo}. */
