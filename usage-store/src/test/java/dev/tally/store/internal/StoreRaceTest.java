@@ -1,6 +1,5 @@
 package dev.tally.store.internal;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,16 +76,19 @@ class StoreRaceTest {
                             clock.advance(Duration.ofHours(6));
                         }
                         if (writer == 0 && round == rounds / 2) {
-                            // Overlap by construction: this writer goes on only once retention has
-                            // deleted expired detail (or rolled an expired segment) meanwhile; the
-                            // clock moves on an hour a poll until a sealed part passes the cutoff.
-                            await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(50)).until(() -> {
-                                if (expiredWhileWriting.get() > 0) {
-                                    return true;
+                            // Overlap by construction, whatever the machine's speed: mid-run, while
+                            // writer 1 goes on, roll the active segment, then move the clock until
+                            // retention deletes a part whose day expired (at most 10 days on).
+                            if (store.rollover("race test, mid-run")) {
+                                rolledWhileWriting.incrementAndGet();
+                            }
+                            for (int i = 0; i < 40 && expiredWhileWriting.get() == 0; i++) {
+                                clock.advance(Duration.ofHours(6));
+                                store.sealPending();
+                                if (expiredDetail(store.retention(false))) {
+                                    expiredWhileWriting.incrementAndGet();
                                 }
-                                clock.advance(Duration.ofHours(1));
-                                return false;
-                            });
+                            }
                         }
                         List<UsageEvent> batch = new ArrayList<>(TestEvents.batch("acme", "w" + writer + "r" + round,
                                 400, 8, StoreFixture.NOW, Duration.ofDays(34).plusHours(12), seed * 31 + round));
@@ -120,9 +122,7 @@ class StoreRaceTest {
                         }
                         case 1 -> store.sealPending();
                         case 2 -> {
-                            RetentionReport report = store.retention(false);
-                            if (writing && report.actions().stream().anyMatch(a -> a.reason() == RetentionReason.DETAIL_EXPIRED
-                                    || a.reason() == RetentionReason.ACTIVE_SEGMENT_EXPIRED)) {
+                            if (expiredDetail(store.retention(false)) && writing) {
                                 expiredWhileWriting.incrementAndGet();
                             }
                         }
@@ -184,5 +184,10 @@ class StoreRaceTest {
         for (String key : onDisk.counts().keySet()) {
             assertTrue(acknowledged.containsKey(key), "seed " + seed + ": stored but never acknowledged: " + key);
         }
+    }
+
+    private static boolean expiredDetail(RetentionReport report) {
+        return report.actions().stream().anyMatch(a -> a.reason() == RetentionReason.DETAIL_EXPIRED
+                || a.reason() == RetentionReason.ACTIVE_SEGMENT_EXPIRED);
     }
 }

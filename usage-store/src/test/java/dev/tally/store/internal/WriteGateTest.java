@@ -70,17 +70,17 @@ class WriteGateTest {
 
             parkNext.set(true);
             Future<AppendResult> append = threads.submit(() -> store.append(List.of(event("acme", "inflight", "k", t, 2))));
-            assertTrue(parked.await(10, TimeUnit.SECONDS), "append never reached the seam");
+            assertTrue(parked.await(60, TimeUnit.SECONDS), "append never reached the seam");
 
             Future<Boolean> rollover = threads.submit(() -> store.rollover("test"));
             // Deterministic: the rollover thread is queued on the gate the parked append holds.
-            await().atMost(Duration.ofSeconds(10)).until(gate::hasQueuedThreads);
+            await().atMost(Duration.ofSeconds(60)).until(gate::hasQueuedThreads);
             assertTrue(gate.isLocked());
             assertFalse(rollover.isDone(), "rollover must wait on the write gate while an append is in flight");
 
             release.countDown();
-            assertEquals(1, append.get(10, TimeUnit.SECONDS).accepted());
-            assertTrue(rollover.get(10, TimeUnit.SECONDS));
+            assertEquals(1, append.get(60, TimeUnit.SECONDS).accepted());
+            assertTrue(rollover.get(60, TimeUnit.SECONDS));
             store.sealPending();
             assertEquals(2, store.total("acme", "llm.request", "k", "$.input_tokens", t.minusSeconds(60),
                     t.plusSeconds(60)).events());
@@ -106,15 +106,15 @@ class WriteGateTest {
 
             parkNext.set(true);
             Future<AppendResult> append = threads.submit(() -> store.append(List.of(event("acme", "current", "k", current, 7))));
-            assertTrue(parked.await(10, TimeUnit.SECONDS));
+            assertTrue(parked.await(60, TimeUnit.SECONDS));
 
             Future<?> retention = threads.submit(() -> store.retention(false));
-            await().atMost(Duration.ofSeconds(10)).until(gate::hasQueuedThreads);
+            await().atMost(Duration.ofSeconds(60)).until(gate::hasQueuedThreads);
             assertFalse(retention.isDone(), "retention must wait on the write gate while an append is in flight");
 
             release.countDown();
-            assertEquals(1, append.get(10, TimeUnit.SECONDS).accepted());
-            retention.get(10, TimeUnit.SECONDS);
+            assertEquals(1, append.get(60, TimeUnit.SECONDS).accepted());
+            retention.get(60, TimeUnit.SECONDS);
 
             var totals = store.total("acme", "llm.request", "k", "$.input_tokens", old.minusSeconds(1),
                     clock.instant().plusSeconds(1));
@@ -149,12 +149,12 @@ class WriteGateTest {
             store.append(List.of(event("acme", "first", "k", t, 1)));
             parkNext.set(true);
             Future<AppendResult> append = threads.submit(() -> store.append(List.of(event("acme", "inflight", "k", t, 2))));
-            assertTrue(parked.await(10, TimeUnit.SECONDS), "append never reached the seam");
+            assertTrue(parked.await(60, TimeUnit.SECONDS), "append never reached the seam");
             TierView query = store.acquireView();
             assertTrue(store.rollover("test"), "nothing blocks the rollover");
             store.sealPending();
             release.countDown();
-            assertEquals(1, append.get(10, TimeUnit.SECONDS).accepted(), "the in-flight append was acknowledged");
+            assertEquals(1, append.get(60, TimeUnit.SECONDS).accepted(), "the in-flight append was acknowledged");
             query.release();
         }
         DiskRows.Scan onDisk = DiskRows.scan(dir);
@@ -177,11 +177,11 @@ class WriteGateTest {
             Instant current = clock.instant().minusSeconds(5);
             parkNext.set(true);
             Future<AppendResult> append = threads.submit(() -> store.append(List.of(event("acme", "current", "k", current, 7))));
-            assertTrue(parked.await(10, TimeUnit.SECONDS));
+            assertTrue(parked.await(60, TimeUnit.SECONDS));
             TierView query = store.acquireView();
             store.retention(false); // nothing blocks it
             release.countDown();
-            assertEquals(1, append.get(10, TimeUnit.SECONDS).accepted(), "the in-flight append was acknowledged");
+            assertEquals(1, append.get(60, TimeUnit.SECONDS).accepted(), "the in-flight append was acknowledged");
             query.release();
         }
         assertEquals(0, DiskRows.scan(dir).count("acme/current"), "without the gate the acknowledged row is lost");

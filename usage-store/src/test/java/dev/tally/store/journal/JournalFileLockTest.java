@@ -46,15 +46,15 @@ class JournalFileLockTest {
             ChildJvm c = ChildJvm.start(JournalChildAppender.class, dir.resolve("child.log"), dir.toString(), "c",
                     "1", "3", String.valueOf(1 << 20));
             // Deterministic: the kernel lists the child as waiting for the lock this test holds.
-            await().atMost(Duration.ofSeconds(30)).until(() -> waitsForLock(c.process().pid()));
+            await().atMost(Duration.ofSeconds(120)).until(() -> waitsForLock(c.process().pid()));
             return c;
         })) {
-            assertNotNull(child.await("READY", 30), "child output: " + child.output());
+            assertNotNull(child.await("READY", 120), "child output: " + child.output());
             OutputStream in = child.process().getOutputStream();
             in.write("GO\n".getBytes(StandardCharsets.UTF_8));
             in.flush();
-            assertNotNull(child.await("DONE", 30), "child output: " + child.output());
-            assertEquals(0, child.waitFor(30));
+            assertNotNull(child.await("DONE", 120), "child output: " + child.output());
+            assertEquals(0, child.waitFor(120));
         }
         Map<String, Integer> ids = intactIds();
         assertEquals(Map.of("other-1", 1, "c-0", 1, "c-1", 1, "c-2", 1), ids);
