@@ -205,7 +205,7 @@ public final class DeadLetterQueue {
                 LOG.warn("{} ends with a torn line of {} bytes (a write interrupted by a crash); "
                         + "left out, and left in place because the queue is read-only", file, size - good);
             } else {
-                try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                try (FileChannel ch = FileSync.open(file, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
                     ch.truncate(good);
                     ch.force(true);
                 }
@@ -509,7 +509,7 @@ public final class DeadLetterQueue {
                     + "reopen it");
         }
         boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        try (FileChannel ch = FileSync.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 LinkOption.NOFOLLOW_LINKS)) {
             long before = ch.size();
             try {

@@ -49,6 +49,10 @@ final class ActiveWriter implements AutoCloseable {
      */
     void append(SegmentHandle seg, List<StoredEvent> rows, ImportPosition position, AppendSeam seam,
             Instant now) throws SQLException {
+        if (position != null && seam.mutations().contains(Mutation.POSITION_OUTSIDE_TRANSACTION)) {
+            writePosition(seg, position, now); // auto-commit: the promise switched off for a test
+            position = null;
+        }
         conn.setAutoCommit(false);
         boolean committed = false;
         try {
@@ -79,15 +83,7 @@ final class ActiveWriter implements AutoCloseable {
                 }
             }
             if (position != null) {
-                try (PreparedStatement ps = conn.prepareStatement("INSERT OR REPLACE INTO " + seg.alias()
-                        + ".main.import_positions VALUES (?, ?, ?, ?, make_timestamp(?))")) {
-                    ps.setString(1, position.source());
-                    ps.setLong(2, position.offset());
-                    ps.setString(3, position.fingerprint());
-                    ps.setString(4, position.identity());
-                    ps.setLong(5, TimeUtil.toMicros(now));
-                    ps.executeUpdate();
-                }
+                writePosition(seg, position, now);
             }
             seam.beforeCommit(seg.seq());
             conn.commit();
@@ -101,6 +97,18 @@ final class ActiveWriter implements AutoCloseable {
                 }
             }
             conn.setAutoCommit(true);
+        }
+    }
+
+    private void writePosition(SegmentHandle seg, ImportPosition position, Instant now) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("INSERT OR REPLACE INTO " + seg.alias()
+                + ".main.import_positions VALUES (?, ?, ?, ?, make_timestamp(?))")) {
+            ps.setString(1, position.source());
+            ps.setLong(2, position.offset());
+            ps.setString(3, position.fingerprint());
+            ps.setString(4, position.identity());
+            ps.setLong(5, TimeUtil.toMicros(now));
+            ps.executeUpdate();
         }
     }
 

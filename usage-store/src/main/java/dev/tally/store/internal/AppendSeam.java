@@ -1,8 +1,9 @@
 package dev.tally.store.internal;
 
 /**
- * A test seam inside the append path: called while the append holds the write gate, after its
- * rows are written and before they commit. Production uses {@link #NONE}.
+ * A test seam inside the append path, called while the append holds the write gate: once the
+ * target segment is chosen, and after its rows are written, before they commit. Production uses
+ * {@link #NONE}.
  */
 @FunctionalInterface
 public interface AppendSeam {
@@ -10,4 +11,13 @@ public interface AppendSeam {
 
     /** @param segmentSeq the segment the rows are being written to */
     void beforeCommit(long segmentSeq);
+
+    /** Called once the append chose its segment, before it writes anything. */
+    default void segmentChosen(long segmentSeq) {
+    }
+
+    /** Promises switched off for a mutation test; none in production. */
+    default java.util.Set<Mutation> mutations() {
+        return java.util.Set.of();
+    }
 }

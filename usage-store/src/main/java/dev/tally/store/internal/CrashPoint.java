@@ -1,9 +1,9 @@
 package dev.tally.store.internal;
 
 /**
- * Named steps of rollover, seal and compaction where a test may simulate a crash (by throwing), to prove
- * that recovery restores every row exactly once from the state left on disk. Production uses
- * {@link #NONE}.
+ * Named steps of rollover, seal, retention and compaction where a test may stop the process (a
+ * child JVM killed there, or a simulated crash by throwing), to prove that recovery restores every
+ * row exactly once from the state left on disk. Production uses {@link #NONE}.
  */
 @FunctionalInterface
 public interface CrashPoint {
@@ -21,6 +21,8 @@ public interface CrashPoint {
     String SEAL_PARTS_RENAMED = "seal.parts-renamed";
     /** Seal: the manifest names the parts; the segment file still exists. */
     String SEAL_PUBLISHED = "seal.published";
+    /** Retention: the manifest no longer names the expired parts; their files still exist. */
+    String RETENTION_PUBLISHED = "retention.published";
 
     /** Compaction: the merged part is written under its .tmp name and forced, not verified. */
     String COMPACT_PART_TMP = "compact.part-tmp";

@@ -12,17 +12,42 @@ import java.nio.file.StandardOpenOption;
 
 /**
  * Durable file-system steps: fsync a file, fsync a directory, replace a file atomically, and
- * check that a path taken from input stays inside its root.
+ * check that a path taken from input stays inside its root. The files Tally writes itself are
+ * opened, renamed and deleted through a {@link FileIo} (the real file system; tests swap in one
+ * that loses power).
  *
- * <p>Thread-safe: stateless.
+ * <p>Thread-safe: the only state is the current {@link FileIo}, a volatile reference.
  */
 public final class FileSync {
+    /** Swapped only by tests (power-loss simulation); see {@link #useFileIo}. */
+    private static volatile FileIo io = FileIo.REAL;
+
     private FileSync() {
+    }
+
+    /**
+     * Routes Tally's own file writes through {@code fileIo} until the returned handle is closed,
+     * which restores the real file system. For tests only.
+     */
+    public static AutoCloseable useFileIo(FileIo fileIo) {
+        java.util.Objects.requireNonNull(fileIo, "fileIo");
+        io = fileIo;
+        return () -> io = FileIo.REAL;
+    }
+
+    /** Opens a file Tally writes itself, through the current {@link FileIo}. */
+    public static FileChannel open(Path file, java.nio.file.OpenOption... options) throws IOException {
+        return io.open(file, options);
+    }
+
+    /** Renames a file Tally writes itself without replacing anything (the caller checked the target). */
+    public static void rename(Path from, Path to) throws IOException {
+        io.move(from, to, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Forces a file's content and metadata to the device. */
     public static void fsyncFile(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        try (FileChannel ch = io.open(file, StandardOpenOption.READ)) {
             ch.force(true);
         }
     }
@@ -32,14 +57,7 @@ public final class FileSync {
      * durable and not only visible.
      */
     public static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException e) {
-            // Some file systems refuse to open a directory for fsync; nothing more can be done there.
-            if (!(e.getMessage() != null && e.getMessage().contains("Is a directory"))) {
-                throw e;
-            }
-        }
+        io.forceDirectory(dir);
     }
 
     /**
@@ -49,7 +67,7 @@ public final class FileSync {
      */
     public static void writeAtomically(Path target, byte[] content) throws IOException {
         Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        try (FileChannel ch = io.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer buf = ByteBuffer.wrap(content);
             while (buf.hasRemaining()) {
@@ -63,7 +81,7 @@ public final class FileSync {
     /** Renames atomically and makes the rename durable. */
     public static void moveAtomically(Path from, Path to) throws IOException {
         try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            io.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             throw new IOException("the file system cannot rename " + from + " to " + to
                     + " atomically; Tally needs a local POSIX file system", e);
@@ -77,7 +95,7 @@ public final class FileSync {
     /** Deletes a file if present and makes the deletion durable; returns whether it existed. */
     public static boolean deleteDurably(Path file) throws IOException {
         try {
-            Files.delete(file);
+            io.delete(file);
         } catch (NoSuchFileException e) {
             return false;
         }

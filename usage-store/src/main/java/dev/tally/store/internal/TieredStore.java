@@ -406,12 +406,13 @@ public final class TieredStore implements UsageStore {
         try {
             metrics.gateWaitNanos.add(System.nanoTime() - waitStart);
             checkWritable("append");
-            List<StoredEvent> fresh = withoutStored(unique);
+            List<StoredEvent> fresh = seam.mutations().contains(Mutation.NO_DEDUP_CHECK) ? unique : withoutStored(unique);
             int duplicates = inBatchDuplicates + unique.size() - fresh.size();
             if (fresh.isEmpty() && position == null) {
                 return record(new AppendResult(0, duplicates, rejected));
             }
             SegmentHandle seg = active;
+            seam.segmentChosen(seg.seq());
             try {
                 writer.append(seg, fresh, position, seam, now);
             } catch (SQLException e) {
@@ -872,6 +873,7 @@ public final class TieredStore implements UsageStore {
                     + e.getMessage(), e);
         }
         manifest = next;
+        crash.at(CrashPoint.RETENTION_PUBLISHED);
         List<PartHandle> retired = new ArrayList<>();
         synchronized (stateLock) {
             for (SealedPart p : gone) {

@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
 final class JournalLocks {
     private static final Logger LOG = LoggerFactory.getLogger(JournalLocks.class);
     private static final Map<Path, Handle> HANDLES = new HashMap<>();
+    /** Promises switched off in this JVM by a mutation test; none in production. */
+    static volatile java.util.Set<dev.tally.store.internal.Mutation> mutations = java.util.Set.of();
 
     private JournalLocks() {
     }
@@ -125,13 +127,17 @@ final class JournalLocks {
         }
 
         /**
-         * Takes the exclusive file lock, blocking until other processes release it. Caller holds
+         * Takes the exclusive file lock, blocking until other processes release it (null only when a
+         * mutation test switched it off). Caller holds
          * {@link #jvmLock}. If the lock file was deleted or replaced meanwhile (it must never be,
          * but then processes would lock different files), it is opened again by path and locked
          * again, so every writer always locks the file that the path names.
          */
         FileLock lockFile() throws IOException {
             checkHeld();
+            if (mutations.contains(dev.tally.store.internal.Mutation.NO_JOURNAL_FILE_LOCK)) {
+                return null;
+            }
             for (int attempt = 1; ; attempt++) {
                 FileChannel ch = channel();
                 FileLock lock = ch.lock();
@@ -217,7 +223,7 @@ final class JournalLocks {
                 if (!Files.exists(lockFile.getParent())) {
                     throw new IOException("journal directory " + lockFile.getParent() + " is gone");
                 }
-                channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                channel = FileSync.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.READ,
                         StandardOpenOption.WRITE);
                 channelKey = keyOf(lockFile);
             }

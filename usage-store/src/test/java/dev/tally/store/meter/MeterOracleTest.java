@@ -422,12 +422,12 @@ class MeterOracleTest {
             case MIN -> "min(" + col + ")";
             case MAX -> "max(" + col + ")";
             case UNIQUE_COUNT -> "count(DISTINCT " + (col.equals("tokens") ? "tokens_text" : col) + ")";
-            case LATEST -> "arg_max(" + col + ", t * 1000000 + 0) FILTER (WHERE " + col + " IS NOT NULL)";
-            default -> "quantile_disc(" + col + ", " + m.aggregation().quantile() + ")";
+            // LATEST and percentiles share no expression with production: the oracle fetches the
+            // raw values (with time and id) and picks in Java (see pickLatest, nearestRank).
+            case LATEST -> "list(concat_ws(chr(31), t, ev.id, CAST(" + col + " AS VARCHAR))) FILTER (WHERE "
+                    + col + " IS NOT NULL)";
+            default -> "list(CAST(" + col + " AS VARCHAR)) FILTER (WHERE " + col + " IS NOT NULL)";
         };
-        if (m.aggregation() == Aggregation.LATEST) {
-            agg = "max_by(" + col + ", (t, ev.id)) FILTER (WHERE " + col + " IS NOT NULL)";
-        }
         StringBuilder sql = new StringBuilder("SELECT ").append(ws).append(" AS ws, ")
                 .append(q.perSubject() ? "subject" : "NULL::VARCHAR").append(" AS s");
         for (String g : q.groupBy()) {
@@ -461,8 +461,15 @@ class MeterOracleTest {
                 }
                 int c = 3 + q.groupBy().size();
                 long n = rs.getLong(c);
-                BigDecimal v = m.aggregation() == Aggregation.UNIQUE_COUNT || m.aggregation() == Aggregation.COUNT
-                        ? BigDecimal.valueOf(rs.getLong(c + 1)) : rs.getBigDecimal(c + 1);
+                BigDecimal v = switch (m.aggregation()) {
+                    case UNIQUE_COUNT, COUNT -> BigDecimal.valueOf(rs.getLong(c + 1));
+                    case LATEST -> pickLatest(texts(rs.getArray(c + 1)));
+                    case P50 -> nearestRank(texts(rs.getArray(c + 1)), new BigDecimal("0.50"));
+                    case P90 -> nearestRank(texts(rs.getArray(c + 1)), new BigDecimal("0.90"));
+                    case P95 -> nearestRank(texts(rs.getArray(c + 1)), new BigDecimal("0.95"));
+                    case P99 -> nearestRank(texts(rs.getArray(c + 1)), new BigDecimal("0.99"));
+                    default -> rs.getBigDecimal(c + 1);
+                };
                 long nv = rs.getLong(c + 2);
                 if (m.aggregation() == Aggregation.SUM && v == null) {
                     v = BigDecimal.ZERO;
@@ -516,4 +523,43 @@ class MeterOracleTest {
         return out;
     }
 
+
+    private static List<String> texts(java.sql.Array a) throws java.sql.SQLException {
+        List<String> out = new ArrayList<>();
+        if (a != null) {
+            for (Object o : (Object[]) a.getArray()) {
+                out.add(o.toString());
+            }
+        }
+        return out;
+    }
+
+    /** The value with the greatest (time, id): {@code time<US>id<US>value} strings from the oracle. */
+    private static BigDecimal pickLatest(List<String> entries) {
+        long bestT = Long.MIN_VALUE;
+        String bestId = null;
+        BigDecimal best = null;
+        for (String e : entries) {
+            String[] f = e.split("\u001f", 3);
+            long t = Long.parseLong(f[0]);
+            if (best == null || t > bestT || (t == bestT && f[1].compareTo(bestId) > 0)) {
+                bestT = t;
+                bestId = f[1];
+                best = new BigDecimal(f[2]);
+            }
+        }
+        return best;
+    }
+
+    /** Nearest rank, by hand: of n values sorted ascending, the one at 1-based rank ceil(q * n). */
+    private static BigDecimal nearestRank(List<String> values, BigDecimal q) {
+        if (values.isEmpty()) {
+            return null;
+        }
+        List<BigDecimal> sorted = new ArrayList<>();
+        values.forEach(v -> sorted.add(new BigDecimal(v)));
+        sorted.sort(null);
+        int rank = q.multiply(BigDecimal.valueOf(sorted.size())).setScale(0, RoundingMode.CEILING).intValueExact();
+        return sorted.get(Math.max(1, rank) - 1);
+    }
 }

@@ -63,6 +63,11 @@ public final class ChildJvm implements AutoCloseable {
         }
     }
 
+    /** The child process, for its pid and its standard input. */
+    public Process process() {
+        return process;
+    }
+
     public List<String> output() {
         return all;
     }

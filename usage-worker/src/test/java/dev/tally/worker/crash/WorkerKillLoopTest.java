@@ -7,7 +7,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.internal.TestStores;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.dlq.DeadLetter;
+import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.testing.DiskRows;
+import dev.tally.store.testing.RunResult;
 import dev.tally.store.journal.Journal;
 import dev.tally.store.journal.JournalConfig;
 import dev.tally.worker.testing.Events;
@@ -16,6 +19,7 @@ import dev.tally.worker.testing.PromText;
 import dev.tally.worker.testing.WorkerProcess;
 import java.io.IOException;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +40,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -51,6 +58,8 @@ import org.junit.jupiter.api.Test;
  */
 class WorkerKillLoopTest {
     static final ObjectMapper JSON = new ObjectMapper();
+    /** The event id inside a dead letter's kept bytes. */
+    private static final Pattern DEAD_ID = Pattern.compile("\"id\":\"(j-[^\"]+)\"");
     /**
      * Detail retention of the loop. Over a day, so expiring events land in another UTC day's parts
      * than current ones and their parts expire as a whole.
@@ -62,14 +71,14 @@ class WorkerKillLoopTest {
     /** The short loop of the default test run. */
     @Test
     void run_killedRepeatedly_everyAckedEventStoredExactlyOnce() throws Exception {
-        killLoop(Integer.getInteger("tally.kills", 20), Long.getLong("tally.seed", 20261122L));
+        killLoop(Integer.getInteger("tally.kills", 20), Long.getLong("tally.seed", 20261122L), "short");
     }
 
     /** The long loop: run with -Plong. */
     @Test
     @Tag("long")
     void run_killedManyTimes_everyAckedEventStoredExactlyOnce() throws Exception {
-        killLoop(Integer.getInteger("tally.long-kills", 500), Long.getLong("tally.seed", 5005L));
+        killLoop(Integer.getInteger("tally.long-kills", 500), Long.getLong("tally.seed", 5005L), "long");
     }
 
     private static String[] runArgs(Path data) {
@@ -82,7 +91,7 @@ class WorkerKillLoopTest {
             "--set", "shutdown.timeout=60s"};
     }
 
-    private void killLoop(int kills, long seed) throws Exception {
+    private void killLoop(int kills, long seed, String run) throws Exception {
         Path dir = Files.createTempDirectory("tally-kill-loop-");
         Path data = dir.resolve("data");
         Path log = dir.resolve("worker.log");
@@ -95,7 +104,7 @@ class WorkerKillLoopTest {
         AtomicReference<Throwable> feederFailure = new AtomicReference<>();
         AtomicInteger httpAcks = new AtomicInteger();
         AtomicInteger journalAcks = new AtomicInteger();
-        AtomicInteger invalidJournaled = new AtomicInteger();
+        Set<String> oldJournaled = ConcurrentHashMap.newKeySet();
         AtomicInteger expiring = new AtomicInteger();
         int survived = 0;
         boolean ok = false;
@@ -103,7 +112,7 @@ class WorkerKillLoopTest {
         JournalConfig jc = JournalConfig.builder(data).maxJournalBytes(64 * 1024).build();
         try (Journal journal = Journal.open(jc)) {
             Thread journalFeeder = new Thread(() -> feedJournal(journal, seed, stop, sent, acked, journalAcks,
-                    invalidJournaled, expiring, feederFailure), "journal-feeder");
+                    oldJournaled, expiring, feederFailure), "journal-feeder");
             Thread httpFeeder = new Thread(() -> feedHttp(api, seed, stop, sent, acked, httpAcks, feederFailure),
                     "http-feeder");
             journalFeeder.start();
@@ -168,9 +177,8 @@ class WorkerKillLoopTest {
                 assertEquals(0, w.waitFor(120), where + ": final stop; " + w.stderrText());
             }
             Map<String, Integer> counts;
-            try (TieredStore store = TestStores.open(data, Clock.systemUTC())) {
-                counts = TestStores.idCounts(store);
-            }
+            TestStores.open(data, Clock.systemUTC()).close(); // recovery, as on the next start
+            counts = DiskRows.scan(data).counts(); // from the files, not through the store's view
             List<String> problems = new ArrayList<>();
             for (String id : acked) {
                 if (!counts.containsKey(id)) {
@@ -187,10 +195,38 @@ class WorkerKillLoopTest {
             });
             assertTrue(problems.isEmpty(), where + ": " + problems.size() + " problem(s), first: "
                     + problems.subList(0, Math.min(20, problems.size())));
-            assertTrue(invalidJournaled.get() > 0 && deadLetters > 0,
-                    where + ": no dead letters were written (" + deadLetters + ")");
+            // Dead letters, read from the queue file: every too-old journal event exactly once (the
+            // queue is idempotent across kills), an expiring one at most once and then not stored,
+            // nothing else.
+            Map<String, Integer> dead = new HashMap<>();
+            List<DeadLetter> letters = DeadLetterQueue.open(data, true).list();
+            for (DeadLetter d : letters) {
+                Matcher id = DEAD_ID.matcher(new String(d.originalBytes(), StandardCharsets.UTF_8));
+                assertTrue(id.find(), where + ": dead letter without an event id: " + d);
+                dead.merge("acme/" + id.group(1), 1, Integer::sum);
+            }
+            dead.forEach((id, n) -> {
+                if (n != 1) {
+                    problems.add(id + " dead-lettered " + n + " times");
+                }
+                if (!id.startsWith("acme/j-old-") && !id.startsWith("acme/j-exp-")) {
+                    problems.add(id + " dead-lettered but valid");
+                }
+                if (counts.containsKey(id)) {
+                    problems.add(id + " both dead-lettered and stored");
+                }
+            });
+            for (String id : oldJournaled) {
+                if (!dead.containsKey(id)) {
+                    problems.add("too-old " + id + " not dead-lettered");
+                }
+            }
+            assertTrue(problems.isEmpty(), where + ": " + problems.size() + " dead-letter problem(s), first: "
+                    + problems.subList(0, Math.min(20, problems.size())));
+            assertTrue(!oldJournaled.isEmpty(), where + ": no too-old event was journaled");
+            assertEquals(letters.size(), (long) deadLetters, where + ": tally_dead_letters vs the queue file");
             assertTrue(httpAcks.get() > 0 && journalAcks.get() > 0, where + ": a feeder never got an ack");
-            assertTrue(survived >= kills, where + ": kills " + survived);
+            assertEquals(kills, survived, where + ": kills that landed on a live worker");
             long expiredDeletions;
             try (var lines = Files.lines(log)) {
                 expiredDeletions = lines.filter(l -> l.contains("DETAIL_EXPIRED") || l.contains("not archived"))
@@ -204,6 +240,11 @@ class WorkerKillLoopTest {
                     + " %d retention deletions logged, %d s%n", seed, survived, acked.size(), httpAcks.get(),
                     journalAcks.get(), counts.size(), sent.size(), deadLetters, expiring.get(), expiringStored,
                     expiredDeletions, Duration.ofNanos(System.nanoTime() - started).toSeconds());
+            long lost = acked.stream().filter(id -> !counts.containsKey(id)).count();
+            long doubled = counts.values().stream().filter(n -> n > 1).count();
+            RunResult.write("WorkerKillLoopTest-" + run, RunResult.of("WorkerKillLoopTest", run, seed, survived,
+                    acked.size(), counts.size(), lost, doubled, letters.size(),
+                    Duration.ofNanos(System.nanoTime() - started).toSeconds()));
             ok = true;
         } finally {
             if (ok) {
@@ -220,7 +261,7 @@ class WorkerKillLoopTest {
      * one too old to import (a dead letter).
      */
     private static void feedJournal(Journal journal, long seed, AtomicBoolean stop, Set<String> sent,
-            Set<String> acked, AtomicInteger acks, AtomicInteger invalid, AtomicInteger expiring,
+            Set<String> acked, AtomicInteger acks, Set<String> oldJournaled, AtomicInteger expiring,
             AtomicReference<Throwable> failure) {
         Random random = new Random(seed * 31 + 1);
         int n = 0;
@@ -241,10 +282,10 @@ class WorkerKillLoopTest {
                 if (random.nextInt(4) == 0) {
                     String id = "j-old-" + n++;
                     batch.add(Events.event("acme", id, "key-0", now.minus(Duration.ofDays(60)), 10));
-                    invalid.incrementAndGet();
                 }
                 batch.forEach(e -> sent.add(e.tenant() + "/" + e.id()));
                 journal.append(batch);
+                batch.stream().filter(e -> e.id().startsWith("j-old-")).forEach(e -> oldJournaled.add("acme/" + e.id()));
                 for (UsageEvent e : batch) {
                     if (!e.id().startsWith("j-old-") && !e.id().startsWith("j-exp-")) {
                         acked.add(e.tenant() + "/" + e.id());
