@@ -1,6 +1,10 @@
 package dev.tally.store.ingest;
 
 import dev.tally.store.AppendResult;
+import dev.tally.store.EventRejectedException;
+import dev.tally.store.EventRules;
+import dev.tally.store.RejectReason;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.Rejection;
 import dev.tally.store.UsageEvent;
@@ -161,29 +165,38 @@ public final class JournalImporter {
             if (r.records().isEmpty()) {
                 return;
             }
-            List<UsageEvent> events = new ArrayList<>(r.records().size());
+            List<ValidEvent> events = new ArrayList<>(r.records().size());
             List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
-            List<DeadLetter> damaged = new ArrayList<>();
+            List<DeadLetter> refusedBeforeStore = new ArrayList<>();
             Instant now = clock.instant();
             for (JournalRecord rec : r.records()) {
                 if (rec instanceof JournalRecord.Event e) {
-                    events.add(e.event());
+                    // A canonical record was validated when journaled; only an unmarked one (an
+                    // event the journal could not validate, or a journal of an older version)
+                    // is checked here. The store checks the time bounds of both.
+                    ValidEvent v = e.valid();
+                    if (v == null) {
+                        try {
+                            v = EventRules.canonical(e.event());
+                        } catch (EventRejectedException x) {
+                            refusedBeforeStore.add(deadLetter(ch, src, e, x.reason(), x.getMessage(), now));
+                            continue;
+                        }
+                    }
+                    events.add(v);
                     eventRecords.add(e);
                 } else if (rec instanceof JournalRecord.Damaged d) {
-                    damaged.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(), d.raw(),
-                            d.lineBytes(), now));
+                    refusedBeforeStore.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(),
+                            d.raw(), d.lineBytes(), now));
                 }
             }
             ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(ch, r.nextOffset()),
                     src.name());
             long[] refused = {0};
-            AppendResult result = store.append(events, position, rejections -> {
-                List<DeadLetter> letters = new ArrayList<>(damaged);
+            AppendResult result = store.appendValid(events, position, rejections -> {
+                List<DeadLetter> letters = new ArrayList<>(refusedBeforeStore);
                 for (Rejection x : rejections) {
-                    JournalRecord.Event e = eventRecords.get(x.index());
-                    letters.add(DeadLetter.of(sourceLabel(src), e.startOffset(), x.reason(), x.message(),
-                            EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8),
-                            e.endOffset() - e.startOffset() - 1, now));
+                    letters.add(deadLetter(ch, src, eventRecords.get(x.index()), x.reason(), x.message(), now));
                 }
                 if (!letters.isEmpty()) {
                     deadLetters.add(letters);
@@ -196,6 +209,25 @@ public final class JournalImporter {
             counts.dead += refused[0];
             offset = r.nextOffset();
         }
+    }
+
+    /**
+     * The dead letter of a refused record, keeping the record's JSON exactly as the journal holds
+     * it (read again from the file: refusals are rare, so the common path keeps no copy).
+     */
+    private static DeadLetter deadLetter(FileChannel ch, JournalSource src, JournalRecord.Event e, RejectReason reason,
+            String message, Instant now) throws IOException {
+        byte[] original = new byte[e.jsonBytes()];
+        ByteBuffer buf = ByteBuffer.wrap(original);
+        while (buf.hasRemaining()) {
+            if (ch.read(buf, e.jsonOffset() + buf.position()) < 0) {
+                // Cut meanwhile (cannot happen to an intact record short of a foreign writer):
+                // keep the event as it was read.
+                original = EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8);
+                break;
+            }
+        }
+        return DeadLetter.of(sourceLabel(src), e.startOffset(), reason, message, original, original.length, now);
     }
 
     /** Bytes in journal files not yet imported (complete or not). */
