@@ -18,12 +18,16 @@ import java.util.Locale;
  * End-to-end durable ingest: events appended to the journal with ack-after-fsync, then imported
  * into the active segment. Prints the journal rate, the import rate and the end-to-end rate.
  *
- * <pre>usage: ImportBenchmark [events=1000000] [batch=1000]</pre>
+ * <pre>usage: ImportBenchmark [events=1000000] [batch=1000] [importBatch=10000]</pre>
+ *
+ * {@code batch} is the producers' journal append; {@code importBatch} the events per import
+ * transaction (the worker's {@code import.batch-size}).
  */
 public final class ImportBenchmark {
     public static void main(String[] args) throws Exception {
         int events = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1_000;
+        int importBatch = args.length > 2 ? Integer.parseInt(args[2]) : 10_000;
         Path dir = Files.createTempDirectory("tally-bench-import");
         Instant now = Instant.now();
         Workload w = new Workload(11, 20, 1_000, now, Duration.ofDays(30));
@@ -41,7 +45,7 @@ public final class ImportBenchmark {
         long t1 = System.nanoTime();
         long stored;
         try (UsageStore store = UsageStore.builder(dir).build()) {
-            Importer importer = new Importer(store, dir, List.of(), batch, 1 << 20, DeadLetterQueue.open(dir, false),
+            Importer importer = new Importer(store, dir, List.of(), importBatch, 1 << 20, DeadLetterQueue.open(dir, false),
                     Clock.systemUTC());
             stored = importer.runOnce().stored();
         }
@@ -51,8 +55,8 @@ public final class ImportBenchmark {
         }
         System.out.printf(Locale.ROOT, "journal append (ack after fsync, batches of %,d): %,12.0f events/s%n", batch,
                 events / journalSeconds);
-        System.out.printf(Locale.ROOT, "import journal -> active segment              : %,12.0f events/s%n",
-                events / importSeconds);
+        System.out.printf(Locale.ROOT, "import journal -> active segment (batches of %,d): %,12.0f events/s%n",
+                importBatch, events / importSeconds);
         System.out.printf(Locale.ROOT, "end to end (append, then import)              : %,12.0f events/s (%,d events in %.1f s)%n",
                 events / (journalSeconds + importSeconds), events, journalSeconds + importSeconds);
     }

@@ -54,7 +54,7 @@ public enum Setting {
             "Refuse events further ahead of the clock than this."),
     ORPHAN_GRACE("retention.orphan-grace", Group.RARE, Kind.DURATION, "1h", "duration",
             "Unreferenced files younger than this are never deleted."),
-    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "1000", "events",
+    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "10000", "events",
             "Events per import transaction (1 to 100000)."),
     IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",
             "Longer input lines are dead-lettered as line_too_long without being read whole."),
