@@ -702,6 +702,7 @@ final class Report {
         String[][] others = {
             {"benchmarks-notes.md", "a reading of the last run: what limits each missed target (written by hand)"},
             {"benchmarks-journal.md", "journal append throughput and ack latency by batch size and threads"},
+            {"benchmarks-ingest.md", "journal import and HTTP ingest after parse-once, with a profile of the import"},
             {"benchmarks-query.md", "meter query latency, rollups against detail"},
             {"benchmarks-verify.md", "verification and repair timings"}};
         for (String[] o : others) {
