@@ -20,7 +20,7 @@ import org.duckdb.DuckDBConnection;
  * already stored (to show that duplicate checking does not slow down as the archive grows).
  *
  * <pre>
- * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]   (-Drounds=3)
+ * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]   (-Drounds=3, -Draw=false)
  * </pre>
  *
  * Not a test: run it with {@code bench/run append}.
@@ -44,13 +44,20 @@ public final class AppendBenchmark {
         double[] rawBatch = new double[rounds];
         double[] rawSingle = new double[rounds];
         double[] store = new double[rounds];
+        // -Draw=false runs the store alone (its CPU time is then comparable across builds on a busy machine).
+        boolean raw = Boolean.parseBoolean(System.getProperty("raw", "true"));
+        double[] storeCpu = new double[rounds];
         for (int r = 0; r < rounds; r++) {
-            rawBatch[r] = rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true);
+            rawBatch[r] = raw ? rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true) : Double.NaN;
+            long cpu0 = ImportBenchmark.processCpuNanos();
             store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now);
-            rawSingle[r] = rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false);
-            System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f, raw single %,.0f events/s%n", r + 1,
-                    rawBatch[r], store[r], rawSingle[r]);
+            storeCpu[r] = batches.stream().mapToLong(List::size).sum() / ((ImportBenchmark.processCpuNanos() - cpu0) / 1e9);
+            rawSingle[r] = raw ? rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false) : Double.NaN;
+            System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f (%,.0f per CPU-second), raw single "
+                    + "%,.0f events/s%n", r + 1, rawBatch[r], store[r], storeCpu[r], rawSingle[r]);
         }
+        System.out.printf(Locale.ROOT, "store append per CPU-second (all threads): %,12.0f events (median of %d)%n",
+                median(storeCpu), rounds);
         double rb = median(rawBatch);
         double rs = median(rawSingle);
         double st = median(store);

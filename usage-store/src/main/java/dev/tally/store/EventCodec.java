@@ -53,6 +53,17 @@ public final class EventCodec {
                     .build())
             .build();
 
+    /**
+     * For records this library wrote itself from validated events: no duplicate-key tracking
+     * (the writer cannot produce one), the same limits.
+     */
+    private static final JsonFactory TRUSTED = JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_NESTING_DEPTH)
+                    .maxNumberLength(100)
+                    .build())
+            .build();
+
     private static final DateTimeFormatter TIME_FORMAT =
             DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
 
@@ -161,6 +172,239 @@ public final class EventCodec {
         } catch (IOException e) {
             throw translate(e);
         }
+    }
+
+    /**
+     * Parses one JSON line given as UTF-8 bytes and checks it with every clock-free rule of
+     * {@link EventRules}, in one pass over the bytes: {@code data} is validated while it is read
+     * and kept as its own bytes when it is already compact (re-written only when it holds white
+     * space or a number in exponent form). The time bounds are left to the caller's clock.
+     */
+    public static ValidEvent parseValid(byte[] utf8, int offset, int length) throws EventRejectedException {
+        checkUtf8(utf8, offset, length);
+        try (JsonParser p = FACTORY.createParser(utf8, offset, length)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
+            }
+            Fields f = new Fields(utf8, offset);
+            JsonToken t;
+            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                if (!f.read(p, name, p.nextToken())) {
+                    throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                            "unknown field " + quote(name) + " (allowed: tenant, id, type, subject, source, time, data)");
+                }
+            }
+            endOfEvent(p, t);
+            return f.valid();
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    /**
+     * Reads a record this library wrote itself from a {@link ValidEvent} (a journal record whose
+     * checksum marks it as canonical): no rule is checked again and {@code data} is kept as its
+     * bytes. Never use it on bytes from anywhere else; {@link #parseValid} is for those.
+     *
+     * @throws EventRejectedException if the bytes are not in the shape this codec writes (which a
+     *                                verified checksum rules out, short of a bug)
+     */
+    public static ValidEvent parseCanonical(byte[] utf8, int offset, int length) throws EventRejectedException {
+        try (JsonParser p = TRUSTED.createParser(utf8, offset, length)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
+            }
+            String tenant = null;
+            String id = null;
+            String type = null;
+            String subject = null;
+            String source = null;
+            Instant time = null;
+            String data = null;
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken v = p.nextToken();
+                switch (name) {
+                    case "tenant" -> tenant = p.getText();
+                    case "id" -> id = p.getText();
+                    case "type" -> type = p.getText();
+                    case "subject" -> subject = p.getText();
+                    case "source" -> source = p.getText();
+                    case "time" -> time = parseTime(p.getText());
+                    case "data" -> {
+                        if (v != JsonToken.START_OBJECT) {
+                            throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT, "field 'data' is not an object");
+                        }
+                        int from = (int) p.currentTokenLocation().getByteOffset();
+                        p.skipChildren();
+                        int to = (int) p.currentLocation().getByteOffset();
+                        data = new String(utf8, offset + from, to - from, StandardCharsets.UTF_8);
+                    }
+                    default -> throw new EventRejectedException(RejectReason.INVALID_FIELD, "unknown field " + quote(name));
+                }
+            }
+            if (tenant == null || id == null || type == null || subject == null || time == null || data == null) {
+                throw new EventRejectedException(RejectReason.MISSING_FIELD, "a canonical record lacks a field");
+            }
+            return new ValidEvent(new UsageEvent(tenant, id, type, subject, source, time, data));
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    /** Writes a validated event as a single JSON line in UTF-8, without the trailing newline. */
+    public static byte[] toJsonBytes(ValidEvent v) {
+        return toJson(v.event()).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * A parser with the codec's strict settings (duplicate keys, nesting, number length) over
+     * {@code utf8[offset, offset+length)}, for a reader of another envelope (CloudEvents) that
+     * hands the event's own fields to {@link Fields}. Check the bytes with {@link #checkUtf8} first.
+     */
+    public static JsonParser strictParser(byte[] utf8, int offset, int length) throws IOException {
+        return FACTORY.createParser(utf8, offset, length);
+    }
+
+    /** Refuses malformed UTF-8 (overlong forms, encoded surrogates), which the JSON parser lets through. */
+    public static void checkUtf8(byte[] utf8, int offset, int length) throws EventRejectedException {
+        int bad = firstInvalidUtf8(utf8, offset, length);
+        if (bad >= 0) {
+            throw new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: "
+                    + "invalid or overlong byte sequence at byte " + (bad - offset) + " (0x"
+                    + String.format("%02X", utf8[bad] & 0xFF) + ")");
+        }
+    }
+
+    /** The refusal for a parser failure of {@link #strictParser} (nesting, duplicates, bad JSON). */
+    public static EventRejectedException rejection(IOException e) {
+        return translate(e);
+    }
+
+    private static void endOfEvent(JsonParser p, JsonToken t) throws IOException, EventRejectedException {
+        if (t != JsonToken.END_OBJECT) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON, "the event object is not closed");
+        }
+        if (p.nextToken() != null) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON,
+                    "trailing content after the event object (one event per line)");
+        }
+    }
+
+    /**
+     * Reads the event fields (tenant, id, type, subject, source, time, data) from a parser, one at
+     * a time, for the native line form and CloudEvents alike, and checks the finished event with
+     * {@link EventRules}. {@code data} is validated as it is read and kept as its source bytes when
+     * already compact.
+     *
+     * <p>Not thread-safe: one per event being read.
+     */
+    public static final class Fields {
+        private final byte[] src;
+        private final int srcOffset;
+        private String tenant;
+        private String id;
+        private String type;
+        private String subject;
+        private String source;
+        private Instant time;
+        private String data;
+
+        /**
+         * @param src       the bytes the parser reads
+         * @param srcOffset where the parser's input starts in {@code src} (its byte offsets count from there)
+         */
+        public Fields(byte[] src, int srcOffset) {
+            this.src = src;
+            this.srcOffset = srcOffset;
+        }
+
+        /**
+         * Reads field {@code name}, whose value token {@code v} the parser is on. Returns false,
+         * reading nothing, when {@code name} is not an event field.
+         */
+        public boolean read(JsonParser p, String name, JsonToken v) throws IOException, EventRejectedException {
+            switch (name) {
+                case "tenant" -> tenant = stringField(p, v, name);
+                case "id" -> id = stringField(p, v, name);
+                case "type" -> type = stringField(p, v, name);
+                case "subject" -> subject = stringField(p, v, name);
+                case "source" -> source = stringField(p, v, name);
+                case "time" -> {
+                    String s = stringField(p, v, name);
+                    time = s == null ? null : parseTime(s);
+                }
+                case "data" -> data = readData(p, v);
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** The source read so far, null when none (a CloudEvent must have one). */
+        public String source() {
+            return source;
+        }
+
+        /** Checks the fields read with every clock-free rule. */
+        public ValidEvent valid() throws EventRejectedException {
+            if (data == null) {
+                throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
+            }
+            return EventRules.checkFields(new UsageEvent(tenant, id, type, subject, source, time, data), data);
+        }
+
+        private String readData(JsonParser p, JsonToken first) throws IOException, EventRejectedException {
+            if (first == null || first == JsonToken.VALUE_NULL) {
+                return null;
+            }
+            if (first != JsonToken.START_OBJECT) {
+                p.skipChildren();
+                throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT,
+                        "field 'data' must be a JSON object, got " + describe(first));
+            }
+            int from = (int) p.currentTokenLocation().getByteOffset();
+            boolean rewrite = false;
+            int depth = 1;
+            while (depth > 0) {
+                JsonToken t = p.nextToken();
+                if (t == null) {
+                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
+                }
+                switch (t) {
+                    case START_OBJECT, START_ARRAY -> depth++;
+                    case END_OBJECT, END_ARRAY -> depth--;
+                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
+                        String text = checkedNumber(p);
+                        rewrite |= text != p.getText() && !text.equals(p.getText());
+                    }
+                    default -> {
+                    }
+                }
+            }
+            int to = (int) p.currentLocation().getByteOffset();
+            int at = srcOffset + from;
+            int len = to - from;
+            if (!rewrite && !hasWhitespace(src, at, len)) {
+                return new String(src, at, len, StandardCharsets.UTF_8);
+            }
+            // Rare: white space between tokens or an exponent; write the compact form.
+            try (JsonParser q = FACTORY.createParser(src, at, len)) {
+                return copyData(q, q.nextToken());
+            }
+        }
+    }
+
+    private static boolean hasWhitespace(byte[] b, int off, int len) {
+        for (int i = off; i < off + len; i++) {
+            byte c = b[i];
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Parses one JSON line. */

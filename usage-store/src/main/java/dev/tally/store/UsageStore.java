@@ -41,6 +41,16 @@ public interface UsageStore extends AutoCloseable {
      */
     AppendResult append(List<UsageEvent> events, ImportPosition position, RejectionSink beforeCommit);
 
+    /**
+     * Like {@link #append(List, ImportPosition, RejectionSink)}, for events that passed
+     * {@link EventRules#canonical} already (read from the journal's canonical records, or parsed by
+     * the HTTP API): only the rules that depend on the clock (the time bounds) are checked again.
+     * Refusals in the sink and the result index into {@code events}.
+     */
+    default AppendResult appendValid(List<ValidEvent> events, ImportPosition position, RejectionSink beforeCommit) {
+        return append(events.stream().map(ValidEvent::event).toList(), position, beforeCommit);
+    }
+
     /** The committed import positions, by source. */
     Map<String, ImportPosition> importPositions();
 

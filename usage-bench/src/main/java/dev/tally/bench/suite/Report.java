@@ -400,6 +400,7 @@ final class Report {
             }
         }
         line("");
+        httpIngest();
         line("**The disk** (the physical limit for the journal): sequential appends to one file with "
                 + "`FileChannel.force` after every block, 3 s per block size, on the file system the run used.");
         line("");
@@ -408,6 +409,44 @@ final class Report {
             String k = "disk." + b + ".";
             row(b.equals("1024k") ? "1 MiB" : b.replace("k", " KiB"), ms(num(k + "mb_per_s")),
                     rate(num(k + "fsyncs_per_s")), ms(num(k + "p50_ms")), ms(num(k + "p99_ms")));
+        }
+        line("");
+    }
+
+    /**
+     * The HTTP ingest step's rows, when the run has any: a real worker (its HTTP API and import
+     * loop, default settings) in its own JVM, and a java.net.http load generator.
+     */
+    private void httpIngest() {
+        List<String[]> rows = new ArrayList<>();
+        for (long n : durableSizes) {
+            for (int batch : new int[] {100, 1_000}) {
+                for (int p : producers) {
+                    String k = "http.store." + n + "." + p + "." + batch + ".";
+                    if (num(k + "events_per_s") == null) {
+                        continue;
+                    }
+                    String d = "durable.store." + n + "." + p + ".";
+                    rows.add(new String[] {events(n), String.valueOf(p), events(batch), rate(num(k + "events_per_s")),
+                            rate(num(k + "ack_events_per_s")),
+                            ms(num(k + "p50_ack_ms")) + " / " + ms(num(k + "p99_ack_ms")),
+                            ms(num(k + "import_lag_seconds")),
+                            batch == 1_000 ? rate(num(d + "journal_events_per_s")) : "—"});
+                }
+            }
+        }
+        if (rows.isEmpty()) {
+            return;
+        }
+        line("**HTTP ingest** (`usage-worker run` with its default settings in its own JVM; a load generator "
+                + "with one `java.net.http.HttpClient` per connection posts JSON arrays and waits for each 202, "
+                + "which the worker sends once the events are durable in its journal; end to end is from the "
+                + "first POST until the worker's `tally_events_accepted_total` counts every event):");
+        line("");
+        header("events", "connections", "batch", "end to end (events/s)", "acks (events/s)", "ack p50 / p99 (ms)",
+                "import lag after the last ack (s)", "journal acks in process, same producers (events/s)");
+        for (String[] r : rows) {
+            row((Object[]) r);
         }
         line("");
     }
@@ -663,6 +702,7 @@ final class Report {
         String[][] others = {
             {"benchmarks-notes.md", "a reading of the last run: what limits each missed target (written by hand)"},
             {"benchmarks-journal.md", "journal append throughput and ack latency by batch size and threads"},
+            {"benchmarks-ingest.md", "journal import and HTTP ingest after parse-once, with a profile of the import"},
             {"benchmarks-query.md", "meter query latency, rollups against detail"},
             {"benchmarks-verify.md", "verification and repair timings"}};
         for (String[] o : others) {

@@ -24,6 +24,7 @@ import org.slf4j.LoggerFactory;
  * Suite pg      RESULTS JDBC_URL EVENTS END QUERY_RUNS
  * Suite durable RESULTS DIR EVENTS PRODUCERS END
  * Suite pg-durable RESULTS JDBC_URL EVENTS PRODUCERS END
+ * Suite http    RESULTS DIR EVENTS CONNECTIONS BATCH END
  * Suite versions RESULTS JDBC_URL
  * Suite profile RESULTS PHASE RECORDING.jfr   (PHASE e.g. store.10000000.ingest)
  * Suite report  RESULTS DOC.md PLOT.png
@@ -84,6 +85,8 @@ public final class Suite {
             case "pg" -> PgBench.ingest(out, args[2], Long.parseLong(args[3]), end(args[4]), Integer.parseInt(args[5]));
             case "durable" -> DurableBench.run(out, Path.of(args[2]), Long.parseLong(args[3]), Integer.parseInt(args[4]),
                     end(args[5]));
+            case "http" -> HttpBench.run(out, Path.of(args[2]), Long.parseLong(args[3]), Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]), end(args[6]));
             case "pg-durable" -> PgBench.durable(out, args[2], Long.parseLong(args[3]), Integer.parseInt(args[4]),
                     end(args[5]));
             case "versions" -> versions(out, args[2]);

@@ -1,6 +1,10 @@
 package dev.tally.store.ingest;
 
 import dev.tally.store.AppendResult;
+import dev.tally.store.EventRejectedException;
+import dev.tally.store.EventRules;
+import dev.tally.store.RejectReason;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.Rejection;
 import dev.tally.store.UsageEvent;
@@ -26,6 +30,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +51,9 @@ import org.slf4j.LoggerFactory;
  * cut by journal recovery and written over, an inode reused), the file is imported again from
  * the start, and the store's idempotency by id and the queue's by offset keep that exactly-once.
  *
- * <p>Not thread-safe: one import at a time (the worker's import loop). Holds no lock.
+ * <p>Not thread-safe: one import at a time (the worker's import loop). Holds no lock; the next
+ * batch of a file is read on a helper thread while the current one is appended, handed over
+ * through a {@link Future}.
  */
 public final class JournalImporter {
     private static final Logger log = LoggerFactory.getLogger(JournalImporter.class);
@@ -95,6 +106,11 @@ public final class JournalImporter {
     private final Clock clock;
     private final int batchSize;
     private final int maxLineBytes;
+    /**
+     * Reads the next batch while the current one is appended. At most one thread, which ends
+     * when idle, so an importer needs no closing.
+     */
+    private final ThreadPoolExecutor readAhead;
 
     public JournalImporter(JournalReader reader, DeadLetterQueue deadLetters, UsageStore store, Clock clock, int batchSize,
             int maxLineBytes) {
@@ -104,6 +120,12 @@ public final class JournalImporter {
         this.clock = clock;
         this.batchSize = batchSize;
         this.maxLineBytes = maxLineBytes;
+        this.readAhead = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "tally-journal-read-ahead");
+            t.setDaemon(true);
+            return t;
+        });
+        this.readAhead.allowCoreThreadTimeOut(true);
     }
 
     /** What one pass did. */
@@ -156,46 +178,128 @@ public final class JournalImporter {
             Counts counts) throws IOException {
         String key = positionKey(src.identity(), ch);
         long offset = startOffset(src, ch, committed);
+        JournalReadResult r = reader.read(ch, src.path(), offset, batchSize, maxLineBytes);
         while (!stop.getAsBoolean()) {
-            JournalReadResult r = reader.read(ch, src.path(), offset, batchSize, maxLineBytes);
             if (r.records().isEmpty()) {
                 return;
             }
-            List<UsageEvent> events = new ArrayList<>(r.records().size());
-            List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
-            List<DeadLetter> damaged = new ArrayList<>();
-            Instant now = clock.instant();
-            for (JournalRecord rec : r.records()) {
-                if (rec instanceof JournalRecord.Event e) {
-                    events.add(e.event());
-                    eventRecords.add(e);
-                } else if (rec instanceof JournalRecord.Damaged d) {
-                    damaged.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(), d.raw(),
-                            d.lineBytes(), now));
+            // Read and decode the next batch on another thread while this one is appended: the
+            // append mostly waits on DuckDB (appender, commit), the decode is CPU. Only reads run
+            // ahead; the position still moves only with a committed batch.
+            long next = r.nextOffset();
+            Future<JournalReadResult> ahead = readAhead.submit(
+                    () -> reader.read(ch, src.path(), next, batchSize, maxLineBytes));
+            try {
+                importBatch(src, ch, key, r, counts);
+            } catch (IOException | RuntimeException | Error e) {
+                awaitQuietly(ahead); // never leave a read running on a channel the caller closes
+                throw e;
+            }
+            r = await(ahead);
+        }
+    }
+
+    private static JournalReadResult await(Future<JournalReadResult> ahead) throws IOException {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return ahead.get();
+                } catch (InterruptedException e) {
+                    interrupted = true; // the read is short; finish it rather than abandon the channel
+                } catch (ExecutionException e) {
+                    Throwable c = e.getCause();
+                    if (c instanceof IOException io) {
+                        throw io;
+                    }
+                    if (c instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    if (c instanceof Error err) {
+                        throw err;
+                    }
+                    throw new IOException(c);
                 }
             }
-            ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(ch, r.nextOffset()),
-                    src.name());
-            long[] refused = {0};
-            AppendResult result = store.append(events, position, rejections -> {
-                List<DeadLetter> letters = new ArrayList<>(damaged);
-                for (Rejection x : rejections) {
-                    JournalRecord.Event e = eventRecords.get(x.index());
-                    letters.add(DeadLetter.of(sourceLabel(src), e.startOffset(), x.reason(), x.message(),
-                            EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8),
-                            e.endOffset() - e.startOffset() - 1, now));
-                }
-                if (!letters.isEmpty()) {
-                    deadLetters.add(letters);
-                }
-                refused[0] = letters.size();
-            });
-            counts.records += r.records().size();
-            counts.stored += result.accepted();
-            counts.duplicates += result.duplicates();
-            counts.dead += refused[0];
-            offset = r.nextOffset();
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
+    }
+
+    private static void awaitQuietly(Future<JournalReadResult> ahead) {
+        try {
+            await(ahead);
+        } catch (IOException | RuntimeException | Error ignored) {
+            // the batch's own failure is what the caller reports
+        }
+    }
+
+    /** Dead-letters what is refused and appends the rest of one batch with its position, in one transaction. */
+    private void importBatch(JournalSource src, FileChannel ch, String key, JournalReadResult r, Counts counts)
+            throws IOException {
+        List<ValidEvent> events = new ArrayList<>(r.records().size());
+        List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
+        List<DeadLetter> refusedBeforeStore = new ArrayList<>();
+        Instant now = clock.instant();
+        for (JournalRecord rec : r.records()) {
+            if (rec instanceof JournalRecord.Event e) {
+                // A canonical record was validated when journaled; only an unmarked one (an
+                // event the journal could not validate, or a journal of an older version)
+                // is checked here. The store checks the time bounds of both.
+                ValidEvent v = e.valid();
+                if (v == null) {
+                    try {
+                        v = EventRules.canonical(e.event());
+                    } catch (EventRejectedException x) {
+                        refusedBeforeStore.add(deadLetter(ch, src, e, x.reason(), x.getMessage(), now));
+                        continue;
+                    }
+                }
+                events.add(v);
+                eventRecords.add(e);
+            } else if (rec instanceof JournalRecord.Damaged d) {
+                refusedBeforeStore.add(DeadLetter.of(sourceLabel(src), d.startOffset(), d.reason(), d.message(),
+                        d.raw(), d.lineBytes(), now));
+            }
+        }
+        ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(ch, r.nextOffset()),
+                src.name());
+        long[] refused = {0};
+        AppendResult result = store.appendValid(events, position, rejections -> {
+            List<DeadLetter> letters = new ArrayList<>(refusedBeforeStore);
+            for (Rejection x : rejections) {
+                letters.add(deadLetter(ch, src, eventRecords.get(x.index()), x.reason(), x.message(), now));
+            }
+            if (!letters.isEmpty()) {
+                deadLetters.add(letters);
+            }
+            refused[0] = letters.size();
+        });
+        counts.records += r.records().size();
+        counts.stored += result.accepted();
+        counts.duplicates += result.duplicates();
+        counts.dead += refused[0];
+    }
+
+    /**
+     * The dead letter of a refused record, keeping the record's JSON exactly as the journal holds
+     * it (read again from the file: refusals are rare, so the common path keeps no copy).
+     */
+    private static DeadLetter deadLetter(FileChannel ch, JournalSource src, JournalRecord.Event e, RejectReason reason,
+            String message, Instant now) throws IOException {
+        byte[] original = new byte[e.jsonBytes()];
+        ByteBuffer buf = ByteBuffer.wrap(original);
+        while (buf.hasRemaining()) {
+            if (ch.read(buf, e.jsonOffset() + buf.position()) < 0) {
+                // Cut meanwhile (cannot happen to an intact record short of a foreign writer):
+                // keep the event as it was read.
+                original = EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8);
+                break;
+            }
+        }
+        return DeadLetter.of(sourceLabel(src), e.startOffset(), reason, message, original, original.length, now);
     }
 
     /** Bytes in journal files not yet imported (complete or not). */

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.EventRules;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.Rejection;
@@ -16,6 +17,7 @@ import dev.tally.store.StoreException;
 import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
+import dev.tally.store.ValidEvent;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.channels.FileChannel;
@@ -90,7 +92,7 @@ public final class TieredStore implements UsageStore {
     private final StoreConfig config;
     private final SegmentFiles files;
     private final Engine engine;
-    private final EventValidator validator;
+    private final EventRules rules;
     private final RetentionPolicy policy;
     private final Sealer sealer;
     private final Compactor compactor;
@@ -132,7 +134,7 @@ public final class TieredStore implements UsageStore {
         this.config = config;
         this.files = new SegmentFiles(config.dataDir());
         this.engine = new Engine();
-        this.validator = new EventValidator(config);
+        this.rules = EventRules.of(config);
         this.policy = new RetentionPolicy(config);
         this.crash = hooks.crash();
         this.sealer = new Sealer(engine, files, crash);
@@ -353,18 +355,39 @@ public final class TieredStore implements UsageStore {
 
     @Override
     public AppendResult append(List<UsageEvent> events, ImportPosition position, RejectionSink beforeCommit) {
+        return append(events.size(), (i, now) -> rules.validate(events.get(i), now).event(),
+                i -> events.get(i) == null ? null : events.get(i).id(), position, beforeCommit);
+    }
+
+    @Override
+    public AppendResult appendValid(List<ValidEvent> events, ImportPosition position, RejectionSink beforeCommit) {
+        // Validated once already: only the time bounds depend on this store's clock.
+        return append(events.size(), (i, now) -> {
+            ValidEvent v = events.get(i);
+            rules.checkTime(v.time(), now);
+            return v.event();
+        }, i -> events.get(i).id(), position, beforeCommit);
+    }
+
+    /** Checks the i-th event of a batch against {@code now} and returns it in stored form. */
+    @FunctionalInterface
+    private interface Check {
+        UsageEvent apply(int index, Instant now) throws EventRejectedException;
+    }
+
+    private AppendResult append(int size, Check check, java.util.function.IntFunction<String> idOf,
+            ImportPosition position, RejectionSink beforeCommit) {
         checkWritable("append");
         Instant now = config.clock().instant();
         List<Rejection> rejected = new ArrayList<>();
         // Validation is pure CPU: done before taking the gate.
-        List<StoredEvent> unique = new ArrayList<>(events.size());
-        HashMap<Long, StoredEvent> byHash = new HashMap<>(events.size() * 2);
+        List<StoredEvent> unique = new ArrayList<>(size);
+        HashMap<Long, StoredEvent> byHash = new HashMap<>(size * 2);
         Set<String> collided = null;
         int inBatchDuplicates = 0;
-        for (int i = 0; i < events.size(); i++) {
-            UsageEvent e = events.get(i);
+        for (int i = 0; i < size; i++) {
             try {
-                UsageEvent v = validator.validate(e, now);
+                UsageEvent v = check.apply(i, now);
                 StoredEvent se = new StoredEvent(i, v, KeyHash.of(v.tenant(), v.id()), TimeUtil.toMicros(v.time()));
                 StoredEvent first = byHash.putIfAbsent(se.keyHash(), se);
                 if (first == null) {
@@ -389,7 +412,7 @@ public final class TieredStore implements UsageStore {
                     collided.add(se.key());
                 }
             } catch (EventRejectedException ex) {
-                rejected.add(new Rejection(i, e == null ? null : e.id(), ex.reason(), ex.getMessage()));
+                rejected.add(new Rejection(i, idOf.apply(i), ex.reason(), ex.getMessage()));
             }
         }
         try {

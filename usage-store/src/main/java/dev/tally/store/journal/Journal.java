@@ -4,6 +4,7 @@ import dev.tally.store.EventRejectedException;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.internal.FileSync;
 import java.io.IOException;
 import java.math.BigInteger;
@@ -45,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * UTF-8 text, one record per line, nothing else in the file (no header):
  * <pre>
  * &lt;crc&gt; SP &lt;json&gt; LF
- * crc  = 8 lower-case hex digits: CRC32C (Castagnoli) of exactly the json bytes
+ * crc  = 8 lower-case hex digits: CRC32C (Castagnoli) of exactly the json bytes, XOR 7a11c0de
+ *        for a canonical record (see below)
  * json = the event as written by {@link dev.tally.store.EventCodec#toJson}: one line, no LF
  *
  * 1b2c3d4e {"tenant":"acme","id":"req-1","type":"llm.request","subject":"key-7",
@@ -54,8 +56,11 @@ import org.slf4j.LoggerFactory;
  * (shown wrapped; on disk it is one line). The checksum makes any damaged byte detectable: plain
  * JSON could silently turn {@code 812} into {@code 813}. A line is an intact record when it ends in
  * LF, its first 9 bytes are 8 lower-case hex digits and a space, the checksum matches and the JSON
- * parses. Every event is parsed back before it is written, so the journal never writes a record
- * its reader would refuse.
+ * parses. An event that passes the clock-free rules of {@link dev.tally.store.EventRules} is written
+ * in canonical form with the marked checksum, and the importer reads such a record without
+ * validating it again (it checks only the time bounds, which depend on its clock). Any other event
+ * is written unmarked and parsed back before it is written, so the journal never writes a record
+ * its reader would refuse, and the importer dead-letters it with the store's reason.
  *
  * <h2>Append protocol</h2>
  * Appenders encode their batch outside any lock and queue it. Then each tries the in-JVM lock; the
@@ -233,7 +238,30 @@ public final class Journal implements AutoCloseable {
             return;
         }
         ensureUsable();
-        Pending p = new Pending(RecordFormat.encodeBatch(events, config.maxRecordBytes()), events.size());
+        write(RecordFormat.encodeBatch(events, config.maxRecordBytes()), events.size());
+    }
+
+    /**
+     * Like {@link #append}, for events already validated: they are written as canonical records,
+     * which the importer reads without validating again. Encoding runs on the calling thread,
+     * outside the journal's lock.
+     *
+     * @throws EventRejectedException if an event's record is longer than
+     *                                {@link JournalConfig#maxRecordBytes()}; nothing is written
+     * @throws StoreException         as {@link #append}
+     */
+    public void appendValid(List<ValidEvent> events) throws EventRejectedException {
+        Objects.requireNonNull(events, "events");
+        checkWritable("journal append");
+        if (events.isEmpty()) {
+            return;
+        }
+        ensureUsable();
+        write(RecordFormat.encodeValid(events, config.maxRecordBytes()), events.size());
+    }
+
+    private void write(byte[] records, int count) {
+        Pending p = new Pending(records, count);
         queue.add(p);
         ReentrantLock l = locks.jvmLock();
         boolean interrupted = false;
@@ -256,7 +284,7 @@ public final class Journal implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         if (p.error != null) {
-            throw new StoreException("journal append of " + events.size() + " event(s) failed: " + p.error.getMessage(),
+            throw new StoreException("journal append of " + count + " event(s) failed: " + p.error.getMessage(),
                     p.error);
         }
     }

@@ -2,6 +2,7 @@ package dev.tally.store.journal;
 
 import dev.tally.store.RejectReason;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -20,11 +21,34 @@ public sealed interface JournalRecord permits JournalRecord.Event, JournalRecord
 
     /**
      * An intact record: checksum verified and JSON parsed by {@link dev.tally.store.EventCodec}.
-     * The event is not yet validated against the store's rules.
+     *
+     * @param valid the event as validated when it was journaled, for a canonical record (its
+     *              checksum carries the mark); null for a record the journal wrote unvalidated,
+     *              whose {@code event} the importer must check with every rule
      */
-    record Event(long startOffset, long endOffset, UsageEvent event) implements JournalRecord {
+    record Event(long startOffset, long endOffset, UsageEvent event, ValidEvent valid) implements JournalRecord {
         public Event {
             Objects.requireNonNull(event, "event");
+        }
+
+        /** An unvalidated record. */
+        public Event(long startOffset, long endOffset, UsageEvent event) {
+            this(startOffset, endOffset, event, null);
+        }
+
+        /** A canonical record. */
+        public Event(long startOffset, long endOffset, ValidEvent valid) {
+            this(startOffset, endOffset, valid.event(), valid);
+        }
+
+        /** The bytes of the record's JSON in the file: the line without checksum prefix and newline. */
+        public long jsonOffset() {
+            return startOffset + RecordFormat.PREFIX_BYTES;
+        }
+
+        /** Length of the record's JSON in bytes. */
+        public int jsonBytes() {
+            return (int) (endOffset - startOffset - 1 - RecordFormat.PREFIX_BYTES);
         }
     }
 

@@ -2,8 +2,10 @@ package dev.tally.store.journal;
 
 import dev.tally.store.EventCodec;
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.EventRules;
 import dev.tally.store.RejectReason;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
@@ -11,7 +13,15 @@ import java.util.zip.CRC32C;
 
 /**
  * The record framing, in one place: one record per line,
- * {@code <8 lower-case hex digits: CRC32C of the JSON bytes> <space> <event JSON> \n}.
+ * {@code <8 lower-case hex digits: checksum> <space> <event JSON> \n}.
+ *
+ * <p>The checksum is the CRC32C of the JSON bytes for a record whose event the journal could not
+ * validate when writing it (an event the store will refuse, kept so the importer dead-letters it
+ * with its reason), and that CRC XOR {@link #CANONICAL_MARK} for a record written from a
+ * {@link ValidEvent} in canonical form. The importer trusts a marked record: it reads it without
+ * checking the clock-free rules again. A record of either kind that fails its checksum is damaged.
+ * Journals written before the mark existed hold only unmarked records, which are read and
+ * validated in full as before.
  *
  * <p>Thread-safe: stateless.
  */
@@ -22,6 +32,12 @@ final class RecordFormat {
     static final int PREFIX_BYTES = CRC_DIGITS + 1;
     static final byte SEPARATOR = ' ';
     static final byte NEWLINE = '\n';
+
+    /**
+     * XORed into the CRC of a canonical record. Any fixed non-zero value works: a damaged record
+     * matches either form by chance with the same odds as one plain CRC.
+     */
+    static final int CANONICAL_MARK = 0x7A11C0DE;
 
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
@@ -36,9 +52,31 @@ final class RecordFormat {
     }
 
     /**
-     * Encodes a batch as consecutive record lines. Every event is written with
-     * {@link EventCodec#toJson} and parsed back, so anything acknowledged is a record the importer
-     * can read; the batch is refused whole if one event cannot be.
+     * Encodes a batch of validated events as consecutive canonical (marked) record lines. Nothing
+     * is parsed back: a {@link ValidEvent} is canonical by construction.
+     *
+     * @throws EventRejectedException naming the first event whose record is longer than
+     *                                {@code maxRecordBytes}; nothing is encoded
+     */
+    static byte[] encodeValid(List<ValidEvent> events, int maxRecordBytes) throws EventRejectedException {
+        Buffer out = new Buffer(events.size() * 256);
+        int i = -1;
+        for (ValidEvent v : events) {
+            i++;
+            if (v == null) {
+                throw new IllegalArgumentException("events[" + i + "] is null");
+            }
+            put(out, EventCodec.toJsonBytes(v), true, maxRecordBytes, i, v.event());
+        }
+        return Arrays.copyOf(out.bytes, out.size);
+    }
+
+    /**
+     * Encodes a batch as consecutive record lines. An event that passes {@link EventRules#canonical}
+     * is written in canonical form as a marked record; any other is written as given, with
+     * {@link EventCodec#toJson}, and parsed back, so anything acknowledged is a record the importer
+     * can read (and dead-letter with the store's reason); the batch is refused whole if one event
+     * cannot be.
      *
      * @throws EventRejectedException naming the first bad event's index and id; nothing is encoded
      */
@@ -49,6 +87,16 @@ final class RecordFormat {
             i++;
             if (e == null) {
                 throw new IllegalArgumentException("events[" + i + "] is null");
+            }
+            ValidEvent valid;
+            try {
+                valid = EventRules.canonical(e);
+            } catch (EventRejectedException refused) {
+                valid = null;
+            }
+            if (valid != null) {
+                put(out, EventCodec.toJsonBytes(valid), true, maxRecordBytes, i, e);
+                continue;
             }
             byte[] json = EventCodec.toJson(e).getBytes(StandardCharsets.UTF_8);
             UsageEvent parsed;
@@ -61,19 +109,30 @@ final class RecordFormat {
                 // Raw data JSON may hold a newline between tokens; its compact form cannot.
                 json = EventCodec.toJson(parsed).getBytes(StandardCharsets.UTF_8);
             }
-            int lineBytes = PREFIX_BYTES + json.length;
-            if (lineBytes > maxRecordBytes) {
-                throw new EventRejectedException(RejectReason.LINE_TOO_LONG, describe(i, e) + "its journal record is "
-                        + lineBytes + " bytes, longer than maxRecordBytes = " + maxRecordBytes);
-            }
-            out.ensure(lineBytes + 1);
-            writeHex(out.bytes, out.size, crc(json, 0, json.length));
-            out.bytes[out.size + CRC_DIGITS] = SEPARATOR;
-            System.arraycopy(json, 0, out.bytes, out.size + PREFIX_BYTES, json.length);
-            out.bytes[out.size + lineBytes] = NEWLINE;
-            out.size += lineBytes + 1;
+            put(out, json, false, maxRecordBytes, i, e);
         }
         return Arrays.copyOf(out.bytes, out.size);
+    }
+
+    private static void put(Buffer out, byte[] json, boolean canonical, int maxRecordBytes, int index, UsageEvent e)
+            throws EventRejectedException {
+        int lineBytes = PREFIX_BYTES + json.length;
+        if (lineBytes > maxRecordBytes) {
+            throw new EventRejectedException(RejectReason.LINE_TOO_LONG, describe(index, e) + "its journal record is "
+                    + lineBytes + " bytes, longer than maxRecordBytes = " + maxRecordBytes);
+        }
+        out.ensure(lineBytes + 1);
+        int crc = crc(json, 0, json.length);
+        writeHex(out.bytes, out.size, canonical ? crc ^ CANONICAL_MARK : crc);
+        out.bytes[out.size + CRC_DIGITS] = SEPARATOR;
+        System.arraycopy(json, 0, out.bytes, out.size + PREFIX_BYTES, json.length);
+        out.bytes[out.size + lineBytes] = NEWLINE;
+        out.size += lineBytes + 1;
+    }
+
+    /** Whether a record whose JSON bytes give {@code computed} is intact with checksum {@code stored}. */
+    static boolean intact(int stored, int computed) {
+        return stored == computed || stored == (computed ^ CANONICAL_MARK);
     }
 
     /**
@@ -87,6 +146,15 @@ final class RecordFormat {
         }
         int stored = parseHex(line, 0);
         int computed = crc(line, PREFIX_BYTES, len - PREFIX_BYTES);
+        if (stored == (computed ^ CANONICAL_MARK)) {
+            try {
+                return new JournalRecord.Event(start, end, EventCodec.parseCanonical(line, PREFIX_BYTES,
+                        len - PREFIX_BYTES));
+            } catch (EventRejectedException e) {
+                return damaged(start, end, e.reason(), "canonical record at offset " + start
+                        + " has a valid checksum but " + e.getMessage(), line, len);
+            }
+        }
         if (stored != computed) {
             return damaged(start, end, RejectReason.CORRUPT_RECORD, String.format(
                     "checksum mismatch at offset %d: the record says %08x, its %d JSON bytes give %08x",

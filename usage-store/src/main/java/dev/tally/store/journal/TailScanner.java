@@ -79,7 +79,7 @@ final class TailScanner {
             crc.update(buf);
             pos += n;
         }
-        return (int) crc.getValue() == stored;
+        return RecordFormat.intact(stored, (int) crc.getValue());
     }
 
     /** The offset of the last newline in {@code [0, limit)}, or -1. */

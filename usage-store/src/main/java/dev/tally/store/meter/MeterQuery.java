@@ -1,5 +1,6 @@
 package dev.tally.store.meter;
 
+import dev.tally.store.EventRules;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
@@ -12,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
-import java.util.regex.Pattern;
 
 /**
  * One question to a meter: its value per window, subject and group over {@code [from, to)} for
@@ -48,7 +48,6 @@ public record MeterQuery(
 
     /** Most subjects one query may name. */
     public static final int MAX_SUBJECTS = 10_000;
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     public MeterQuery {
         if (meter == null || meter.isEmpty()) {
@@ -57,7 +56,7 @@ public record MeterQuery(
         if (tenant == null || tenant.isEmpty()) {
             throw new InvalidMeterException("tenant", tenant, "is required: every query is scoped to one tenant");
         }
-        if (!TENANT.matcher(tenant).matches()) {
+        if (!EventRules.isTenant(tenant)) {
             throw new InvalidMeterException("tenant", tenant, "must start with a letter or digit and contain only "
                     + "letters, digits, '.', '_' and '-', at most 64 characters");
         }

@@ -1,5 +1,6 @@
 package dev.tally.store.sql;
 
+import dev.tally.store.EventRules;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
 import dev.tally.store.internal.DetailCoverage;
@@ -24,7 +25,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.UUID;
-import java.util.regex.Pattern;
 import org.duckdb.DuckDBConnection;
 
 /**
@@ -44,7 +44,6 @@ import org.duckdb.DuckDBConnection;
  * <p>Thread-safe: stateless.
  */
 public final class EventExport {
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     private EventExport() {
     }
@@ -79,7 +78,7 @@ public final class EventExport {
     public record Request(String tenant, Instant from, Instant to, Format format, Path outputDir, String file,
             boolean overwrite) {
         public Request {
-            if (tenant == null || !TENANT.matcher(tenant).matches()) {
+            if (tenant == null || !EventRules.isTenant(tenant)) {
                 throw new IllegalArgumentException("tenant = " + (tenant == null ? "null" : "'" + tenant + "'")
                         + ": required; letters, digits, '.', '_' and '-', starting with a letter or digit");
             }

@@ -1,5 +1,6 @@
 package dev.tally.store.sql;
 
+import dev.tally.store.EventRules;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.StoreException;
@@ -34,7 +35,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Properties;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
@@ -66,7 +66,6 @@ import org.slf4j.LoggerFactory;
 public final class SqlSandbox implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SqlSandbox.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     /** Longest statement accepted, in characters. */
     public static final int MAX_SQL_CHARS = 100_000;
 
@@ -100,7 +99,7 @@ public final class SqlSandbox implements AutoCloseable {
             throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
                     + store.getClass().getName());
         }
-        if (tenant == null || !TENANT.matcher(tenant).matches()) {
+        if (tenant == null || !EventRules.isTenant(tenant)) {
             throw new IllegalArgumentException("tenant = " + (tenant == null ? "null" : "'" + tenant + "'")
                     + ": required; letters, digits, '.', '_' and '-', starting with a letter or digit");
         }

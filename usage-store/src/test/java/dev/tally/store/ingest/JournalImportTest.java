@@ -1,5 +1,7 @@
 package dev.tally.store.ingest;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -140,6 +142,77 @@ class JournalImportTest {
             assertEquals(0, importer.health().consecutiveFailures());
             assertEquals(1, importer.deadLetters().size());
             assertFalse(TestStores.idCounts(store).values().stream().anyMatch(n -> n != 1));
+        }
+    }
+    /**
+     * A canonical record and an unmarked one that fail their checksum are both dead-lettered
+     * with the line's original bytes, never decoded and trusted.
+     */
+    @Test
+    void runOnce_recordFailingItsChecksum_isDeadLetteredWithOriginalBytes() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(TestEvents.batch("acme", "c", 4, 1, NOW, Duration.ofMinutes(5), 3));
+            // An event the journal cannot validate (bad tenant) is written unmarked.
+            journal.append(List.of(TestEvents.event("-bad", "u", "key-0", NOW, 1)));
+            // A record after it, so the damaged one is not a possibly torn tail of the live journal.
+            journal.append(List.of(TestEvents.event("acme", "after", "key-0", NOW, 1)));
+        }
+        Path live = dir.resolve("journal/journal.wal");
+        List<String> lines = Files.readAllLines(live);
+        long canonicalAt = lines.get(0).length() + 1; // the second record
+        // Change one digit of a number in each: the JSON stays valid, only the checksum tells.
+        byte[] canonicalOriginal = lines.get(1).replace("\"input_tokens\":", "\"input_tokens\":9").getBytes(UTF_8);
+        byte[] unmarkedOriginal = lines.get(4).replace("\"input_tokens\":", "\"input_tokens\":9").getBytes(UTF_8);
+        assertFalse(lines.get(1).equals(new String(canonicalOriginal, UTF_8)), "the test changes the record");
+        lines.set(1, new String(canonicalOriginal, UTF_8));
+        lines.set(4, new String(unmarkedOriginal, UTF_8));
+        long unmarkedAt = lines.subList(0, 4).stream().mapToLong(l -> l.length() + 1).sum();
+        Files.write(live, (String.join("\n", lines) + "\n").getBytes(UTF_8));
+
+        try (TieredStore store = TestStores.open(dir, clock)) {
+            Importer importer = importer(store);
+            Importer.Pass p = importer.runOnce();
+            assertEquals(4, p.stored());
+            assertEquals(2, p.deadLettered());
+            List<DeadLetter> letters = importer.deadLetters().list();
+            DeadLetter canonical = letters.stream().filter(d -> d.offset() == canonicalAt).findFirst().orElseThrow();
+            DeadLetter unmarked = letters.stream().filter(d -> d.offset() == unmarkedAt).findFirst().orElseThrow();
+            assertEquals(RejectReason.CORRUPT_RECORD, canonical.reason());
+            assertEquals(RejectReason.CORRUPT_RECORD, unmarked.reason());
+            assertArrayEquals(canonicalOriginal, canonical.originalBytes());
+            assertArrayEquals(unmarkedOriginal, unmarked.originalBytes());
+            assertFalse(TestStores.idCounts(store).containsKey("acme/c-1"), "the damaged record is not stored");
+        }
+    }
+
+    /**
+     * An event refused on import (too old by the importer's clock, or breaking a rule the journal
+     * could not check) is dead-lettered with the record's JSON exactly as journaled, whole, so a
+     * replay can store it.
+     */
+    @Test
+    void runOnce_refusedEvents_keepTheJournaledBytesWhole() throws Exception {
+        UsageEvent old = TestEvents.event("acme", "old", "key-0", NOW.minus(Duration.ofDays(29)), 1);
+        UsageEvent badTenant = TestEvents.event("bad tenant", "t", "key-0", NOW, 1);
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(List.of(old, badTenant));
+        }
+        List<String> lines = Files.readAllLines(dir.resolve("journal/journal.wal"));
+        clock.advance(Duration.ofDays(10)); // now older than maxEventAge (35 days by default)
+        try (TieredStore store = TestStores.open(dir, clock)) {
+            Importer importer = importer(store);
+            Importer.Pass p = importer.runOnce();
+            assertEquals(0, p.stored());
+            assertEquals(2, p.deadLettered());
+            List<DeadLetter> letters = importer.deadLetters().list();
+            DeadLetter tooOld = letters.stream().filter(d -> d.offset() == 0).findFirst().orElseThrow();
+            DeadLetter invalid = letters.stream().filter(d -> d.offset() > 0).findFirst().orElseThrow();
+            assertEquals(RejectReason.TIME_TOO_OLD, tooOld.reason());
+            assertEquals(RejectReason.INVALID_FIELD, invalid.reason());
+            assertArrayEquals(lines.get(0).substring(9).getBytes(UTF_8), tooOld.originalBytes());
+            assertArrayEquals(lines.get(1).substring(9).getBytes(UTF_8), invalid.originalBytes());
+            assertFalse(tooOld.truncated());
+            assertFalse(invalid.truncated());
         }
     }
 }

@@ -231,4 +231,21 @@ class JournalReaderTest {
             assertThrows(IllegalArgumentException.class, () -> reader.resolve(bad), bad);
         }
     }
+    /**
+     * A valid event is journaled as a canonical record (its checksum marked) and read back as
+     * validated; an event breaking a rule is journaled unmarked and read back for full validation.
+     */
+    @Test
+    void read_canonicalAndUnmarkedRecords_areToldApartByTheirChecksum() throws Exception {
+        UsageEvent good = event("v-1");
+        UsageEvent bad = new UsageEvent("bad tenant", "v-2", "t", "k", null, good.time(), "{}");
+        Files.write(journalDir.resolve(JournalFiles.LIVE_FILE),
+                RecordFormat.encodeBatch(List.of(good, bad), JournalConfig.DEFAULT_MAX_RECORD_BYTES));
+        List<JournalRecord> records = reader.read(journalDir.resolve(JournalFiles.LIVE_FILE), 0, 10).records();
+        JournalRecord.Event canonical = (JournalRecord.Event) records.get(0);
+        JournalRecord.Event unmarked = (JournalRecord.Event) records.get(1);
+        assertEquals(dev.tally.store.EventRules.canonical(good), canonical.valid());
+        assertEquals(bad, unmarked.event());
+        assertEquals(null, unmarked.valid());
+    }
 }

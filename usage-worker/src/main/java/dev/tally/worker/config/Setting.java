@@ -57,7 +57,7 @@ public enum Setting {
     COMPACT_AFTER("compaction.after", Group.RARE, Kind.DURATION, "1d", "duration",
             "Maintenance merges a UTC day's sealed parts into one file per month (rollups) and per ISO week "
                     + "(detail) once the day ended this long ago. `usage-worker compact` does every closed day now."),
-    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "1000", "events",
+    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "10000", "events",
             "Events per import transaction (1 to 100000)."),
     IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",
             "Longer input lines are dead-lettered as line_too_long without being read whole."),

@@ -1,15 +1,14 @@
 package dev.tally.worker.daemon;
 
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.EventRules;
 import dev.tally.store.RejectReason;
 import dev.tally.store.Rejection;
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
-import dev.tally.store.UsageEvent;
-import dev.tally.store.internal.EventValidator;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.journal.Journal;
 import dev.tally.worker.http.ApiBackend;
-import dev.tally.worker.http.EventBodyParser;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,15 +19,16 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
- * Takes events from the HTTP API: checks each with the store's validation (the rules an import
- * applies), writes the valid ones to the journal and returns once they are durable. The import
+ * Takes events from the HTTP API, validated by its parser with every clock-free rule of
+ * {@link EventRules}: checks their time bounds, writes those in bounds to the journal as canonical
+ * records (which the import does not validate again) and returns once they are durable. The import
  * loop then moves them into the store, where duplicates by tenant and id are dropped.
  *
  * <p>Thread-safe: concurrent posts share the journal's group commit.
  */
 public final class IngestService {
     private final Journal journal;
-    private final EventValidator validator;
+    private final EventRules rules;
     private final Clock clock;
     private final Runnable onDurable;
     private final Consumer<RuntimeException> onJournalFailure;
@@ -43,7 +43,7 @@ public final class IngestService {
     public IngestService(Journal journal, StoreConfig storeConfig, Clock clock, Runnable onDurable,
             Consumer<RuntimeException> onJournalFailure) {
         this.journal = journal;
-        this.validator = new EventValidator(storeConfig);
+        this.rules = EventRules.of(storeConfig);
         this.clock = clock;
         this.onDurable = onDurable;
         this.onJournalFailure = onJournalFailure;
@@ -53,22 +53,23 @@ public final class IngestService {
     }
 
     /**
-     * Validates and journals. Rejections from parsing keep their place; valid events are written
-     * in one journal append.
+     * Checks time bounds and journals. Rejections from parsing keep their place; valid events are
+     * written in one journal append.
      *
      * @throws StoreException when the journal cannot take them; nothing was acknowledged
      */
-    public ApiBackend.IngestResult ingest(EventBodyParser.Parsed parsed) {
+    public ApiBackend.IngestResult ingest(List<ValidEvent> events, List<Rejection> parseRejections) {
         Instant now = clock.instant();
-        List<Rejection> rejections = new ArrayList<>(parsed.rejections());
-        List<UsageEvent> valid = new ArrayList<>(parsed.size());
-        for (int i = 0; i < parsed.size(); i++) {
-            UsageEvent e = parsed.events().get(i);
+        List<Rejection> rejections = new ArrayList<>(parseRejections);
+        List<ValidEvent> valid = new ArrayList<>(events.size());
+        for (int i = 0; i < events.size(); i++) {
+            ValidEvent e = events.get(i);
             if (e == null) {
                 continue;
             }
             try {
-                valid.add(validator.validate(e, now));
+                rules.checkTime(e.time(), now); // the parser checked every other rule
+                valid.add(e);
             } catch (EventRejectedException x) {
                 rejections.add(new Rejection(i, e.id(), x.reason(), x.getMessage()));
             }
@@ -76,7 +77,7 @@ public final class IngestService {
         rejections.sort((a, b) -> Integer.compare(a.index(), b.index()));
         if (!valid.isEmpty()) {
             try {
-                journal.append(valid);
+                journal.appendValid(valid);
             } catch (EventRejectedException x) {
                 // Cannot happen after validation (data is at most 64 KiB); refuse the request as a whole.
                 throw new StoreException("the journal refused the batch: " + x.getMessage());

@@ -1,9 +1,11 @@
 package dev.tally.worker.daemon;
 
 import dev.tally.store.RejectReason;
+import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.ImportHealth;
 import dev.tally.store.ingest.Importer;
@@ -17,7 +19,6 @@ import dev.tally.worker.config.Values;
 import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.http.ApiBackend;
 import dev.tally.worker.http.ApiException;
-import dev.tally.worker.http.EventBodyParser;
 import dev.tally.worker.http.HttpApi;
 import dev.tally.worker.http.Prometheus;
 import dev.tally.worker.http.TokenAuth;
@@ -325,12 +326,12 @@ public final class Worker implements ApiBackend, AutoCloseable {
     // ---------------------------------------------------------------- ApiBackend
 
     @Override
-    public IngestResult ingest(EventBodyParser.Parsed parsed) {
+    public IngestResult ingest(List<ValidEvent> events, List<Rejection> rejected) {
         if (state != State.RUNNING) {
             throw new ApiException(503, "shutting_down", "the worker is " + state.name().toLowerCase(java.util.Locale.ROOT)
                     + "; nothing of this request was stored");
         }
-        return ingest.ingest(parsed);
+        return ingest.ingest(events, rejected);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.tally.worker.http;
 
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
+import dev.tally.store.ValidEvent;
 import java.util.List;
 import java.util.Map;
 
@@ -19,12 +20,14 @@ public interface ApiBackend {
     }
 
     /**
-     * Validates the parsed events with the store's rules and writes the valid ones to the journal,
-     * returning only once they are durable. Rejections of the parse keep their indexes.
+     * Checks the time bounds of events already validated by the parser ({@link ValidEvent}: every
+     * clock-free rule) and writes those in bounds to the journal, returning only once they are
+     * durable. {@code events.get(i)} is the i-th submitted event, or null when it was refused
+     * with the rejection of the same index in {@code rejected}, which the result keeps.
      *
      * @throws dev.tally.store.StoreException when the journal cannot take them (nothing acknowledged)
      */
-    IngestResult ingest(EventBodyParser.Parsed parsed);
+    IngestResult ingest(List<ValidEvent> events, List<Rejection> rejected);
 
     /** Every tier's segments and parts. */
     List<SegmentInfo> segments();

@@ -10,12 +10,10 @@ import dev.tally.store.EventCodec;
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.RejectReason;
 import dev.tally.store.Rejection;
-import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -34,11 +32,13 @@ import java.util.regex.Pattern;
  *       attribute is read as a CloudEvent in any of the forms above.</li>
  * </ul>
  *
- * Native events are parsed with {@link EventCodec}, the same strict rules the journal, the spool
- * and the dead-letter queue use. A CloudEvent maps {@code id, source, type, subject, time, data}
- * to the same fields and the {@code tenant} extension attribute to the tenant. A problem with one
- * event becomes a {@link Rejection} at its index; only a body that is not JSON at all (or not in
- * the declared form) is refused as a whole.
+ * Each event is parsed once, with {@link EventCodec}'s strict parser and field reader, and checked
+ * with every clock-free rule of {@link dev.tally.store.EventRules} as it is read, so what comes out
+ * is a {@link ValidEvent} in canonical form (the time bounds are the backend's, as they depend on
+ * its clock). A CloudEvent maps {@code id, source, type, subject, time, data} with the same field
+ * reader as a native event and the {@code tenant} extension attribute to the tenant. A problem
+ * with one event becomes a {@link Rejection} at its index; only a body that is not JSON at all
+ * (or not in the declared form) is refused as a whole.
  *
  * <p>Thread-safe: stateless.
  */
@@ -62,7 +62,7 @@ public final class EventBodyParser {
      * The events of a body: {@code events.get(i)} is the i-th submitted event, or null when it was
      * refused with the rejection of the same index.
      */
-    public record Parsed(List<UsageEvent> events, List<Rejection> rejections) {
+    public record Parsed(List<ValidEvent> events, List<Rejection> rejections) {
         public int size() {
             return events.size();
         }
@@ -194,7 +194,7 @@ public final class EventBodyParser {
 
     /** Collects events and rejections in submission order. */
     private static final class Builder {
-        final List<UsageEvent> events = new ArrayList<>();
+        final List<ValidEvent> events = new ArrayList<>();
         final List<Rejection> rejections = new ArrayList<>();
 
         void element(byte[] b, int off, int len, boolean cloudEvent) {
@@ -202,7 +202,7 @@ public final class EventBodyParser {
                 if (cloudEvent || contains(b, off, len, SPECVERSION) && hasTopLevelField(b, off, len, "specversion")) {
                     events.add(cloudEvent(b, off, len));
                 } else {
-                    events.add(EventCodec.parse(b, off, len));
+                    events.add(EventCodec.parseValid(b, off, len));
                 }
             } catch (EventRejectedException e) {
                 reject(bestEffortId(b, off, len), e.reason(), e.getMessage());
@@ -216,43 +216,24 @@ public final class EventBodyParser {
     }
 
     /**
-     * Maps one CloudEvents 1.0 structured-mode object to an event. Required context attributes are
-     * checked here; the event rules (tenant shape, lengths, time bounds, data) by the store's
-     * validation afterwards.
+     * Maps one CloudEvents 1.0 structured-mode object to a validated event. The context attributes
+     * that are event fields are read by the same field reader as a native event's; the
+     * CloudEvents-only ones (specversion, datacontenttype, dataschema, extensions) are checked here.
      */
-    static UsageEvent cloudEvent(byte[] b, int off, int len) throws EventRejectedException {
+    static ValidEvent cloudEvent(byte[] b, int off, int len) throws EventRejectedException {
+        EventCodec.checkUtf8(b, off, len);
         String specversion = null;
-        String tenant = null;
-        String id = null;
-        String type = null;
-        String subject = null;
-        String source = null;
-        Instant time = null;
-        String data = null;
-        Set<String> seen = new HashSet<>();
-        try (JsonParser p = ENVELOPE.createParser(b, off, len)) {
+        EventCodec.Fields fields = new EventCodec.Fields(b, off);
+        try (JsonParser p = EventCodec.strictParser(b, off, len)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON, "a CloudEvent must be a JSON object");
             }
             JsonToken t;
             while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
-                if (!seen.add(name)) {
-                    throw new EventRejectedException(RejectReason.DUPLICATE_KEY, "CloudEvent attribute '" + name
-                            + "' appears twice");
-                }
                 JsonToken v = p.nextToken();
                 switch (name) {
                     case "specversion" -> specversion = string(p, v, name);
-                    case "tenant" -> tenant = string(p, v, name);
-                    case "id" -> id = string(p, v, name);
-                    case "type" -> type = string(p, v, name);
-                    case "subject" -> subject = string(p, v, name);
-                    case "source" -> source = string(p, v, name);
-                    case "time" -> {
-                        String s = string(p, v, name);
-                        time = s == null ? null : EventCodec.parseTime(s);
-                    }
                     case "datacontenttype" -> {
                         String ct = string(p, v, name);
                         if (ct != null && !isJson(mediaType(ct))) {
@@ -263,21 +244,10 @@ public final class EventBodyParser {
                     case "dataschema" -> string(p, v, name);
                     case "data_base64" -> throw new EventRejectedException(RejectReason.INVALID_FIELD,
                             "CloudEvent data_base64 is not supported: send data as a JSON object");
-                    case "data" -> {
-                        if (v == JsonToken.VALUE_NULL) {
-                            data = null;
-                        } else if (v != JsonToken.START_OBJECT) {
-                            p.skipChildren();
-                            throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT,
-                                    "CloudEvent data must be a JSON object, got " + v.asString());
-                        } else {
-                            int from = (int) p.currentTokenLocation().getByteOffset();
-                            p.skipChildren();
-                            int to = (int) p.currentLocation().getByteOffset();
-                            data = new String(b, off + from, to - from, StandardCharsets.UTF_8);
-                        }
-                    }
                     default -> {
+                        if (fields.read(p, name, v)) {
+                            continue; // tenant (an extension attribute), id, type, subject, source, time, data
+                        }
                         if (!EXTENSION_NAME.matcher(name).matches()) {
                             throw new EventRejectedException(RejectReason.INVALID_FIELD, "CloudEvent attribute name '"
                                     + name + "' is not valid (lower-case letters and digits, at most 20)");
@@ -289,10 +259,8 @@ public final class EventBodyParser {
             if (t != JsonToken.END_OBJECT) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON, "the CloudEvent object is not closed");
             }
-        } catch (JsonProcessingException e) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON, "not valid JSON: " + e.getOriginalMessage());
         } catch (IOException e) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON, "cannot be read: " + e.getMessage());
+            throw EventCodec.rejection(e);
         }
         if (specversion == null) {
             throw new EventRejectedException(RejectReason.MISSING_FIELD, "CloudEvent attribute 'specversion' is missing");
@@ -301,10 +269,10 @@ public final class EventBodyParser {
             throw new EventRejectedException(RejectReason.INVALID_FIELD, "CloudEvent specversion '" + specversion
                     + "' is not supported; use 1.0");
         }
-        if (source == null || source.isEmpty()) {
+        if (fields.source() == null || fields.source().isEmpty()) {
             throw new EventRejectedException(RejectReason.MISSING_FIELD, "CloudEvent attribute 'source' is missing");
         }
-        return new UsageEvent(tenant, id, type, subject, source, time, data);
+        return fields.valid();
     }
 
     private static String string(JsonParser p, JsonToken v, String name) throws IOException, EventRejectedException {

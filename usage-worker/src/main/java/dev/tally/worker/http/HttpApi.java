@@ -298,7 +298,7 @@ public final class HttpApi implements AutoCloseable {
                 }
             }
         }
-        ApiBackend.IngestResult r = backend.ingest(parsed);
+        ApiBackend.IngestResult r = backend.ingest(parsed.events(), parsed.rejections());
         List<Map<String, Object>> rejected = new ArrayList<>();
         for (Rejection x : r.rejected()) {
             Map<String, Object> m = Json.object();

@@ -1,5 +1,6 @@
 package dev.tally.worker.http;
 
+import dev.tally.store.EventRules;
 import dev.tally.worker.config.ConfigException;
 import java.io.IOException;
 import java.io.Reader;
@@ -13,7 +14,6 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
-import java.util.regex.Pattern;
 
 /**
  * Bearer tokens mapped to tenants, read from a properties file ({@code token = tenant}, one per
@@ -24,7 +24,6 @@ import java.util.regex.Pattern;
  * <p>Thread-safe: immutable after construction.
  */
 public final class TokenAuth {
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     /** Shortest accepted token; shorter ones are too easy to guess. */
     public static final int MIN_TOKEN_LENGTH = 16;
 
@@ -54,7 +53,7 @@ public final class TokenAuth {
                         + token.length() + " characters long; tokens must have at least " + MIN_TOKEN_LENGTH
                         + " (e.g. from: openssl rand -hex 24)");
             }
-            if (!TENANT.matcher(tenant).matches()) {
+            if (!EventRules.isTenant(tenant)) {
                 throw new ConfigException("http.tokens-file = " + file + ": tenant '" + tenant + "' is not a valid "
                         + "tenant name (letters, digits, '.', '_', '-'; at most 64)");
             }

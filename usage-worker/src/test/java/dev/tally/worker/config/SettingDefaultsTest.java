@@ -44,7 +44,7 @@ class SettingDefaultsTest {
         expected.put(Setting.EVENTS_MAX_AGE, Duration.ofDays(35));
         expected.put(Setting.EVENTS_MAX_CLOCK_SKEW, Duration.ofMinutes(5));
         expected.put(Setting.ORPHAN_GRACE, Duration.ofHours(1));
-        expected.put(Setting.IMPORT_BATCH_SIZE, 1_000L);
+        expected.put(Setting.IMPORT_BATCH_SIZE, 10_000L);
         expected.put(Setting.IMPORT_MAX_LINE_BYTES, 1L << 20);
         expected.put(Setting.DLQ_MAX_ATTEMPTS, 5L);
         expected.put(Setting.JOURNAL_MAX_BYTES, 64L << 20);

@@ -28,7 +28,7 @@ class EventBodyParserTest {
         EventBodyParser.Parsed p = parse(E1, "application/json");
         assertEquals(1, p.size());
         assertEquals("r1", p.events().get(0).id());
-        assertEquals("{\"input_tokens\":12}", p.events().get(0).data());
+        assertEquals("{\"input_tokens\":12}", p.events().get(0).event().data());
         assertTrue(p.rejections().isEmpty());
     }
 
@@ -71,9 +71,10 @@ class EventBodyParserTest {
                 + "\"datacontenttype\":\"application/json\",\"traceparent\":\"00-abc\","
                 + "\"data\":{\"input_tokens\": 5, \"model\":\"m\"}}";
         EventBodyParser.Parsed p = parse(ce, "application/cloudevents+json");
-        UsageEvent e = p.events().get(0);
+        UsageEvent e = p.events().get(0).event();
+        // data comes out compact, as for a native event: one field reader for both.
         assertEquals(new UsageEvent("acme", "c1", "llm.request", "k9", "/gateway/eu",
-                Instant.parse("2026-11-20T10:00:00.5Z"), "{\"input_tokens\": 5, \"model\":\"m\"}"), e);
+                Instant.parse("2026-11-20T10:00:00.5Z"), "{\"input_tokens\":5,\"model\":\"m\"}"), e);
         EventBodyParser.Parsed batch = parse("[" + ce + "," + ce.replace("\"c1\"", "\"c2\"") + "]",
                 "application/cloudevents-batch+json");
         assertEquals("c2", batch.events().get(1).id());
@@ -119,9 +120,34 @@ class EventBodyParserTest {
     /** Locations inside a sub-range of a buffer are found: the CloudEvent data span is exact. */
     @Test
     void cloudEvent_inSubRange_extractsExactDataSpan() throws Exception {
-        String ce = "{\"specversion\":\"1.0\",\"id\":\"c1\",\"source\":\"s\",\"type\":\"t\",\"data\":{\"n\":[1,2]}}";
+        String ce = "{\"specversion\":\"1.0\",\"id\":\"c1\",\"source\":\"s\",\"type\":\"t\",\"tenant\":\"acme\","
+                + "\"subject\":\"k1\",\"time\":\"2026-11-20T10:00:00Z\",\"data\":{\"n\":[1,2]}}";
         byte[] b = ("xxxxx" + ce + "yyy").getBytes(StandardCharsets.UTF_8);
-        UsageEvent e = EventBodyParser.cloudEvent(b, 5, ce.length());
+        UsageEvent e = EventBodyParser.cloudEvent(b, 5, ce.length()).event();
         assertEquals("{\"n\":[1,2]}", e.data());
+    }
+    /** The parser applies every clock-free event rule itself: a bad tenant or an over-long id is refused at its index. */
+    @Test
+    void parse_eventBreakingARule_isRejectedByTheParser() {
+        String badTenant = E1.replace("\"acme\"", "\"-acme\"").replace("\"r1\"", "\"r9\"");
+        String longId = E2.replace("\"r2\"", "\"" + "x".repeat(300) + "\"");
+        EventBodyParser.Parsed p = parse("[" + badTenant + "," + longId + "," + E1 + "]", null);
+        assertEquals(2, p.rejections().size());
+        assertEquals(RejectReason.INVALID_FIELD, p.rejections().get(0).reason());
+        assertEquals("r9", p.rejections().get(0).id());
+        assertEquals(RejectReason.TOO_LONG, p.rejections().get(1).reason());
+        assertEquals("r1", p.events().get(2).id());
+    }
+
+    /** Native and CloudEvents bodies give the same canonical data: exponents written plain, white space dropped. */
+    @Test
+    void parse_nativeAndCloudEvent_giveSameCanonicalData() {
+        String data = "{ \"input_tokens\": 1.5E3, \"model\": \"m\" }";
+        String nativeEvent = E1.replace("{\"input_tokens\":12}", data);
+        String ce = "{\"specversion\":\"1.0\",\"id\":\"r1\",\"source\":\"s\",\"type\":\"llm.request\","
+                + "\"tenant\":\"acme\",\"subject\":\"k1\",\"time\":\"2026-11-20T10:00:00Z\",\"data\":" + data + "}";
+        String expected = "{\"input_tokens\":1500,\"model\":\"m\"}";
+        assertEquals(expected, parse(nativeEvent, null).events().get(0).event().data());
+        assertEquals(expected, parse(ce, "application/cloudevents+json").events().get(0).event().data());
     }
 }
