@@ -58,7 +58,7 @@ class CompactionCrashTest {
 
         try (TieredStore reopened = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(reopened, CompactionTest.registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(reopened, 1_000);
+            CompactionTest.assertExactlyOnce(reopened, 1_000);
             assertEquals(before, CompactionTest.answers(reopened, meters));
             assertEquals(CompactionTest.manifest(reopened).paths(), parquetFilesOnDisk(),
                     "recovery leaves exactly the files the manifest names");
@@ -67,7 +67,7 @@ class CompactionCrashTest {
                     Duration.ofDays(20), 2)).accepted(), "every event is still a duplicate");
 
             reopened.compact(true);
-            SealCrashTest.assertExactlyOnce(reopened, 1_000);
+            CompactionTest.assertExactlyOnce(reopened, 1_000);
             assertEquals(before, CompactionTest.answers(reopened, meters));
             assertEquals(CompactionTest.manifest(reopened).paths(), parquetFilesOnDisk());
             assertTrue(CompactionTest.manifest(reopened).parts().stream().anyMatch(SealedPart::compacted));
@@ -75,7 +75,7 @@ class CompactionCrashTest {
         }
         try (TieredStore again = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(again, CompactionTest.registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(again, 1_000);
+            CompactionTest.assertExactlyOnce(again, 1_000);
             assertEquals(before, CompactionTest.answers(again, meters));
         }
     }

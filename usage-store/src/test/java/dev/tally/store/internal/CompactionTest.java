@@ -71,7 +71,7 @@ class CompactionTest {
                     "the detail of 20 days spans at least three ISO weeks");
             assertTrue(manifest(store).parts().size() < partsBefore / 3, "far fewer parts than the " + partsBefore);
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 1_000);
+            CompactionTest.assertExactlyOnce(store, 1_000);
             assertEquals(Set.copyOf(m.paths()), parquetFilesOnDisk(), "every source file is deleted");
             assertSidecarsMatch(dir, m);
 
@@ -80,7 +80,7 @@ class CompactionTest {
         }
         try (TieredStore again = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(again, registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(again, 1_000);
+            CompactionTest.assertExactlyOnce(again, 1_000);
             assertEquals(0, again.append(TestEvents.batch("acme", "a0", 500, 7, StoreFixture.NOW,
                     Duration.ofDays(20), 1)).accepted(), "the rebuilt dedup index covers compacted parts");
             assertEquals(0, again.compact(true).units().size(), "nothing left to compact");
@@ -107,7 +107,7 @@ class CompactionTest {
             assertEquals(1, november.size(), "one compacted part per unit: " + november);
             assertTrue(november.get(0).path().endsWith("-g2.parquet"), november.get(0).path());
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 1_800);
+            CompactionTest.assertExactlyOnce(store, 1_800);
             assertEquals(Set.copyOf(m.paths()), parquetFilesOnDisk());
         }
     }
@@ -126,7 +126,7 @@ class CompactionTest {
         dev.tally.store.repair.StoreRepair.rebuildManifest(dir, clock);
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, registry(), 0)) {
-            SealCrashTest.assertExactlyOnce(store, 1_000);
+            CompactionTest.assertExactlyOnce(store, 1_000);
             assertEquals(before, answers(store, meters));
             assertTrue(manifest(store).parts().stream().anyMatch(SealedPart::compacted));
             TierView v = store.acquireView();
@@ -161,7 +161,7 @@ class CompactionTest {
             Manifest m = manifest(store);
             assertTrue(m.parts().containsAll(compacted.parts()), "the compacted parts are unchanged");
             assertEquals(before, answers(store, meters));
-            SealCrashTest.assertExactlyOnce(store, 1_300);
+            CompactionTest.assertExactlyOnce(store, 1_300);
             TierView v = store.acquireView();
             try {
                 assertEquals(List.of(), DetailCoverage.lostDays(v, StoreFixture.NOW.minus(Duration.ofDays(25)),
@@ -307,5 +307,12 @@ class CompactionTest {
         } finally {
             v.release();
         }
+    }
+
+    /** Every event of the store's view exactly once: the view is what compaction must keep equal. */
+    static void assertExactlyOnce(TieredStore store, int expected) throws Exception {
+        java.util.Map<String, Integer> counts = TierScan.idCounts(store);
+        org.junit.jupiter.api.Assertions.assertEquals(expected, counts.size(), "distinct events");
+        counts.forEach((id, n) -> org.junit.jupiter.api.Assertions.assertEquals(1, n, id + " stored " + n + " times"));
     }
 }
