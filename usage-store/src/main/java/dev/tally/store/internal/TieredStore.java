@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.EngineErrors;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.Rejection;
@@ -856,19 +857,24 @@ public final class TieredStore implements UsageStore {
         for (PartHandle h : partsRead) {
             String problem = Quarantine.contentProblem(files, h.part());
             if (problem != null) {
-                damaged.add(h.part().path() + " (" + problem + ", " + h.part().rows() + " rows "
-                        + h.part().minTime() + ".." + h.part().maxTime() + ")");
+                log.error("damaged archive part {} ({} rows {}..{}): {}", h.part().path(), h.part().rows(),
+                        h.part().minTime(), h.part().maxTime(), problem);
+                // Only what a tenant may see: the part's relative path and time span, not its rows.
+                damaged.add(h.part().path() + " (events " + h.part().minTime() + ".." + h.part().maxTime() + ")");
                 if (!config.readOnly()) {
                     quarantine(h.part(), problem);
                 }
             }
         }
+        // The engine's text can quote another tenant's value from a shared part: log it, never return it.
+        EngineErrors.Redacted r = EngineErrors.redact("query", cause);
         if (damaged.isEmpty()) {
-            return new StoreException("query failed: " + cause.getMessage(), cause);
+            return new StoreException(r.message(), cause);
         }
         return new StoreException("query not answered: damaged archive part(s) " + String.join(", ", damaged)
                 + (config.readOnly() ? "" : " quarantined to quarantine/; later queries answer without them, "
-                        + "restore the file from a backup to get the rows back (see docs/reliability.md)"), cause);
+                        + "restore the file from a backup to get the rows back (see docs/reliability.md)")
+                + "; incident " + r.incident(), cause);
     }
 
     /**
