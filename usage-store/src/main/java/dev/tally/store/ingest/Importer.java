@@ -126,6 +126,19 @@ public final class Importer {
         return journalImporter.lagBytes();
     }
 
+    /**
+     * Bytes of journal files not yet imported, measured now. {@link #health()} holds the figure of
+     * the last finished pass, which reads 0 while a long pass is still catching up.
+     */
+    public long currentLagBytes() {
+        return lagBytes();
+    }
+
+    /** Age of the oldest journal file with bytes not yet imported, measured now. */
+    public double currentLagSeconds() {
+        return lagSeconds();
+    }
+
     /** Age of the oldest journal file that still has unimported bytes. */
     private double lagSeconds() {
         Map<String, ImportPosition> committed = store.importPositions();

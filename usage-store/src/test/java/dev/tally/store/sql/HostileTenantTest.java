@@ -210,4 +210,15 @@ class HostileTenantTest {
         }
         return -1;
     }
+
+    /** CSV cells that a spreadsheet would run as formulas get a leading quote; plain numbers and other output stay as they are. */
+    @Test
+    void csv_formulaCells_prefixedWithAQuote() {
+        SqlResult r = new SqlResult(List.of("a", "b", "c", "d", "e", "f"), List.of("VARCHAR", "VARCHAR", "VARCHAR",
+                "VARCHAR", "BIGINT", "VARCHAR"), List.of(List.of("=HYPERLINK(\"x\")", "+1+2", "@SUM(A1)", "\tcmd", -5L,
+                        "-3.5")), false);
+        assertEquals("a,b,c,d,e,f\n\"'=HYPERLINK(\"\"x\"\")\",'+1+2,'@SUM(A1),'\tcmd,-5,-3.5\n",
+                r.render(OutputFormat.CSV));
+        assertTrue(r.render(OutputFormat.JSON).contains("\"=HYPERLINK"), "JSON is unchanged");
+    }
 }
