@@ -1014,6 +1014,24 @@ public final class TieredStore implements UsageStore {
     }
 
     @Override
+    public int forgetImportPositions(java.util.Collection<String> sources) {
+        if (sources.isEmpty()) {
+            return 0;
+        }
+        writeGate.lock();
+        try {
+            checkWritable("forget import positions");
+            int n = writer.forgetPositions(active, sources);
+            log.info("forgot {} import position(s) of sources gone for good: {}", n, sources);
+            return n;
+        } catch (SQLException e) {
+            throw new StoreException("cannot delete import positions of " + sources + ": " + e.getMessage(), e);
+        } finally {
+            writeGate.unlock();
+        }
+    }
+
+    @Override
     public List<SegmentInfo> segments() {
         TierView v = acquireView();
         try {

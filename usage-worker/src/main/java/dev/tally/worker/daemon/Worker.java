@@ -278,7 +278,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private boolean maintenancePass() {
         store.maintain();
         journal.rotateIfDue();
-        journal.reap(importer.fullyImported());
+        importer.reap(journal);
         return false;
     }
 
