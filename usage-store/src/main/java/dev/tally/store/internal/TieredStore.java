@@ -35,6 +35,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -105,6 +106,8 @@ public final class TieredStore implements UsageStore {
     private final ExecutorService ownedExecutor;
     private final FileChannel lockChannel;
     private final FileLock storeLock;
+    /** Run once after close (a snapshot's copy is deleted there). */
+    private final List<Runnable> closeActions = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean sealScheduled = new AtomicBoolean();
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -1090,11 +1093,30 @@ public final class TieredStore implements UsageStore {
         }
     }
 
+    /** Runs {@code action} once the store is closed. */
+    public void runOnClose(Runnable action) {
+        closeActions.add(Objects.requireNonNull(action, "action"));
+    }
+
     @Override
     public void close() {
         if (closed) {
             return;
         }
+        try {
+            closeStore();
+        } finally {
+            for (Runnable r : closeActions) {
+                try {
+                    r.run();
+                } catch (RuntimeException e) {
+                    log.warn("a close action of the store failed: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    private void closeStore() {
         if (ownedExecutor != null) {
             ownedExecutor.shutdown();
         }
