@@ -72,7 +72,8 @@ public final class EngineErrors {
         }
         if (m.contains("UTF8") || m.contains("UTF-8") || m.contains("Corrupt") || m.contains("corrupt")
                 || m.contains("Serialization Error") || m.contains("Parquet") || m.contains("parquet")
-                || m.contains("checksum") || m.contains("magic bytes") || m.contains("Invalid Input Error")) {
+                || m.contains("checksum") || m.contains("magic bytes") || m.contains("Failed to read file")
+                || m.contains("invalid string encoding") || m.contains("Invalid string encoding")) {
             return ErrorClass.DAMAGED_DATA;
         }
         if (m.contains("IO Error") || e instanceof java.io.IOException) {

@@ -56,9 +56,11 @@ class HostileTenantTest {
             long t0 = System.nanoTime();
             SqlSandboxException e = assertThrows(SqlSandboxException.class,
                     () -> s.query("SELECT repeat('x', 1000000000) AS s"));
-            assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(2)) < 0);
+            // Unloaded this takes milliseconds; running the statement would take seconds and a gigabyte.
+            assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(10)) < 0);
             assertEquals(SqlSandboxException.Kind.RESULT_TOO_LARGE, e.kind());
-            assertTrue(e.getMessage().contains("result byte limit of 16777216 bytes"), e.getMessage());
+            assertTrue(e.getMessage().contains("result byte limit of 16777216 bytes")
+                    && e.getMessage().contains("nothing ran"), e.getMessage());
             for (String sql : List.of("SELECT lpad('a', 2000000000, 'b')", "SELECT printf('%1000000000s', 'a')",
                     "SELECT range(100000000)", "SELECT repeat('x', 1000000000::BIGINT)")) {
                 assertEquals(SqlSandboxException.Kind.RESULT_TOO_LARGE, kindOf(s, sql), sql);
@@ -108,7 +110,8 @@ class HostileTenantTest {
             Duration took = Duration.ofNanos(System.nanoTime() - t0);
             assertEquals(SqlSandboxException.Kind.TIMEOUT, e.kind());
             assertTrue(e.getMessage().contains("time limit of 700 ms"), e.getMessage());
-            assertTrue(took.compareTo(Duration.ofSeconds(5)) < 0, "stopped near the limit: " + took);
+            assertTrue(took.compareTo(Duration.ofSeconds(20)) < 0, "stopped near the limit, not after the whole scan: "
+                    + took);
             assertEquals(List.of(List.of(2L)), s.query("SELECT 2::BIGINT").rows());
         }
     }

@@ -71,12 +71,11 @@ class SqlLimitsApiTest {
     @Test
     void postSql_overEachLimit_4xxNamingTheLimit() throws Exception {
         start("sql.memory-limit", "16MiB", "sql.timeout", "3s", "sql.max-result-bytes", "1MiB");
-        long t0 = System.nanoTime();
         HttpResponse<String> big = sql("SELECT repeat('x', 1000000000) AS s");
-        assertTrue(Duration.ofNanos(System.nanoTime() - t0).compareTo(Duration.ofSeconds(5)) < 0);
         assertEquals(422, big.statusCode(), big.body());
         assertEquals("sql_result_too_large", error(big));
-        assertTrue(big.body().contains("sql.max-result-bytes"), big.body());
+        // Refused from the statement's text, before it runs (running it takes seconds and a gigabyte).
+        assertTrue(big.body().contains("sql.max-result-bytes") && big.body().contains("nothing ran"), big.body());
         HttpResponse<String> wide = sql("SELECT repeat('x', n) FROM (SELECT 300000 AS n FROM range(10))");
         assertEquals("sql_result_too_large", error(wide), wide.body());
         HttpResponse<String> memory = sql("SELECT repeat('x', n) FROM (SELECT 24000000 AS n)");
