@@ -55,6 +55,16 @@ public interface UsageStore extends AutoCloseable {
     Map<String, ImportPosition> importPositions();
 
     /**
+     * Deletes the committed positions of {@code sources}: files that are gone for good (reaped
+     * journal archives), whose rows would otherwise be kept and copied into every new segment
+     * forever. A source that comes back is imported from its start, which the store's
+     * idempotency by id keeps exactly-once.
+     *
+     * @return how many positions were deleted
+     */
+    int forgetImportPositions(java.util.Collection<String> sources);
+
+    /**
      * Count and exact sum of the JSON number at {@code valuePath} (e.g. {@code $.input_tokens})
      * over events of a tenant, type and subject with time in {@code [from, to)}, across all tiers.
      */

@@ -1,6 +1,7 @@
 package dev.tally.store;
 
 import dev.tally.store.internal.TieredStore;
+import dev.tally.store.verify.ReadOnlySnapshot;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -165,7 +166,26 @@ public final class UsageStoreBuilder {
         StoreConfig config = new StoreConfig(dataDir, maxSegmentBytes, maxSegmentAge, detailRetention,
                 rollupRetention, maxEventAge, maxClockSkew, orphanGracePeriod, compactAfter, segmentCacheEntries, readOnly,
                 clock);
-        return TieredStore.open(config, sealExecutor);
+        try {
+            return TieredStore.open(config, sealExecutor);
+        } catch (StoreException e) {
+            if (readOnly && lockedByAnotherProcess(e)) {
+                // The writer runs elsewhere: read a consistent copy instead of its locked files.
+                return ReadOnlySnapshot.open(config);
+            }
+            throw e;
+        }
+    }
+
+    /** Whether DuckDB refused a segment file because another process holds its lock. */
+    private static boolean lockedByAnotherProcess(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (m.contains("Could not set lock") || m.contains("Conflicting lock")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Duration positive(String name, Duration d) {

@@ -118,12 +118,58 @@ public final class Importer {
         return archive -> journalImporter.fullyImported(archive, committed);
     }
 
+    /**
+     * Deletes the journal archives that are completely imported and then forgets their import
+     * positions (keyed while each file still existed), so the position table does not grow with
+     * every rotation. A crash between the two leaves positions of missing files, which the next
+     * reap does not see again: harmless rows, never a re-import of existing data.
+     *
+     * @return the archives deleted
+     */
+    public List<Path> reap(dev.tally.store.journal.Journal target) {
+        Map<String, ImportPosition> committed = store.importPositions();
+        Map<Path, String> keys = new java.util.HashMap<>();
+        List<Path> deleted = target.reap(archive -> {
+            boolean done = journalImporter.fullyImported(archive, committed);
+            if (done) {
+                for (JournalSource src : this.journal.sources()) {
+                    if (src.path().equals(archive)) {
+                        keys.put(archive, JournalImporter.positionKey(src));
+                    }
+                }
+            }
+            return done;
+        });
+        List<String> forget = new ArrayList<>();
+        for (Path p : deleted) {
+            String k = keys.get(p);
+            if (k != null && committed.containsKey(k)) {
+                forget.add(k);
+            }
+        }
+        store.forgetImportPositions(forget);
+        return deleted;
+    }
+
     public ImportHealth health() {
         return health;
     }
 
     private long lagBytes() {
         return journalImporter.lagBytes();
+    }
+
+    /**
+     * Bytes of journal files not yet imported, measured now. {@link #health()} holds the figure of
+     * the last finished pass, which reads 0 while a long pass is still catching up.
+     */
+    public long currentLagBytes() {
+        return lagBytes();
+    }
+
+    /** Age of the oldest journal file with bytes not yet imported, measured now. */
+    public double currentLagSeconds() {
+        return lagSeconds();
     }
 
     /** Age of the oldest journal file that still has unimported bytes. */

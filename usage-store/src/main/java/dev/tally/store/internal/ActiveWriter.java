@@ -112,6 +112,34 @@ final class ActiveWriter implements AutoCloseable {
         }
     }
 
+    /** Deletes the import positions of {@code sources} from the segment, in one transaction. */
+    int forgetPositions(SegmentHandle seg, java.util.Collection<String> sources) throws SQLException {
+        int n = 0;
+        conn.setAutoCommit(false);
+        boolean committed = false;
+        try {
+            try (PreparedStatement ps = conn.prepareStatement("DELETE FROM " + seg.alias()
+                    + ".main.import_positions WHERE source = ?")) {
+                for (String src : sources) {
+                    ps.setString(1, src);
+                    n += ps.executeUpdate();
+                }
+            }
+            conn.commit();
+            committed = true;
+        } finally {
+            if (!committed) {
+                try {
+                    conn.rollback();
+                } catch (SQLException ignored) {
+                    // the original failure is reported; a failed rollback leaves nothing committed
+                }
+            }
+            conn.setAutoCommit(true);
+        }
+        return n;
+    }
+
     /** Makes the segment's committed rows durable in its main file and empties its WAL. */
     void checkpoint(SegmentHandle seg) throws SQLException {
         try (Statement s = conn.createStatement()) {

@@ -46,7 +46,7 @@ final class Quarantine {
         } catch (NoSuchFileException e) {
             return "file is missing";
         } catch (IOException e) {
-            return "file cannot be read: " + e.getMessage();
+            return "file cannot be read: " + dev.tally.store.EngineErrors.scrubPaths(e.getMessage());
         }
     }
 
@@ -62,7 +62,7 @@ final class Quarantine {
                     : "CRC32C " + Long.toHexString(crc) + " does not match the manifest's " + Long.toHexString(p.crc32c())
                             + " (damaged on disk)";
         } catch (IOException e) {
-            return "file cannot be read: " + e.getMessage();
+            return "file cannot be read: " + dev.tally.store.EngineErrors.scrubPaths(e.getMessage());
         }
     }
 }

@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.EngineErrors;
 import dev.tally.store.EventRules;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
@@ -36,6 +37,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -107,6 +109,8 @@ public final class TieredStore implements UsageStore {
     private final ExecutorService ownedExecutor;
     private final FileChannel lockChannel;
     private final FileLock storeLock;
+    /** Run once after close (a snapshot's copy is deleted there). */
+    private final List<Runnable> closeActions = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final AtomicBoolean sealScheduled = new AtomicBoolean();
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -1045,19 +1049,24 @@ public final class TieredStore implements UsageStore {
         for (PartHandle h : partsRead) {
             String problem = Quarantine.contentProblem(files, h.part());
             if (problem != null) {
-                damaged.add(h.part().path() + " (" + problem + ", " + h.part().rows() + " rows "
-                        + h.part().minTime() + ".." + h.part().maxTime() + ")");
+                log.error("damaged archive part {} ({} rows {}..{}): {}", h.part().path(), h.part().rows(),
+                        h.part().minTime(), h.part().maxTime(), problem);
+                // Only what a tenant may see: the part's relative path and time span, not its rows.
+                damaged.add(h.part().path() + " (events " + h.part().minTime() + ".." + h.part().maxTime() + ")");
                 if (!config.readOnly()) {
                     quarantine(h.part(), problem);
                 }
             }
         }
+        // The engine's text can quote another tenant's value from a shared part: log it, never return it.
+        EngineErrors.Redacted r = EngineErrors.redact("query", cause);
         if (damaged.isEmpty()) {
-            return new StoreException("query failed: " + cause.getMessage(), cause);
+            return new StoreException(r.message(), cause);
         }
         return new StoreException("query not answered: damaged archive part(s) " + String.join(", ", damaged)
                 + (config.readOnly() ? "" : " quarantined to quarantine/; later queries answer without them, "
-                        + "restore the file from a backup to get the rows back (see docs/reliability.md)"), cause);
+                        + "restore the file from a backup to get the rows back (see docs/reliability.md)")
+                + "; incident " + r.incident(), cause);
     }
 
     /**
@@ -1197,6 +1206,24 @@ public final class TieredStore implements UsageStore {
     }
 
     @Override
+    public int forgetImportPositions(java.util.Collection<String> sources) {
+        if (sources.isEmpty()) {
+            return 0;
+        }
+        writeGate.lock();
+        try {
+            checkWritable("forget import positions");
+            int n = writer.forgetPositions(active, sources);
+            log.info("forgot {} import position(s) of sources gone for good: {}", n, sources);
+            return n;
+        } catch (SQLException e) {
+            throw new StoreException("cannot delete import positions of " + sources + ": " + e.getMessage(), e);
+        } finally {
+            writeGate.unlock();
+        }
+    }
+
+    @Override
     public List<SegmentInfo> segments() {
         TierView v = acquireView();
         try {
@@ -1255,11 +1282,30 @@ public final class TieredStore implements UsageStore {
         }
     }
 
+    /** Runs {@code action} once the store is closed. */
+    public void runOnClose(Runnable action) {
+        closeActions.add(Objects.requireNonNull(action, "action"));
+    }
+
     @Override
     public void close() {
         if (closed) {
             return;
         }
+        try {
+            closeStore();
+        } finally {
+            for (Runnable r : closeActions) {
+                try {
+                    r.run();
+                } catch (RuntimeException e) {
+                    log.warn("a close action of the store failed: {}", e.toString());
+                }
+            }
+        }
+    }
+
+    private void closeStore() {
         if (ownedExecutor != null) {
             ownedExecutor.shutdown();
         }

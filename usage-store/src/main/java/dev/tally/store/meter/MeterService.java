@@ -143,7 +143,11 @@ public final class MeterService implements AutoCloseable {
                 throw new MeterQueryException("meter '" + meter.name() + "': a sum over " + q.from() + ".." + q.to()
                         + " does not fit DECIMAL(38,9) (more than 29 integer digits); query shorter windows", e);
             }
-            throw new MeterQueryException("meter '" + meter.name() + "' query failed: " + msg, e);
+            // Damaged parts are quarantined; the engine's text (it can quote another tenant's value) is
+            // logged under an incident id and never returned.
+            List<PartHandle> read = new ArrayList<>(view.parts(PartKind.DETAIL, q.from(), q.to()));
+            read.addAll(view.parts(PartKind.ROLLUP, q.from(), q.to()));
+            throw store.readFailure(read, e);
         } finally {
             if (c != null) {
                 store.engine().giveBack(c);

@@ -21,8 +21,11 @@ import java.util.List;
  * @param types     DuckDB type names, in order
  * @param rows      at most the sandbox's {@code maxRows} rows
  * @param truncated whether the statement produced more rows than were returned
+ * @param warnings  why the answer may be incomplete (a quarantined part in the sandbox's range);
+ *                  empty when it is whole
  */
-public record SqlResult(List<String> columns, List<String> types, List<List<Object>> rows, boolean truncated) {
+public record SqlResult(List<String> columns, List<String> types, List<List<Object>> rows, boolean truncated,
+        List<String> warnings) {
     private static final JsonFactory JSON = new JsonFactory();
 
     public SqlResult {
@@ -33,6 +36,17 @@ public record SqlResult(List<String> columns, List<String> types, List<List<Obje
             copy.add(Collections.unmodifiableList(new ArrayList<>(r)));
         }
         rows = Collections.unmodifiableList(copy);
+        warnings = List.copyOf(warnings);
+    }
+
+    /** A whole result, without warnings. */
+    public SqlResult(List<String> columns, List<String> types, List<List<Object>> rows, boolean truncated) {
+        this(columns, types, rows, truncated, List.of());
+    }
+
+    /** Whether rows may be missing from the answer (see {@link #warnings()}). */
+    public boolean partial() {
+        return !warnings.isEmpty();
     }
 
     /** The result written in {@code format}. */
@@ -93,7 +107,11 @@ public record SqlResult(List<String> columns, List<String> types, List<List<Obje
         if (truncated) {
             sb.append("; truncated, the statement produced more");
         }
-        return sb.append(")\n").toString();
+        sb.append(")\n");
+        for (String w : warnings) {
+            sb.append("warning: ").append(w).append('\n');
+        }
+        return sb.toString();
     }
 
     private static String pad(String s, int width, boolean right) {
@@ -121,9 +139,17 @@ public record SqlResult(List<String> columns, List<String> types, List<List<Obje
     }
 
     static String csvField(String s) {
+        if (!s.isEmpty() && "=+-@\t\r".indexOf(s.charAt(0)) >= 0 && !isNumber(s)) {
+            // A spreadsheet would run it as a formula: a leading quote makes it text (OWASP, CSV injection).
+            s = "'" + s;
+        }
         boolean quote = s.isEmpty() || s.indexOf(',') >= 0 || s.indexOf('"') >= 0 || s.indexOf('\n') >= 0
                 || s.indexOf('\r') >= 0 || s.charAt(0) == ' ' || s.charAt(s.length() - 1) == ' ';
         return quote ? '"' + s.replace("\"", "\"\"") + '"' : s;
+    }
+
+    private static boolean isNumber(String s) {
+        return s.matches("[-+]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][-+]?\\d+)?");
     }
 
     private String json() {
@@ -165,6 +191,14 @@ public record SqlResult(List<String> columns, List<String> types, List<List<Obje
             g.writeEndArray();
             g.writeNumberField("rowCount", rows.size());
             g.writeBooleanField("truncated", truncated);
+            if (!warnings.isEmpty()) {
+                g.writeBooleanField("partial", true);
+                g.writeArrayFieldStart("warnings");
+                for (String w : warnings) {
+                    g.writeString(w);
+                }
+                g.writeEndArray();
+            }
             g.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -17,7 +17,13 @@ public final class SqlSandboxException extends RuntimeException {
         TIMEOUT,
         /** The SQL is wrong: syntax, an unknown table or column, a type error. */
         INVALID,
-        /** The statement failed otherwise (out of memory, an error while running). */
+        /** The result is larger than the sandbox's {@code maxResultBytes}; nothing was returned. */
+        RESULT_TOO_LARGE,
+        /** The statement needed more memory than the sandbox's {@code memoryLimit}; DuckDB refused it. */
+        MEMORY_LIMIT,
+        /** As many statements as allowed are already running; nothing ran. Retry shortly. */
+        BUSY,
+        /** The statement failed otherwise; the message has an error class and an incident id only. */
         FAILED
     }
 

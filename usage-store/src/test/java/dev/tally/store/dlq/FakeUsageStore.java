@@ -101,6 +101,15 @@ public final class FakeUsageStore implements UsageStore {
         return Map.copyOf(positions);
     }
 
+    @Override
+    public synchronized int forgetImportPositions(java.util.Collection<String> sources) {
+        int n = 0;
+        for (String src : sources) {
+            n += positions.remove(src) == null ? 0 : 1;
+        }
+        return n;
+    }
+
     /** Sets a committed position directly. */
     public synchronized void putPosition(ImportPosition p) {
         positions.put(p.source(), p);

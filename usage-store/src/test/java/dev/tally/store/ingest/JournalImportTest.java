@@ -15,6 +15,8 @@ import dev.tally.store.internal.AppendSeam;
 import dev.tally.store.internal.TestStores;
 import dev.tally.store.internal.TieredStore;
 import dev.tally.store.journal.Journal;
+import dev.tally.store.journal.JournalSource;
+import dev.tally.store.journal.JournalReader;
 import dev.tally.store.journal.JournalConfig;
 import dev.tally.store.testing.MutableClock;
 import dev.tally.store.testing.TestEvents;
@@ -73,6 +75,25 @@ class JournalImportTest {
             Map<String, Integer> counts = TestStores.idCounts(store);
             assertEquals(1_900, counts.size());
             counts.values().forEach(n -> assertEquals(1, n));
+        }
+    }
+
+    /** Reaping a fully imported archive also forgets its import position; the live file's stays, and nothing is imported twice. */
+    @Test
+    void reap_importedArchive_prunesItsPositionOnly() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(TestEvents.batch("acme", "a", 300, 3, NOW, Duration.ofHours(1), 1));
+            Path archive = journal.rotate().orElseThrow();
+            journal.append(TestEvents.batch("acme", "b", 200, 3, NOW, Duration.ofHours(1), 2));
+            Importer importer = importer(store);
+            assertEquals(500, importer.runOnce().stored());
+            assertEquals(2, store.importPositions().size());
+            String liveKey = JournalImporter.positionKey(new JournalReader(dir).sources().stream()
+                    .filter(JournalSource::live).findFirst().orElseThrow());
+            assertEquals(List.of(archive), importer.reap(journal));
+            assertEquals(java.util.Set.of(liveKey), store.importPositions().keySet());
+            assertEquals(0, importer.runOnce().records());
+            assertEquals(500, TestStores.idCounts(store).size());
         }
     }
 

@@ -214,7 +214,7 @@ public final class DemoCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "  (the dry run listed %d action(s))%n", dry.actions().size());
             }
             journal.rotate();
-            List<Path> reaped = journal.reap(importer.fullyImported());
+            List<Path> reaped = importer.reap(journal);
             out.printf(Locale.ROOT, "  journal: rotated, %d fully imported archive(s) deleted%n", reaped.size());
 
             // 6. Invoices and SQL.

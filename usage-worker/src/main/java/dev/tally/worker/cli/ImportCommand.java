@@ -62,7 +62,7 @@ public final class ImportCommand implements Callable<Integer> {
                     break;
                 }
             }
-            journal.reap(importer.fullyImported());
+            importer.reap(journal);
             if (seal) {
                 store.sealNow();
             }

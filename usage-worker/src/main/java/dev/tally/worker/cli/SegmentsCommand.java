@@ -50,13 +50,23 @@ public final class SegmentsCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "%-14s %8d %-66s %-27s %-27s %,12d %,14d%n", s.state(), s.seq(), s.path(),
                     s.minTime() == null ? "-" : s.minTime(), s.maxTime() == null ? "-" : s.maxTime(), s.rows(),
                     s.bytes());
-            if (s.state() != SegmentInfo.State.SEALED_ROLLUP) {
-                rows += s.rows();
-            }
             bytes += s.bytes();
         }
+        rows = detailRows(segments);
         out.printf(Locale.ROOT, "%d entries; %,d events in detail; %,d bytes on disk in %s%s%n", segments.size(), rows,
                 bytes, config.dataDir(), daemon.map(d -> " (from the running worker at " + d.url() + ")").orElse(""));
         return ExitCodes.OK;
+    }
+
+    /** Events the store can read: active, pending and sealed detail; never rollups or quarantined parts. */
+    static long detailRows(List<SegmentInfo> segments) {
+        long rows = 0;
+        for (SegmentInfo s : segments) {
+            if (s.state() == SegmentInfo.State.ACTIVE || s.state() == SegmentInfo.State.PENDING
+                    || s.state() == SegmentInfo.State.SEALED_DETAIL) {
+                rows += s.rows();
+            }
+        }
+        return rows;
     }
 }

@@ -177,6 +177,10 @@ public final class ConfigLoader {
         range(v, origin, Setting.IMPORT_MAX_LINE_BYTES, 1L << 10, 1L << 30);
         range(v, origin, Setting.HTTP_MAX_REQUEST_BYTES, 1L << 10, 1L << 30);
         range(v, origin, Setting.HTTP_THREADS, 1, 256);
+        range(v, origin, Setting.SQL_MEMORY_LIMIT, 16L << 20, 64L << 30);
+        range(v, origin, Setting.SQL_MAX_ROWS, 1, 1_000_000);
+        range(v, origin, Setting.SQL_MAX_RESULT_BYTES, 1L << 10, 1L << 30);
+        range(v, origin, Setting.SQL_MAX_CONCURRENT, 1, 64);
         Duration detail = (Duration) v.get(Setting.RETENTION_DETAIL);
         Duration rollups = (Duration) v.get(Setting.RETENTION_ROLLUPS);
         Duration maxAge = (Duration) v.get(Setting.EVENTS_MAX_AGE);

@@ -75,7 +75,19 @@ public enum Setting {
     HTTP_THREADS("http.threads", Group.RARE, Kind.COUNT, "8", "threads",
             "Threads serving HTTP requests (1 to 256). Concurrent event posts share journal fsyncs."),
     CACHE_SEGMENT_ENTRIES("cache.segment-entries", Group.RARE, Kind.COUNT, "10000", "entries",
-            "Per-segment query results kept in memory.");
+            "Per-segment query results kept in memory."),
+    SQL_MEMORY_LIMIT("sql.memory-limit", Group.RARE, Kind.SIZE, "512MiB", "bytes",
+            "DuckDB memory_limit of each SQL sandbox (16MiB to 64GiB); a statement needing more is refused with "
+                    + "422 sql_memory_limit."),
+    SQL_TIMEOUT("sql.timeout", Group.RARE, Kind.DURATION, "30s", "duration",
+            "Longest a sandboxed SQL statement may run; it is then cancelled (422 sql_timeout)."),
+    SQL_MAX_ROWS("sql.max-rows", Group.RARE, Kind.COUNT, "10000", "rows",
+            "Most rows a SQL result returns (1 to 1000000); more set truncated."),
+    SQL_MAX_RESULT_BYTES("sql.max-result-bytes", Group.RARE, Kind.SIZE, "16MiB", "bytes",
+            "Largest SQL result, as text (1KiB to 1GiB); a larger one is refused with 422 sql_result_too_large."),
+    SQL_MAX_CONCURRENT("sql.max-concurrent", Group.RARE, Kind.COUNT, "2", "statements",
+            "SQL statements (each with its own sandbox) running at once (1 to 64); more are refused with 429 "
+                    + "sql_busy.");
 
     /** How often people touch a setting; the documentation is grouped by it. */
     public enum Group {

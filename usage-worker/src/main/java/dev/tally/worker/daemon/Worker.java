@@ -279,7 +279,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private boolean maintenancePass() {
         store.maintain();
         journal.rotateIfDue();
-        journal.reap(importer.fullyImported());
+        importer.reap(journal);
         return false;
     }
 
@@ -396,9 +396,10 @@ public final class Worker implements ApiBackend, AutoCloseable {
 
         ImportHealth ih = importer.health();
         p.gauge("tally_import_lag_bytes", "Bytes of journal files not yet imported.");
-        p.sample("tally_import_lag_bytes", ih.lagBytes());
+        // Measured now, not at the end of the last pass: a pass catching up would report 0 until it ends.
+        p.sample("tally_import_lag_bytes", importer.currentLagBytes());
         p.gauge("tally_import_lag_seconds", "Age of the oldest journal file with bytes not yet imported.");
-        p.sample("tally_import_lag_seconds", ih.lagSeconds());
+        p.sample("tally_import_lag_seconds", importer.currentLagSeconds());
         p.gauge("tally_import_last_success_timestamp_seconds", "When the last import pass completed (Unix time).");
         p.sample("tally_import_last_success_timestamp_seconds",
                 ih.lastSuccess() == null ? 0 : ih.lastSuccess().toEpochMilli() / 1000.0);

@@ -2,6 +2,9 @@ package dev.tally.worker.http;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.exc.StreamReadException;
+import dev.tally.store.EngineErrors;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
@@ -229,7 +232,9 @@ public final class HttpApi implements AutoCloseable {
                     ? Optional.of(e.extra().getOrDefault("allow", "").toString()) : Optional.empty());
         } catch (StoreException e) {
             log.warn("{} {}: {}", ex.getRequestMethod(), route, e.getMessage());
-            status = sendError(ex, 503, "store_unavailable", e.getMessage(), Map.of(), Optional.empty());
+            // Engine text is already redacted by the store; server paths are cut here as a second guard.
+            status = sendError(ex, 503, "store_unavailable", EngineErrors.scrubPaths(e.getMessage()), Map.of(),
+                    Optional.empty());
         } catch (RuntimeException e) {
             // The details go to the log only: an exception's text can name internals a client must not see.
             String incident = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong());
@@ -331,9 +336,20 @@ public final class HttpApi implements AutoCloseable {
             // {"query": "...", "tenant": "...", "format": "...", "from": "...", "to": "..."}
             Map<?, ?> req;
             try {
-                req = Json.MAPPER.readValue(body, Map.class);
+                // Refused like a duplicate key in an event body: which value was meant is not knowable.
+                req = Json.MAPPER.readerFor(Map.class).with(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                        .readValue(body);
+            } catch (StreamReadException e) {
+                if (String.valueOf(e.getOriginalMessage()).startsWith("Duplicate field")) {
+                    throw ApiException.badRequest("duplicate_key", "the body has a field twice: "
+                            + e.getOriginalMessage() + "; nothing ran");
+                }
+                throw ApiException.badRequest("invalid_json", "the body is not a JSON object: " + e.getOriginalMessage());
             } catch (IOException e) {
                 throw ApiException.badRequest("invalid_json", "the body is not a JSON object: " + e.getMessage());
+            }
+            if (req == null) {
+                throw ApiException.badRequest("invalid_json", "the body is not a JSON object");
             }
             for (Map.Entry<?, ?> e : req.entrySet()) {
                 String k = String.valueOf(e.getKey());
@@ -489,6 +505,9 @@ public final class HttpApi implements AutoCloseable {
         try {
             if (status == 401) {
                 ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"tally\"");
+            }
+            if (status == 429) {
+                ex.getResponseHeaders().set("Retry-After", String.valueOf(fields.getOrDefault("retry_after", 1)));
             }
             allow.filter(a -> !a.isEmpty()).ifPresent(a -> ex.getResponseHeaders().set("Allow", a));
             return send(ex, status, Json.bytes(Json.error(code, message, fields)));

@@ -10,6 +10,7 @@ import dev.tally.store.sql.OutputFormat;
 import dev.tally.store.sql.SandboxOptions;
 import dev.tally.store.sql.SqlResult;
 import dev.tally.store.sql.SqlSandbox;
+import dev.tally.store.sql.SqlSandboxException;
 import dev.tally.worker.config.ConfigException;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.WorkerConfig;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Semaphore;
 
 /**
  * Meter queries and sandboxed SQL over one store, shared by the command line and the HTTP API.
@@ -34,10 +36,19 @@ public final class QueryEngine implements AutoCloseable {
 
     private final UsageStore store;
     private final MeterService meters;
+    private final SandboxOptions sandboxOptions;
+    private final int maxConcurrentSql;
+    /** One permit per SQL statement running (sandbox build included): each holds its own DuckDB instance. */
+    private final Semaphore sqlPermits;
 
     public QueryEngine(UsageStore store, WorkerConfig config) {
         this.store = store;
         this.meters = new MeterService(store, registry(config.path(Setting.METERS_FILE)));
+        this.sandboxOptions = SandboxOptions.defaults().withMemoryLimit(config.size(Setting.SQL_MEMORY_LIMIT))
+                .withTimeout(config.duration(Setting.SQL_TIMEOUT)).withMaxRows(config.count(Setting.SQL_MAX_ROWS))
+                .withMaxResultBytes(config.size(Setting.SQL_MAX_RESULT_BYTES));
+        this.maxConcurrentSql = config.count(Setting.SQL_MAX_CONCURRENT);
+        this.sqlPermits = new Semaphore(maxConcurrentSql);
     }
 
     /**
@@ -82,10 +93,22 @@ public final class QueryEngine implements AutoCloseable {
      * {@code [from, to)}) and renders the result.
      */
     public SqlResult sql(String tenant, String statement, Instant from, Instant to) {
-        SandboxOptions options = SandboxOptions.defaults().withRange(from, to);
+        SandboxOptions options = sandboxOptions.withRange(from, to);
+        if (!sqlPermits.tryAcquire()) {
+            throw new SqlSandboxException(SqlSandboxException.Kind.BUSY, maxConcurrentSql + " SQL statement(s) are "
+                    + "already running, the limit (sql.max-concurrent = " + maxConcurrentSql + "); nothing ran, "
+                    + "retry shortly");
+        }
         try (SqlSandbox sandbox = SqlSandbox.open(store, tenant, options)) {
             return sandbox.query(statement);
+        } finally {
+            sqlPermits.release();
         }
+    }
+
+    /** The sandbox limits every statement runs under (without a range). */
+    public SandboxOptions sandboxOptions() {
+        return sandboxOptions;
     }
 
     /** The store's output format for a {@link QueryParams.Format}. */

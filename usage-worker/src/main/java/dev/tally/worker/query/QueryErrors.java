@@ -34,6 +34,9 @@ public final class QueryErrors {
                 case INVALID -> new ApiException(400, "sql_invalid", e.getMessage());
                 case DENIED -> new ApiException(403, "sql_denied", e.getMessage());
                 case TIMEOUT -> new ApiException(422, "sql_timeout", e.getMessage());
+                case RESULT_TOO_LARGE -> new ApiException(422, "sql_result_too_large", e.getMessage());
+                case MEMORY_LIMIT -> new ApiException(422, "sql_memory_limit", e.getMessage());
+                case BUSY -> new ApiException(429, "sql_busy", e.getMessage(), java.util.Map.of("retry_after", 1));
                 case FAILED -> new ApiException(500, "sql_failed", e.getMessage());
             };
         }
@@ -46,7 +49,10 @@ public final class QueryErrors {
     /** Whether a failure is the caller's mistake (exit code 2 on the command line) rather than the store's. */
     public static boolean isCallerMistake(RuntimeException e) {
         if (e instanceof SqlSandboxException s) {
-            return s.kind() != SqlSandboxException.Kind.FAILED && s.kind() != SqlSandboxException.Kind.TIMEOUT;
+            return switch (s.kind()) {
+                case REJECTED, INVALID, DENIED, RESULT_TOO_LARGE, MEMORY_LIMIT -> true;
+                case TIMEOUT, BUSY, FAILED -> false;
+            };
         }
         return e instanceof IllegalArgumentException && !(e instanceof MeterQueryException);
     }

@@ -53,6 +53,11 @@ class SettingDefaultsTest {
         expected.put(Setting.LOOP_MAX_BACKOFF, Duration.ofMinutes(1));
         expected.put(Setting.HTTP_THREADS, 8L);
         expected.put(Setting.CACHE_SEGMENT_ENTRIES, 10_000L);
+        expected.put(Setting.SQL_MEMORY_LIMIT, 512L << 20);
+        expected.put(Setting.SQL_TIMEOUT, Duration.ofSeconds(30));
+        expected.put(Setting.SQL_MAX_ROWS, 10_000L);
+        expected.put(Setting.SQL_MAX_RESULT_BYTES, 16L << 20);
+        expected.put(Setting.SQL_MAX_CONCURRENT, 2L);
 
         assertEquals(EnumSet.allOf(Setting.class), expected.keySet(), "every setting needs its default checked here");
         WorkerConfig c = ConfigLoader.load(null, Map.of(), Map.of());

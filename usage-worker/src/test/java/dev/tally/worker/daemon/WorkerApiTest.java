@@ -215,6 +215,19 @@ class WorkerApiTest {
         assertEquals("sql_denied", JSON.readTree(file.body()).get("error").asText());
     }
 
+    /** Journal bytes not yet imported show in tally_import_lag_bytes at once, not only when the next import pass ends. */
+    @Test
+    void metrics_importLagBytes_measuredNowNotAtTheLastPass() throws Exception {
+        start("import.interval", "1h");
+        await().atMost(Duration.ofSeconds(20)).until(() -> PromText.parse(http.get("/metrics").body())
+                .value("tally_import_last_success_timestamp_seconds") > 0);
+        // The first (empty) pass is done and the next is an hour away: these bytes wait in the journal.
+        assertEquals(202, http.post("/v1/events", "application/json", Events.array("acme", "lag", 5, now, 1))
+                .statusCode());
+        PromText m = PromText.parse(http.get("/metrics").body());
+        assertTrue(m.value("tally_import_lag_bytes") > 0, "lag while the journal holds unimported bytes");
+    }
+
     /** /healthz and /readyz answer 200 while running; after shutdown the store is closed, unlocked and worker.json is gone. */
     @Test
     void healthAndReadiness_reflectTheWorker() throws Exception {

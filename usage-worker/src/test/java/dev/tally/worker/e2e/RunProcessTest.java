@@ -34,6 +34,30 @@ class RunProcessTest {
         return PromText.parse(http.get("/metrics").body()).value(name);
     }
 
+    /** A read-only store opens beside a worker writing in another process (on a consistent copy) and sees its events; the worker keeps running and its data directory gets no copy. */
+    @Test
+    void readOnlyStore_besideRunningWorker_readsASnapshot() throws Exception {
+        Path data = tmp.resolve("data");
+        Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        try (WorkerProcess w = startRun(data, "run.log")) {
+            Http http = new Http("127.0.0.1", w.awaitPort(60));
+            assertEquals(202, http.post("/v1/events", "application/json", Events.array("acme", "ro", 12, now, 5))
+                    .statusCode());
+            await().atMost(Duration.ofSeconds(30)).until(() -> metric(http, "tally_events_accepted_total") == 12);
+            try (dev.tally.store.UsageStore ro = dev.tally.store.UsageStore.builder(data).readOnly(true).build()) {
+                long events = 0;
+                for (int k = 0; k < 3; k++) {
+                    events += ro.total("acme", "llm.request", "key-" + k, "$.input_tokens",
+                            now.minus(Duration.ofHours(1)), now.plusSeconds(1)).events();
+                }
+                assertEquals(12, events);
+            }
+            assertEquals(200, http.get("/readyz").statusCode());
+            assertEquals(202, http.post("/v1/events", "application/json", Events.array("acme", "ro2", 2, now, 5))
+                    .statusCode());
+        }
+    }
+
     /** Events posted to a running worker survive SIGTERM (exit 0) and a restart, and posting them again stores nothing twice. */
     @Test
     void run_postStopRestart_keepsEveryEventExactlyOnce() throws Exception {
