@@ -704,6 +704,7 @@ final class Report {
             {"benchmarks-journal.md", "journal append throughput and ack latency by batch size and threads"},
             {"benchmarks-ingest.md", "journal import and HTTP ingest after parse-once, with a profile of the import"},
             {"benchmarks-query.md", "meter query latency, rollups against detail"},
+            {"benchmarks-scale.md", "the dedup index alone to 200M keys, and one store grown to 100M events"},
             {"benchmarks-verify.md", "verification and repair timings"}};
         for (String[] o : others) {
             if (dir != null && Files.exists(dir.resolve(o[0]))) {
