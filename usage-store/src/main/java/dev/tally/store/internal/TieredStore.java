@@ -271,16 +271,31 @@ public final class TieredStore implements UsageStore {
             }
             dedup.reserve(total);
             List<SealedPart> missing = loadSidecars(v, detail);
-            try (Statement s = writer.connection().createStatement()) {
-                for (SealedPart p : missing) {
-                    PartHandle h = v.part(p.path());
-                    long[] keys = readHashes(s, parquetSource(List.of(h)), p.rows());
-                    dedup.putAll(keys, keys.length, p.seq());
-                    KeysFile.write(KeysFile.of(h.file()), p.seq(), keys, keys.length);
-                    log.info("rewrote the key sidecar of {} ({} keys): it was missing or damaged", p.path(),
-                            keys.length);
+            // A statement per read: the driver closes one whose query failed.
+            for (SealedPart p : missing) {
+                PartHandle h = v.part(p.path());
+                long[] keys;
+                try (Statement s = writer.connection().createStatement()) {
+                    keys = readHashes(s, parquetSource(List.of(h)), p.rows());
+                } catch (SQLException e) {
+                    // A damaged part must not keep the store from opening: it is quarantined, as
+                    // a read that finds it would, and its events are reported lost there.
+                    String problem = Quarantine.contentProblem(files, p);
+                    if (problem == null) {
+                        throw e;
+                    }
+                    log.error("damaged archive part {} ({} rows {}..{}) found while rebuilding the dedup index: {}",
+                            p.path(), p.rows(), p.minTime(), p.maxTime(), problem);
+                    quarantine(p, problem);
+                    continue;
                 }
-                for (SegmentHandle h : v.segments()) {
+                dedup.putAll(keys, keys.length, p.seq());
+                KeysFile.write(KeysFile.of(h.file()), p.seq(), keys, keys.length);
+                log.info("rewrote the key sidecar of {} ({} keys): it was missing or damaged", p.path(),
+                        keys.length);
+            }
+            for (SegmentHandle h : v.segments()) {
+                try (Statement s = writer.connection().createStatement()) {
                     long[] keys = readHashes(s, h.eventsTable(), h.rows());
                     dedup.putAll(keys, keys.length, h.seq());
                 }

@@ -100,6 +100,35 @@ class KeySidecarTest {
         }
     }
 
+    /** A damaged part whose sidecar is gone is quarantined on open instead of keeping the store shut. */
+    @Test
+    void open_damagedPartWithoutSidecar_isQuarantinedAndStoreOpens() throws IOException {
+        List<UsageEvent> batch = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            batch.add(event("acme", "d" + i, "k" + (i % 5), T, i));
+        }
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            store.append(batch);
+            store.sealNow();
+        }
+        SealedPart part = Manifest.read(dir.resolve(SegmentFiles.MANIFEST_FILE)).parts(PartKind.DETAIL).get(0);
+        Path file = dir.resolve(part.path());
+        Files.delete(KeysFile.of(file));
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            long len = f.length();
+            for (long pos = 4; pos < len - 12; pos += 7) { // same size, bytes changed all through the data
+                f.seek(pos);
+                f.write(0x00);
+            }
+        }
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            assertTrue(Manifest.read(dir.resolve(SegmentFiles.MANIFEST_FILE)).parts(PartKind.DETAIL).isEmpty(),
+                    "the damaged part left the manifest");
+            assertTrue(Files.isDirectory(dir.resolve(SegmentFiles.QUARANTINE_DIR)));
+            assertEquals(1, store.append(List.of(event("acme", "new", "k1", T, 1))).accepted());
+        }
+    }
+
     /** A sidecar read checks sequence, count and CRC, and refuses a file that disagrees. */
     @Test
     void read_wrongSeqCountOrTornFile_returnsNull() throws IOException {
