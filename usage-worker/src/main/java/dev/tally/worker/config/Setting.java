@@ -41,6 +41,11 @@ public enum Setting {
             "Properties file mapping bearer tokens to tenants (token=tenant). Empty disables auth."),
     HTTP_MAX_REQUEST_BYTES("http.max-request-bytes", Group.FREQUENT, Kind.SIZE, "16MiB", "bytes",
             "Largest request body the API accepts (1KiB to 1GiB); larger ones get 413."),
+    HTTP_TLS_KEYSTORE("http.tls.keystore", Group.FREQUENT, Kind.PATH, "", "path",
+            "PKCS12 key store with the server's certificate and key. When set, the API speaks HTTPS only "
+                    + "(HTTP/1.1, and HTTP/2 by ALPN); empty means cleartext HTTP/1.1 and h2c."),
+    HTTP_TLS_KEYSTORE_PASSWORD_FILE("http.tls.keystore-password-file", Group.FREQUENT, Kind.PATH, "", "path",
+            "File whose first line is the key store's password. Required with http.tls.keystore."),
     LOG_FORMAT("log.format", Group.FREQUENT, Kind.LOG_FORMAT, "text", "text | json",
             "Log line format on standard error; json writes one JSON object per line."),
     LOG_LEVEL("log.level", Group.FREQUENT, Kind.LOG_LEVEL, "info", "error | warn | info | debug | trace",
@@ -71,6 +76,18 @@ public enum Setting {
                     + "doubles with each failure in a row."),
     HTTP_THREADS("http.threads", Group.RARE, Kind.COUNT, "8", "threads",
             "Threads serving HTTP requests (1 to 256). Concurrent event posts share journal fsyncs."),
+    HTTP_MAX_CONNECTIONS("http.max-connections", Group.RARE, Kind.COUNT, "512", "connections",
+            "Open HTTP connections at most (1 to 100000); at the limit the API accepts no more until one "
+                    + "closes, and idle ones are closed after http.header-timeout."),
+    HTTP_HEADER_TIMEOUT("http.header-timeout", Group.RARE, Kind.DURATION, "10s", "duration",
+            "Time a client has to complete a request's headers once it started sending them; slower "
+                    + "connections are closed."),
+    HTTP_REQUEST_TIMEOUT("http.request-timeout", Group.RARE, Kind.DURATION, "60s", "duration",
+            "Time a client has to send a request's whole body once its headers arrived; slower ones get 408."),
+    HTTP_IDLE_TIMEOUT("http.idle-timeout", Group.RARE, Kind.DURATION, "30s", "duration",
+            "A connection with no traffic for this long is closed."),
+    HTTP_MAX_HEADER_BYTES("http.max-header-bytes", Group.RARE, Kind.SIZE, "16KiB", "bytes",
+            "Largest request line plus headers (1KiB to 1MiB); larger ones get 431."),
     CACHE_SEGMENT_ENTRIES("cache.segment-entries", Group.RARE, Kind.COUNT, "10000", "entries",
             "Per-segment query results kept in memory.");
 

@@ -19,10 +19,13 @@ import dev.tally.worker.http.ApiBackend;
 import dev.tally.worker.http.ApiException;
 import dev.tally.worker.http.EventBodyParser;
 import dev.tally.worker.http.HttpApi;
+import dev.tally.worker.http.HttpServerSettings;
 import dev.tally.worker.http.Prometheus;
 import dev.tally.worker.http.TokenAuth;
 import java.io.IOException;
 import java.net.BindException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -145,9 +148,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
             String host = config.string(Setting.HTTP_HOST);
             try {
                 TokenAuth auth = tokens == null ? null : TokenAuth.load(tokens);
-                http = HttpApi.start(this, host, port, config.count(Setting.HTTP_THREADS),
-                        config.size(Setting.HTTP_MAX_REQUEST_BYTES), auth);
-                log.info("HTTP API listening on http://{}:{} ({}){}", host, http.port(),
+                HttpServerSettings settings = httpSettings(host, port);
+                http = HttpApi.start(this, settings, auth);
+                log.info("HTTP API listening on {}://{}:{} ({}){}", settings.tls() ? "https" : "http", host, http.port(),
                         auth == null ? "no auth" : "bearer tokens for " + auth.size() + " token(s)",
                         isLoopback(host) ? "" : "; reachable from other machines");
             } catch (IOException | RuntimeException e) {
@@ -165,7 +168,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
         String host = config.string(Setting.HTTP_HOST);
         String local = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
         try {
-            RuntimeFile.write(config.dataDir(), h == null ? null : "http://" + (local.contains(":") ? "[" + local + "]"
+            String scheme = config.path(Setting.HTTP_TLS_KEYSTORE) == null ? "http://" : "https://";
+            RuntimeFile.write(config.dataDir(), h == null ? null : scheme + (local.contains(":") ? "[" + local + "]"
                     : local) + ":" + h.port(), startedAt);
         } catch (IOException e) {
             log.warn("cannot write {}: commands next to this worker will not find its API: {}",
@@ -174,6 +178,34 @@ public final class Worker implements ApiBackend, AutoCloseable {
         log.info("worker running on {}: import every {}, maintenance every {}, journal fsync {}", config.dataDir(),
                 Values.format(config.duration(Setting.IMPORT_INTERVAL)),
                 Values.format(config.duration(Setting.MAINTENANCE_INTERVAL)), config.journalFsync());
+    }
+
+    /** The transport's settings from the {@code http.*} keys; reads the key store's password file. */
+    private HttpServerSettings httpSettings(String host, int port) throws IOException {
+        HttpServerSettings.Builder b = HttpServerSettings.builder().host(host).port(port)
+                .threads(config.count(Setting.HTTP_THREADS))
+                .maxRequestBytes(config.size(Setting.HTTP_MAX_REQUEST_BYTES))
+                .maxHeaderBytes(config.size(Setting.HTTP_MAX_HEADER_BYTES))
+                .maxConnections(config.count(Setting.HTTP_MAX_CONNECTIONS))
+                .headerTimeout(config.duration(Setting.HTTP_HEADER_TIMEOUT))
+                .idleTimeout(config.duration(Setting.HTTP_IDLE_TIMEOUT))
+                .requestTimeout(config.duration(Setting.HTTP_REQUEST_TIMEOUT));
+        Path keyStore = config.path(Setting.HTTP_TLS_KEYSTORE);
+        if (keyStore != null) {
+            Path passwordFile = config.path(Setting.HTTP_TLS_KEYSTORE_PASSWORD_FILE);
+            String password;
+            try {
+                password = Files.readAllLines(passwordFile, StandardCharsets.UTF_8).stream().findFirst().orElse("");
+            } catch (IOException e) {
+                throw new ConfigException("http.tls.keystore-password-file = " + passwordFile + ": cannot read it ("
+                        + e + ")");
+            }
+            if (!Files.isReadable(keyStore)) {
+                throw new ConfigException("http.tls.keystore = " + keyStore + ": no readable file there");
+            }
+            b.keyStore(keyStore, password);
+        }
+        return b.build();
     }
 
     private static boolean isLoopback(String host) {

@@ -1,14 +1,11 @@
 package dev.tally.worker.http;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -19,11 +16,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -31,7 +23,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker's HTTP API on the JDK's built-in server. Every response is JSON (except
+ * The worker's HTTP API: routes, authentication and JSON, over the transport in
+ * {@link JettyTransport} (which enforces the connection, timeout and size limits). Every response is JSON (except
  * {@code /metrics} and SQL results in CSV or table form); every error is
  * {@code {"error": code, "message": ...}}. See docs/http-api.md.
  *
@@ -55,8 +48,7 @@ public final class HttpApi implements AutoCloseable {
     private static final Pattern METER_QUERY = Pattern.compile("/v1/meters/([^/]+)/query");
     private static final String JSON = "application/json; charset=utf-8";
 
-    private final HttpServer server;
-    private final ExecutorService executor;
+    private volatile JettyTransport transport;
     private final ApiBackend backend;
     private final TokenAuth auth;
     private final long maxRequestBytes;
@@ -65,46 +57,32 @@ public final class HttpApi implements AutoCloseable {
     private final Object inFlightLock = new Object();
     private int inFlight; // guarded by inFlightLock
 
-    private HttpApi(HttpServer server, ExecutorService executor, ApiBackend backend, TokenAuth auth,
-            long maxRequestBytes) {
-        this.server = server;
-        this.executor = executor;
+    private HttpApi(ApiBackend backend, TokenAuth auth, long maxRequestBytes) {
         this.backend = backend;
         this.auth = auth;
         this.maxRequestBytes = maxRequestBytes;
     }
 
     /**
-     * Binds {@code host:port} (0 picks a free port) and starts serving.
+     * Binds {@code settings.host():settings.port()} (port 0 picks a free port) and starts serving.
      *
      * @param auth null to serve without authentication
-     * @throws IOException when the address cannot be bound
+     * @throws IOException when the address cannot be bound or the key store cannot be read
      */
-    public static HttpApi start(ApiBackend backend, String host, int port, int threads, long maxRequestBytes,
-            TokenAuth auth) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
-        AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "tally-http-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
-        HttpApi api = new HttpApi(server, executor, backend, auth, maxRequestBytes);
-        server.setExecutor(executor);
-        server.createContext("/", api::handle);
-        server.start();
+    public static HttpApi start(ApiBackend backend, HttpServerSettings settings, TokenAuth auth) throws IOException {
+        HttpApi api = new HttpApi(backend, auth, settings.maxRequestBytes());
+        api.transport = JettyTransport.start(settings, api::handle);
         return api;
     }
 
     /** The bound port. */
     public int port() {
-        return server.getAddress().getPort();
+        return transport.port();
     }
 
     /** The bound host address as text. */
     public String host() {
-        return server.getAddress().getHostString();
+        return transport.host();
     }
 
     /**
@@ -128,9 +106,8 @@ public final class HttpApi implements AutoCloseable {
                         grace.toMillis());
             }
         }
-        // Requests are drained: stop(0) closes the listener and idle connections at once.
-        server.stop(0);
-        executor.shutdownNow();
+        // Requests are drained: close the listener and idle connections at once.
+        transport.close();
     }
 
     @Override
