@@ -3,6 +3,7 @@ package dev.tally.worker.http;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
+import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -16,7 +17,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -47,12 +47,14 @@ public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
     private static final Pattern METER_QUERY = Pattern.compile("/v1/meters/([^/]+)/query");
     private static final String JSON = "application/json; charset=utf-8";
+    /** Prometheus text exposition format 0.0.4. */
+    private static final String PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8";
 
     private volatile JettyTransport transport;
     private final ApiBackend backend;
     private final TokenAuth auth;
     private final long maxRequestBytes;
-    private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
+    private final Map<String, Counter> requests = new ConcurrentHashMap<>();
     private volatile boolean stopping;
     private final Object inFlightLock = new Object();
     private int inFlight; // guarded by inFlightLock
@@ -115,18 +117,11 @@ public final class HttpApi implements AutoCloseable {
         stop(Duration.ZERO);
     }
 
-    /** Adds the API's own metric families. */
-    public void writeMetrics(Prometheus out) {
-        out.counter("tally_http_requests_total", "HTTP requests answered, by route and status code.");
-        List<String> keys = new ArrayList<>(requests.keySet());
-        keys.sort(null);
-        for (String k : keys) {
-            int sep = k.lastIndexOf(' ');
-            Map<String, String> labels = new LinkedHashMap<>();
-            labels.put("route", k.substring(0, sep));
-            labels.put("code", k.substring(sep + 1));
-            out.sample("tally_http_requests_total", labels, requests.get(k).sum());
-        }
+    /** Counts one answered request as {@code tally_http_requests_total{route, code}}. */
+    private void countRequest(String route, int status) {
+        requests.computeIfAbsent(route + " " + status, k -> Counter.builder("tally.http.requests")
+                .description("HTTP requests answered, by route and status code.")
+                .tags("route", route, "code", Integer.toString(status)).register(backend.metrics())).increment();
     }
 
     // ---------------------------------------------------------------- dispatch
@@ -190,10 +185,8 @@ public final class HttpApi implements AutoCloseable {
             } else if (path.equals("/metrics")) {
                 route = "/metrics";
                 requireMethod(method, "GET");
-                Prometheus p = new Prometheus();
-                backend.writeMetrics(p);
-                writeMetrics(p);
-                status = send(ex, 200, Prometheus.CONTENT_TYPE, p.toString().getBytes(StandardCharsets.UTF_8));
+                status = send(ex, 200, PROMETHEUS, backend.metrics().scrape(PROMETHEUS)
+                        .getBytes(StandardCharsets.UTF_8));
             } else if (path.equals("/")) {
                 route = "/";
                 requireMethod(method, "GET");
@@ -219,7 +212,7 @@ public final class HttpApi implements AutoCloseable {
         } finally {
             ex.close();
         }
-        requests.computeIfAbsent(route + " " + status, k -> new LongAdder()).increment();
+        countRequest(route, status);
     }
 
     /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
