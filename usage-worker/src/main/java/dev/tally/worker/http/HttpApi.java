@@ -35,6 +35,7 @@ import org.slf4j.LoggerFactory;
  * GET  /healthz                   the process is up
  * GET  /readyz                    the store is open and the loops are healthy (else 503)
  * GET  /metrics                   Prometheus text format 0.0.4
+ * GET  /openapi.json              the OpenAPI 3.1 contract (src/main/resources/openapi.json)
  * </pre>
  *
  * With a token file, the {@code /v1/} endpoints require {@code Authorization: Bearer <token>}
@@ -92,7 +93,7 @@ public final class HttpApi implements AutoCloseable {
      * may finish for up to {@code grace}.
      */
     public void stop(Duration grace) {
-        stopping = true;
+        refuseEvents();
         long deadline = System.nanoTime() + grace.toNanos();
         synchronized (inFlightLock) {
             while (inFlight > 0 && System.nanoTime() < deadline) {
@@ -110,6 +111,11 @@ public final class HttpApi implements AutoCloseable {
         }
         // Requests are drained: close the listener and idle connections at once.
         transport.close();
+    }
+
+    /** The first step of {@link #stop}: event posts get 503 {@code shutting_down} and {@code /readyz} 503. */
+    void refuseEvents() {
+        stopping = true;
     }
 
     @Override
@@ -187,6 +193,10 @@ public final class HttpApi implements AutoCloseable {
                 requireMethod(method, "GET");
                 status = send(ex, 200, PROMETHEUS, backend.metrics().scrape(PROMETHEUS)
                         .getBytes(StandardCharsets.UTF_8));
+            } else if (path.equals("/openapi.json")) {
+                route = "/openapi.json";
+                requireMethod(method, "GET");
+                status = send(ex, 200, OpenApi.document());
             } else if (path.equals("/")) {
                 route = "/";
                 requireMethod(method, "GET");
@@ -238,7 +248,7 @@ public final class HttpApi implements AutoCloseable {
         Map<String, Object> m = Json.object();
         m.put("service", "tally usage-worker");
         m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql",
-                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics"));
+                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"));
         m.put("docs", "docs/http-api.md");
         return m;
     }
