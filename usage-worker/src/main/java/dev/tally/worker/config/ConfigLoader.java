@@ -181,6 +181,12 @@ public final class ConfigLoader {
         range(v, origin, Setting.SQL_MAX_ROWS, 1, 1_000_000);
         range(v, origin, Setting.SQL_MAX_RESULT_BYTES, 1L << 10, 1L << 30);
         range(v, origin, Setting.SQL_MAX_CONCURRENT, 1, 64);
+        range(v, origin, Setting.HTTP_MAX_CONNECTIONS, 1, 100_000);
+        range(v, origin, Setting.HTTP_MAX_HEADER_BYTES, 1L << 10, 1L << 20);
+        if ((v.get(Setting.HTTP_TLS_KEYSTORE) == null) != (v.get(Setting.HTTP_TLS_KEYSTORE_PASSWORD_FILE) == null)) {
+            throw new ConfigException("http.tls.keystore and http.tls.keystore-password-file go together: set both "
+                    + "for HTTPS, or neither for cleartext HTTP");
+        }
         Duration detail = (Duration) v.get(Setting.RETENTION_DETAIL);
         Duration rollups = (Duration) v.get(Setting.RETENTION_ROLLUPS);
         Duration maxAge = (Duration) v.get(Setting.EVENTS_MAX_AGE);

@@ -7,12 +7,9 @@ import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
 import dev.tally.store.ValidEvent;
 import dev.tally.store.dlq.DeadLetterQueue;
-import dev.tally.store.ingest.ImportHealth;
 import dev.tally.store.ingest.Importer;
-import dev.tally.store.internal.StoreMetrics;
-import dev.tally.store.internal.TieredStore;
 import dev.tally.store.journal.Journal;
-import dev.tally.store.journal.JournalStats;
+import dev.tally.store.metrics.TallyMetrics;
 import dev.tally.worker.config.ConfigException;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.Values;
@@ -20,17 +17,18 @@ import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.http.ApiBackend;
 import dev.tally.worker.http.ApiException;
 import dev.tally.worker.http.HttpApi;
-import dev.tally.worker.http.Prometheus;
+import dev.tally.worker.http.HttpServerSettings;
 import dev.tally.worker.http.TokenAuth;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.BindException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -72,6 +70,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private final Importer importer;
     private final IngestService ingest;
     private final QueryService queries;
+    private final WorkerMetrics metrics;
     private final Loop importLoop;
     private final Loop maintenanceLoop;
     private final Instant startedAt;
@@ -98,6 +97,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
                 this::maintenancePass, this::isFatal, this::fatal, clock);
         this.ingest = new IngestService(journal, store.config(), clock, importLoop::kick, this::checkFatal);
         this.queries = new QueryService(store, config, clock);
+        this.metrics = new WorkerMetrics(TallyMetrics.builder(store).journal(journal).importer(importer)
+                .deadLetters(deadLetters).build(), ingest, () -> List.of(importLoop.health(), maintenanceLoop.health()),
+                () -> notReadyReasons().isEmpty(), startedAt.toEpochMilli() / 1000.0);
     }
 
     /**
@@ -146,9 +148,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
             String host = config.string(Setting.HTTP_HOST);
             try {
                 TokenAuth auth = tokens == null ? null : TokenAuth.load(tokens);
-                http = HttpApi.start(this, host, port, config.count(Setting.HTTP_THREADS),
-                        config.size(Setting.HTTP_MAX_REQUEST_BYTES), auth);
-                log.info("HTTP API listening on http://{}:{} ({}){}", host, http.port(),
+                HttpServerSettings settings = httpSettings(host, port);
+                http = HttpApi.start(this, settings, auth);
+                log.info("HTTP API listening on {}://{}:{} ({}){}", settings.tls() ? "https" : "http", host, http.port(),
                         auth == null ? "no auth" : "bearer tokens for " + auth.size() + " token(s)",
                         isLoopback(host) ? "" : "; reachable from other machines");
             } catch (IOException | RuntimeException e) {
@@ -166,7 +168,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
         String host = config.string(Setting.HTTP_HOST);
         String local = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;
         try {
-            RuntimeFile.write(config.dataDir(), h == null ? null : "http://" + (local.contains(":") ? "[" + local + "]"
+            String scheme = config.path(Setting.HTTP_TLS_KEYSTORE) == null ? "http://" : "https://";
+            RuntimeFile.write(config.dataDir(), h == null ? null : scheme + (local.contains(":") ? "[" + local + "]"
                     : local) + ":" + h.port(), startedAt);
         } catch (IOException e) {
             log.warn("cannot write {}: commands next to this worker will not find its API: {}",
@@ -175,6 +178,34 @@ public final class Worker implements ApiBackend, AutoCloseable {
         log.info("worker running on {}: import every {}, maintenance every {}, journal fsync {}", config.dataDir(),
                 Values.format(config.duration(Setting.IMPORT_INTERVAL)),
                 Values.format(config.duration(Setting.MAINTENANCE_INTERVAL)), config.journalFsync());
+    }
+
+    /** The transport's settings from the {@code http.*} keys; reads the key store's password file. */
+    private HttpServerSettings httpSettings(String host, int port) throws IOException {
+        HttpServerSettings.Builder b = HttpServerSettings.builder().host(host).port(port)
+                .threads(config.count(Setting.HTTP_THREADS))
+                .maxRequestBytes(config.size(Setting.HTTP_MAX_REQUEST_BYTES))
+                .maxHeaderBytes(config.size(Setting.HTTP_MAX_HEADER_BYTES))
+                .maxConnections(config.count(Setting.HTTP_MAX_CONNECTIONS))
+                .headerTimeout(config.duration(Setting.HTTP_HEADER_TIMEOUT))
+                .idleTimeout(config.duration(Setting.HTTP_IDLE_TIMEOUT))
+                .requestTimeout(config.duration(Setting.HTTP_REQUEST_TIMEOUT));
+        Path keyStore = config.path(Setting.HTTP_TLS_KEYSTORE);
+        if (keyStore != null) {
+            Path passwordFile = config.path(Setting.HTTP_TLS_KEYSTORE_PASSWORD_FILE);
+            String password;
+            try {
+                password = Files.readAllLines(passwordFile, StandardCharsets.UTF_8).stream().findFirst().orElse("");
+            } catch (IOException e) {
+                throw new ConfigException("http.tls.keystore-password-file = " + passwordFile + ": cannot read it ("
+                        + e + ")");
+            }
+            if (!Files.isReadable(keyStore)) {
+                throw new ConfigException("http.tls.keystore = " + keyStore + ": no readable file there");
+            }
+            b.keyStore(keyStore, password);
+        }
+        return b.build();
     }
 
     private static boolean isLoopback(String host) {
@@ -255,6 +286,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         }
         RuntimeFile.delete(config.dataDir());
         queries.close();
+        metrics.close();
         store.close();
         state = State.STOPPED;
         log.info("stopped{}; store closed and unlocked", stopReason.isEmpty() ? "" : " (" + stopReason + ")");
@@ -372,106 +404,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     @Override
-    public void writeMetrics(Prometheus p) {
-        StoreMetrics m = store instanceof TieredStore t ? t.metrics() : null;
-        if (m != null) {
-            p.counter("tally_events_accepted_total", "Events stored (imported into the store).");
-            p.sample("tally_events_accepted_total", m.accepted());
-            p.counter("tally_events_duplicate_total", "Events not stored again because their tenant and id were "
-                    + "already stored.");
-            p.sample("tally_events_duplicate_total", m.duplicates());
-        }
-        p.counter("tally_events_rejected_total", "Events refused, by stage (http: at the API; import: by the store) "
-                + "and reason.");
-        for (RejectReason r : RejectReason.values()) {
-            p.sample("tally_events_rejected_total", labels("stage", "http", "reason", r.code()), ingest.rejected(r));
-        }
-        if (m != null) {
-            for (RejectReason r : RejectReason.values()) {
-                p.sample("tally_events_rejected_total", labels("stage", "import", "reason", r.code()), m.rejected(r));
-            }
-        }
-        p.counter("tally_http_events_journaled_total", "Events the API made durable in the journal.");
-        p.sample("tally_http_events_journaled_total", ingest.journaled());
-
-        ImportHealth ih = importer.health();
-        p.gauge("tally_import_lag_bytes", "Bytes of journal files not yet imported.");
-        // Measured now, not at the end of the last pass: a pass catching up would report 0 until it ends.
-        p.sample("tally_import_lag_bytes", importer.currentLagBytes());
-        p.gauge("tally_import_lag_seconds", "Age of the oldest journal file with bytes not yet imported.");
-        p.sample("tally_import_lag_seconds", importer.currentLagSeconds());
-        p.gauge("tally_import_last_success_timestamp_seconds", "When the last import pass completed (Unix time).");
-        p.sample("tally_import_last_success_timestamp_seconds",
-                ih.lastSuccess() == null ? 0 : ih.lastSuccess().toEpochMilli() / 1000.0);
-
-        Map<RejectReason, Long> dead = deadLetters.countsByReason();
-        p.gauge("tally_dead_letters", "Entries in the dead-letter queue, by reason.");
-        for (RejectReason r : RejectReason.values()) {
-            p.sample("tally_dead_letters", labels("reason", r.code()), dead.getOrDefault(r, 0L));
-        }
-
-        Map<SegmentInfo.State, long[]> tiers = new EnumMap<>(SegmentInfo.State.class);
-        for (SegmentInfo.State s : SegmentInfo.State.values()) {
-            tiers.put(s, new long[3]);
-        }
-        for (SegmentInfo s : store.segments()) {
-            long[] t = tiers.get(s.state());
-            t[0]++;
-            t[1] += s.bytes();
-            t[2] += s.rows();
-        }
-        p.gauge("tally_segments", "Segments and sealed parts, by tier.");
-        tiers.forEach((s, t) -> p.sample("tally_segments", labels("tier", tier(s)), t[0]));
-        p.gauge("tally_segment_bytes", "Bytes on disk, by tier.");
-        tiers.forEach((s, t) -> p.sample("tally_segment_bytes", labels("tier", tier(s)), t[1]));
-        p.gauge("tally_segment_rows", "Rows, by tier (rollup rows are hourly aggregates).");
-        tiers.forEach((s, t) -> p.sample("tally_segment_rows", labels("tier", tier(s)), t[2]));
-
-        if (m != null) {
-            p.counter("tally_seals_total", "Segments sealed to Parquet.");
-            p.sample("tally_seals_total", m.seals());
-            p.counter("tally_seal_seconds_total", "Time spent sealing segments.");
-            p.sample("tally_seal_seconds_total", m.sealSeconds());
-            p.counter("tally_retention_seconds_total", "Time spent in retention passes.");
-            p.sample("tally_retention_seconds_total", m.retentionSeconds());
-            p.counter("tally_write_gate_wait_seconds_total", "Time appends and rollovers waited for the write gate.");
-            p.sample("tally_write_gate_wait_seconds_total", m.gateWaitSeconds());
-        }
-
-        JournalStats js = journal.stats();
-        p.counter("tally_journal_appends_total", "Journal appends acknowledged by this process.");
-        p.sample("tally_journal_appends_total", js.appends());
-        p.counter("tally_journal_fsyncs_total", "Journal fsyncs by this process.");
-        p.sample("tally_journal_fsyncs_total", js.syncs());
-        p.counter("tally_journal_rotations_total", "Journal rotations by this process.");
-        p.sample("tally_journal_rotations_total", js.rotations());
-
-        List<LoopHealth> loops = List.of(importLoop.health(), maintenanceLoop.health());
-        p.counter("tally_loop_passes_total", "Completed passes of a background loop.");
-        loops.forEach(h -> p.sample("tally_loop_passes_total", labels("loop", h.name()), h.passes()));
-        p.counter("tally_loop_failures_total", "Failed passes of a background loop (each retried with backoff).");
-        loops.forEach(h -> p.sample("tally_loop_failures_total", labels("loop", h.name()), h.failures()));
-        p.gauge("tally_loop_consecutive_failures", "Failed passes in a row (0 when the last pass succeeded).");
-        loops.forEach(h -> p.sample("tally_loop_consecutive_failures", labels("loop", h.name()),
-                h.consecutiveFailures()));
-        p.gauge("tally_loop_up", "1 while a loop's thread runs.");
-        loops.forEach(h -> p.sample("tally_loop_up", labels("loop", h.name()), h.running() ? 1 : 0));
-
-        p.gauge("tally_ready", "1 when /readyz would answer 200.");
-        p.sample("tally_ready", notReadyReasons().isEmpty() ? 1 : 0);
-        p.gauge("tally_start_time_seconds", "When the worker started (Unix time).");
-        p.sample("tally_start_time_seconds", startedAt.toEpochMilli() / 1000.0);
+    public PrometheusMeterRegistry metrics() {
+        return metrics.registry();
     }
 
-    private static String tier(SegmentInfo.State s) {
-        return s.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    private static Map<String, String> labels(String... kv) {
-        Map<String, String> m = new LinkedHashMap<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            m.put(kv[i], kv[i + 1]);
-        }
-        return m;
-    }
 }

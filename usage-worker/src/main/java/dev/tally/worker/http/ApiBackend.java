@@ -3,6 +3,7 @@ package dev.tally.worker.http;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.ValidEvent;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
 import java.util.Map;
 
@@ -35,8 +36,8 @@ public interface ApiBackend {
     /** Why the worker is not ready to serve, empty when it is. */
     List<String> notReadyReasons();
 
-    /** Adds the worker's metric families. */
-    void writeMetrics(Prometheus out);
+    /** The registry {@code /metrics} scrapes; the API adds its request counter to it. */
+    PrometheusMeterRegistry metrics();
 
     /**
      * Runs a meter query given as request parameters (see {@code QueryParams}: tenant, from, to,

@@ -1,17 +1,15 @@
 package dev.tally.worker.http;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import dev.tally.store.EngineErrors;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
+import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -22,20 +20,15 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker's HTTP API on the JDK's built-in server. Every response is JSON (except
- * {@code /metrics} and SQL results in CSV or table form); every error is
+ * The worker's HTTP API: routes, authentication and JSON, over the transport in
+ * {@link JettyTransport} (which enforces the connection, timeout and size limits). Every response
+ * is JSON (except {@code /metrics} and SQL results in CSV or table form); every error is
  * {@code {"error": code, "message": ...}}. See docs/http-api.md.
  *
  * <pre>
@@ -45,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * GET  /healthz                   the process is up
  * GET  /readyz                    the store is open and the loops are healthy (else 503)
  * GET  /metrics                   Prometheus text format 0.0.4
+ * GET  /openapi.json              the OpenAPI 3.1 contract (src/main/resources/openapi.json)
  * </pre>
  *
  * With a token file, the {@code /v1/} endpoints require {@code Authorization: Bearer <token>}
@@ -57,57 +51,44 @@ public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
     private static final Pattern METER_QUERY = Pattern.compile("/v1/meters/([^/]+)/query");
     private static final String JSON = "application/json; charset=utf-8";
+    /** Prometheus text exposition format 0.0.4. */
+    private static final String PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8";
 
-    private final HttpServer server;
-    private final ExecutorService executor;
+    private volatile JettyTransport transport;
     private final ApiBackend backend;
     private final TokenAuth auth;
     private final long maxRequestBytes;
-    private final Map<String, LongAdder> requests = new ConcurrentHashMap<>();
+    private final Map<String, Counter> requests = new ConcurrentHashMap<>();
     private volatile boolean stopping;
     private final Object inFlightLock = new Object();
     private int inFlight; // guarded by inFlightLock
 
-    private HttpApi(HttpServer server, ExecutorService executor, ApiBackend backend, TokenAuth auth,
-            long maxRequestBytes) {
-        this.server = server;
-        this.executor = executor;
+    private HttpApi(ApiBackend backend, TokenAuth auth, long maxRequestBytes) {
         this.backend = backend;
         this.auth = auth;
         this.maxRequestBytes = maxRequestBytes;
     }
 
     /**
-     * Binds {@code host:port} (0 picks a free port) and starts serving.
+     * Binds {@code settings.host():settings.port()} (port 0 picks a free port) and starts serving.
      *
      * @param auth null to serve without authentication
-     * @throws IOException when the address cannot be bound
+     * @throws IOException when the address cannot be bound or the key store cannot be read
      */
-    public static HttpApi start(ApiBackend backend, String host, int port, int threads, long maxRequestBytes,
-            TokenAuth auth) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
-        AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "tally-http-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
-        HttpApi api = new HttpApi(server, executor, backend, auth, maxRequestBytes);
-        server.setExecutor(executor);
-        server.createContext("/", api::handle);
-        server.start();
+    public static HttpApi start(ApiBackend backend, HttpServerSettings settings, TokenAuth auth) throws IOException {
+        HttpApi api = new HttpApi(backend, auth, settings.maxRequestBytes());
+        api.transport = JettyTransport.start(settings, api::handle);
         return api;
     }
 
     /** The bound port. */
     public int port() {
-        return server.getAddress().getPort();
+        return transport.port();
     }
 
     /** The bound host address as text. */
     public String host() {
-        return server.getAddress().getHostString();
+        return transport.host();
     }
 
     /**
@@ -115,7 +96,7 @@ public final class HttpApi implements AutoCloseable {
      * may finish for up to {@code grace}.
      */
     public void stop(Duration grace) {
-        stopping = true;
+        refuseEvents();
         long deadline = System.nanoTime() + grace.toNanos();
         synchronized (inFlightLock) {
             while (inFlight > 0 && System.nanoTime() < deadline) {
@@ -131,9 +112,13 @@ public final class HttpApi implements AutoCloseable {
                         grace.toMillis());
             }
         }
-        // Requests are drained: stop(0) closes the listener and idle connections at once.
-        server.stop(0);
-        executor.shutdownNow();
+        // Requests are drained: close the listener and idle connections at once.
+        transport.close();
+    }
+
+    /** The first step of {@link #stop}: event posts get 503 {@code shutting_down} and {@code /readyz} 503. */
+    void refuseEvents() {
+        stopping = true;
     }
 
     @Override
@@ -141,18 +126,11 @@ public final class HttpApi implements AutoCloseable {
         stop(Duration.ZERO);
     }
 
-    /** Adds the API's own metric families. */
-    public void writeMetrics(Prometheus out) {
-        out.counter("tally_http_requests_total", "HTTP requests answered, by route and status code.");
-        List<String> keys = new ArrayList<>(requests.keySet());
-        keys.sort(null);
-        for (String k : keys) {
-            int sep = k.lastIndexOf(' ');
-            Map<String, String> labels = new LinkedHashMap<>();
-            labels.put("route", k.substring(0, sep));
-            labels.put("code", k.substring(sep + 1));
-            out.sample("tally_http_requests_total", labels, requests.get(k).sum());
-        }
+    /** Counts one answered request as {@code tally_http_requests_total{route, code}}. */
+    private void countRequest(String route, int status) {
+        requests.computeIfAbsent(route + " " + status, k -> Counter.builder("tally.http.requests")
+                .description("HTTP requests answered, by route and status code.")
+                .tags("route", route, "code", Integer.toString(status)).register(backend.metrics())).increment();
     }
 
     // ---------------------------------------------------------------- dispatch
@@ -216,10 +194,12 @@ public final class HttpApi implements AutoCloseable {
             } else if (path.equals("/metrics")) {
                 route = "/metrics";
                 requireMethod(method, "GET");
-                Prometheus p = new Prometheus();
-                backend.writeMetrics(p);
-                writeMetrics(p);
-                status = send(ex, 200, Prometheus.CONTENT_TYPE, p.toString().getBytes(StandardCharsets.UTF_8));
+                status = send(ex, 200, PROMETHEUS, backend.metrics().scrape(PROMETHEUS)
+                        .getBytes(StandardCharsets.UTF_8));
+            } else if (path.equals("/openapi.json")) {
+                route = "/openapi.json";
+                requireMethod(method, "GET");
+                status = send(ex, 200, OpenApi.document());
             } else if (path.equals("/")) {
                 route = "/";
                 requireMethod(method, "GET");
@@ -247,7 +227,7 @@ public final class HttpApi implements AutoCloseable {
         } finally {
             ex.close();
         }
-        requests.computeIfAbsent(route + " " + status, k -> new LongAdder()).increment();
+        countRequest(route, status);
     }
 
     /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
@@ -273,7 +253,7 @@ public final class HttpApi implements AutoCloseable {
         Map<String, Object> m = Json.object();
         m.put("service", "tally usage-worker");
         m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql",
-                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics"));
+                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"));
         m.put("docs", "docs/http-api.md");
         return m;
     }

@@ -39,6 +39,8 @@ class SettingDefaultsTest {
         expected.put(Setting.METERS_FILE, null);
         expected.put(Setting.HTTP_TOKENS_FILE, null);
         expected.put(Setting.HTTP_MAX_REQUEST_BYTES, 16L << 20);
+        expected.put(Setting.HTTP_TLS_KEYSTORE, null);
+        expected.put(Setting.HTTP_TLS_KEYSTORE_PASSWORD_FILE, null);
         expected.put(Setting.LOG_FORMAT, "text");
         expected.put(Setting.LOG_LEVEL, "info");
         expected.put(Setting.EVENTS_MAX_AGE, Duration.ofDays(35));
@@ -52,6 +54,11 @@ class SettingDefaultsTest {
         expected.put(Setting.SHUTDOWN_TIMEOUT, Duration.ofSeconds(30));
         expected.put(Setting.LOOP_MAX_BACKOFF, Duration.ofMinutes(1));
         expected.put(Setting.HTTP_THREADS, 8L);
+        expected.put(Setting.HTTP_MAX_CONNECTIONS, 512L);
+        expected.put(Setting.HTTP_HEADER_TIMEOUT, Duration.ofSeconds(10));
+        expected.put(Setting.HTTP_REQUEST_TIMEOUT, Duration.ofSeconds(60));
+        expected.put(Setting.HTTP_IDLE_TIMEOUT, Duration.ofSeconds(30));
+        expected.put(Setting.HTTP_MAX_HEADER_BYTES, 16L << 10);
         expected.put(Setting.CACHE_SEGMENT_ENTRIES, 10_000L);
         expected.put(Setting.SQL_MEMORY_LIMIT, 512L << 20);
         expected.put(Setting.SQL_TIMEOUT, Duration.ofSeconds(30));

@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * while the valid ones are accepted; bodies that are not JSON at all get a clear 4xx; a body
  * larger than http.max-request-bytes is refused with 413 without the worker buffering it; names
  * with path tricks never become files. After every request the worker must still be ready.
+ * Slow and flooding clients must not keep {@code /healthz} from answering within 1 s.
  */
 class HttpHostileInputTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -287,6 +289,135 @@ class HttpHostileInputTest {
         }
         assertFalse(Files.exists(tmp.getParent().resolve("escape-tenant")));
         assertFalse(Files.exists(Path.of("/tmp/escape-tenant")));
+    }
+
+    /**
+     * Slow and flooding clients (slow headers, slow bodies, a flood of idle connections, each far
+     * more than http.threads) neither block nor slow {@code /healthz}: it answers within 1 s on a
+     * fresh connection throughout, and the worker cuts the slow ones off by its timeouts.
+     */
+    @Test
+    void slowClients_healthzAnswersWithinOneSecondWhileTheyRun() throws Exception {
+        Path data = tmp.resolve("data");
+        try (WorkerProcess w = WorkerProcess.start(tmp.resolve("worker.log"), "run", "--data-dir", data.toString(),
+                "--set", "http.port=0", "--set", "http.threads=2", "--set", "http.header-timeout=2s",
+                "--set", "http.request-timeout=2s")) {
+            int port = w.awaitPort(60);
+            long worst = 0;
+
+            // 1. Slow headers: 24 connections each add one header byte every 100 ms; closed by http.header-timeout.
+            List<Socket> slow = open(port, 24, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+            int closedByWorker = 0;
+            for (int i = 0; i < 100 && !slow.isEmpty(); i++) { // at most 10 s
+                worst = Math.max(worst, healthzMillis(port));
+                closedByWorker += dripAndReap(slow, "a", null);
+                Thread.sleep(100);
+            }
+            assertTrue(slow.isEmpty(), slow.size() + " slow-header connections still open after 10 s");
+            assertEquals(24, closedByWorker);
+
+            // 2. Slow bodies: 24 posts declare 100000 bytes and send one every 100 ms; each gets 408.
+            slow = open(port, 24, "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 100000\r\n\r\n[");
+            List<String> answers = new ArrayList<>();
+            for (int i = 0; i < 100 && !slow.isEmpty(); i++) {
+                worst = Math.max(worst, healthzMillis(port));
+                dripAndReap(slow, " ", answers);
+                Thread.sleep(100);
+            }
+            assertTrue(slow.isEmpty(), slow.size() + " slow-body connections still open after 10 s");
+            assertEquals(24, answers.size());
+            for (String a : answers) {
+                assertTrue(a.startsWith("HTTP/1.1 408") && a.contains("\"error\":\"request_timeout\""), a);
+            }
+
+            // 3. A flood of 200 connections that send nothing (below http.max-connections).
+            List<Socket> flood = open(port, 200, "");
+            try {
+                for (int i = 0; i < 10; i++) {
+                    worst = Math.max(worst, healthzMillis(port));
+                }
+            } finally {
+                for (Socket s : flood) {
+                    s.close();
+                }
+            }
+            System.out.println("slow clients: 24 slow-header and 24 slow-body connections cut off, 200 idle "
+                    + "connections; slowest /healthz " + worst + " ms");
+            assertTrue(worst < 1_000, "slowest /healthz took " + worst + " ms");
+            assertEquals(200, new Http("127.0.0.1", port).get("/readyz").statusCode());
+            w.terminate();
+            assertEquals(0, w.waitFor(60), w.stderrText());
+        }
+    }
+
+    /** {@code n} connections that sent {@code head}. */
+    private static List<Socket> open(int port, int n, String head) throws IOException {
+        List<Socket> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Socket s = new Socket("127.0.0.1", port);
+            s.setSoTimeout(1);
+            if (!head.isEmpty()) {
+                s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            }
+            out.add(s);
+        }
+        return out;
+    }
+
+    /**
+     * Sends {@code drip} on each connection and removes those the worker answered or closed,
+     * adding what it answered to {@code answers}; returns how many were closed.
+     */
+    private static int dripAndReap(List<Socket> sockets, String drip, List<String> answers) throws IOException {
+        int closed = 0;
+        for (java.util.Iterator<Socket> it = sockets.iterator(); it.hasNext(); ) {
+            Socket s = it.next();
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            boolean done = false;
+            try {
+                s.getOutputStream().write(drip.getBytes(StandardCharsets.US_ASCII));
+                byte[] buf = new byte[4096];
+                int n;
+                while ((n = s.getInputStream().read(buf)) > 0) {
+                    got.write(buf, 0, n);
+                }
+                done = n < 0;
+            } catch (java.net.SocketTimeoutException e) {
+                // nothing more yet; with an answer received, read it to the end below
+                done = got.size() > 0;
+                if (done) {
+                    s.setSoTimeout(5_000);
+                    got.writeBytes(s.getInputStream().readAllBytes());
+                }
+            } catch (IOException e) {
+                done = true;
+            }
+            if (done) {
+                if (answers != null && got.size() > 0) {
+                    answers.add(got.toString(StandardCharsets.UTF_8));
+                }
+                s.close();
+                it.remove();
+                closed++;
+            }
+        }
+        return closed;
+    }
+
+    /** How long GET /healthz takes on a new connection; fails beyond 1 s. */
+    private static long healthzMillis(int port) throws IOException {
+        long start = System.nanoTime();
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(1_000);
+            s.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(answer.startsWith("HTTP/1.1 200") && answer.contains("\"ok\""), answer);
+        } catch (java.net.SocketTimeoutException e) {
+            throw new AssertionError("/healthz did not answer within 1 s", e);
+        }
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
 
     private static void assertReady(Http http, String after) throws Exception {

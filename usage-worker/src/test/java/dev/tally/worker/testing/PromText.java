@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  * belong to a family declared with one {@code # HELP} and one {@code # TYPE} line before it, a
  * family's samples must be contiguous, names and label names must be valid, label values must be
  * correctly escaped, values must be numbers, no series may repeat, counters must end in
- * {@code _total}, and the text must end with a newline. Any violation throws with the line number.
+ * {@code _total}, a summary's or histogram's {@code _count}, {@code _sum} (and {@code _bucket})
+ * samples belong to its family, and the text must end with a newline. Any violation throws with the line number.
  */
 public final class PromText {
     private static final Pattern NAME = Pattern.compile("[a-zA-Z_:][a-zA-Z0-9_:]*");
@@ -81,13 +82,28 @@ public final class PromText {
                 continue; // a comment
             }
             Sample s = sample(line, n);
-            check(p.types.containsKey(s.name()), n, "sample of " + s.name() + " before its TYPE line");
-            check(s.name().equals(current), n, "sample of " + s.name() + " outside its family's block");
-            check(!closed.contains(s.name()), n, "family " + s.name() + " continues after another family");
+            String family = family(p.types, s.name());
+            check(p.types.containsKey(family), n, "sample of " + s.name() + " before its TYPE line");
+            check(family.equals(current), n, "sample of " + s.name() + " outside its family's block");
+            check(!closed.contains(family), n, "family " + family + " continues after another family");
             check(series.add(s.key()), n, "series " + s.key() + " appears twice");
             p.samples.add(s);
         }
         return p;
+    }
+
+    /** The family a sample belongs to: its own name, or a summary's or histogram's for _count, _sum, _bucket. */
+    private static String family(Map<String, String> types, String name) {
+        for (String suffix : new String[] {"_count", "_sum", "_bucket"}) {
+            if (name.endsWith(suffix)) {
+                String base = name.substring(0, name.length() - suffix.length());
+                String type = types.get(base);
+                if ("histogram".equals(type) || "summary".equals(type) && !suffix.equals("_bucket")) {
+                    return base;
+                }
+            }
+        }
+        return name;
     }
 
     private static Sample sample(String line, int n) {
