@@ -152,7 +152,10 @@ public final class DedupIndex {
 
     /** Records that segment {@code seq} holds an event with this key hash. */
     public void put(long key, long seq) {
-        long ref = refOf(seq);
+        putOne(key, refOf(seq));
+    }
+
+    private void putOne(long key, long ref) {
         Shard s = shardOf(shards, key);
         s.lock.lock();
         try {
@@ -174,14 +177,7 @@ public final class DedupIndex {
             return;
         }
         for (int i = 0; i < count; i++) {
-            long key = hashes[i];
-            Shard s = shardOf(shards, key);
-            s.lock.lock();
-            try {
-                s.put(fingerprint(key), ref);
-            } finally {
-                s.lock.unlock();
-            }
+            putOne(hashes[i], ref);
         }
     }
 
