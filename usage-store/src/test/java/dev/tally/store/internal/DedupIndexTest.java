@@ -54,7 +54,7 @@ class DedupIndexTest {
         DedupIndex index = new DedupIndex(1 << 16); // grows all the way, as a store does
         SplittableRandom r = new SplittableRandom(7);
         long[] batch = new long[10_000];
-        assertTimeoutPreemptively(Duration.ofSeconds(120), () -> {
+        assertTimeoutPreemptively(Duration.ofSeconds(600), () -> {
             for (int done = 0; done < n; done += batch.length) {
                 for (int i = 0; i < batch.length; i++) {
                     batch[i] = r.nextLong();
