@@ -46,6 +46,7 @@ class SettingDefaultsTest {
         expected.put(Setting.EVENTS_MAX_AGE, Duration.ofDays(35));
         expected.put(Setting.EVENTS_MAX_CLOCK_SKEW, Duration.ofMinutes(5));
         expected.put(Setting.ORPHAN_GRACE, Duration.ofHours(1));
+        expected.put(Setting.COMPACT_AFTER, Duration.ofDays(1));
         expected.put(Setting.IMPORT_BATCH_SIZE, 10_000L);
         expected.put(Setting.IMPORT_MAX_LINE_BYTES, 1L << 20);
         expected.put(Setting.DLQ_MAX_ATTEMPTS, 5L);
@@ -85,6 +86,7 @@ class SettingDefaultsTest {
         assertEquals(UsageStoreBuilder.DEFAULT_MAX_EVENT_AGE, c.duration(Setting.EVENTS_MAX_AGE));
         assertEquals(UsageStoreBuilder.DEFAULT_MAX_CLOCK_SKEW, c.duration(Setting.EVENTS_MAX_CLOCK_SKEW));
         assertEquals(UsageStoreBuilder.DEFAULT_ORPHAN_GRACE_PERIOD, c.duration(Setting.ORPHAN_GRACE));
+        assertEquals(UsageStoreBuilder.DEFAULT_COMPACT_AFTER, c.duration(Setting.COMPACT_AFTER));
         assertEquals(UsageStoreBuilder.DEFAULT_SEGMENT_CACHE_ENTRIES, c.size(Setting.CACHE_SEGMENT_ENTRIES));
         JournalConfig j = c.journalConfig(java.time.Clock.systemUTC());
         assertEquals(JournalConfig.DEFAULT_MAX_JOURNAL_BYTES, j.maxJournalBytes());
