@@ -19,8 +19,8 @@ import java.util.Locale;
 /**
  * One store grown to {@code events} events through the public API only, as a new user would:
  * the suite's ordered 30-day workload in batches of 10,000, default settings, seals on the
- * store's own thread. Tally only (no PostgreSQL: a 100M PostgreSQL load takes hours on two
- * cores). Writes {@code results.txt} in the run folder and prints every figure.
+ * store's own thread. Tally only ({@code bench/all --with-100m} runs PostgreSQL beside it).
+ * Writes {@code results.txt} in the run folder and prints every figure.
  *
  * <pre>
  * usage: GrowthBenchmark ingest [events=100000000] [dir] [batch=10000]
