@@ -37,6 +37,8 @@ public final class KeysFile {
     private static final int VERSION = 1;
     private static final int HEADER = 28;
     private static final int CHUNK = 1 << 20;
+    /** Keys handed over at a time by {@link #stream}: 8 MiB of heap however large the part. */
+    static final int CHUNK_KEYS = 1 << 20;
 
     private KeysFile() {
     }
@@ -76,6 +78,12 @@ public final class KeysFile {
         FileSync.moveAtomically(tmp, target);
     }
 
+    /** Receives the keys of a sidecar a chunk at a time. */
+    @FunctionalInterface
+    public interface ChunkConsumer {
+        void accept(long[] hashes, int count);
+    }
+
     /**
      * Reads a sidecar, or returns null when it is missing, damaged (wrong size, magic, version or
      * CRC) or does not hold {@code expectedCount} keys of {@code expectedSeq}.
@@ -84,10 +92,28 @@ public final class KeysFile {
         if (expectedCount > (Integer.MAX_VALUE - 8)) {
             return null;
         }
+        long[] hashes = new long[(int) expectedCount];
+        int[] n = {0};
+        boolean ok = stream(file, expectedSeq, expectedCount, (chunk, count) -> {
+            System.arraycopy(chunk, 0, hashes, n[0], count);
+            n[0] += count;
+        });
+        return ok ? new Keys(expectedSeq, hashes) : null;
+    }
+
+    /**
+     * Hands the sidecar's keys to {@code consumer} in chunks of at most {@value #CHUNK_KEYS}, so a
+     * part of any size is loaded in bounded memory. Returns whether the whole file was valid; the
+     * CRC is checked only at the end, so on {@code false} the consumer may already have seen keys
+     * of a damaged file (for the dedup index those are only extra candidates, never a miss, and
+     * the caller then loads the part's real keys).
+     */
+    public static boolean stream(Path file, long expectedSeq, long expectedCount, ChunkConsumer consumer)
+            throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size != HEADER + expectedCount * 8 + 4) {
-                return null;
+            if (expectedCount < 0 || size != HEADER + expectedCount * 8 + 4) {
+                return false;
             }
             ByteBuffer head = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, head);
@@ -96,30 +122,28 @@ public final class KeysFile {
             crc.update(head.duplicate());
             if (head.getLong() != MAGIC || head.getInt() != VERSION || head.getLong() != expectedSeq
                     || head.getLong() != expectedCount) {
-                return null;
+                return false;
             }
-            long[] hashes = new long[(int) expectedCount];
-            ByteBuffer buf = ByteBuffer.allocate(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
-            int n = 0;
-            while (n < hashes.length) {
+            long[] chunk = new long[CHUNK_KEYS];
+            ByteBuffer buf = ByteBuffer.allocate(CHUNK_KEYS * 8).order(ByteOrder.LITTLE_ENDIAN);
+            long left = expectedCount;
+            while (left > 0) {
+                int k = (int) Math.min(CHUNK_KEYS, left);
                 buf.clear();
-                buf.limit((int) Math.min(CHUNK, (long) (hashes.length - n) * 8));
+                buf.limit(k * 8);
                 readFully(ch, buf);
                 buf.flip();
                 crc.update(buf.duplicate());
-                while (buf.hasRemaining()) {
-                    hashes[n++] = buf.getLong();
-                }
+                buf.asLongBuffer().get(chunk, 0, k);
+                consumer.accept(chunk, k);
+                left -= k;
             }
             ByteBuffer tail = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, tail);
             tail.flip();
-            if (tail.getInt() != (int) crc.getValue()) {
-                return null;
-            }
-            return new Keys(expectedSeq, hashes);
+            return tail.getInt() == (int) crc.getValue();
         } catch (NoSuchFileException e) {
-            return null;
+            return false;
         }
     }
 

@@ -322,11 +322,9 @@ public final class TieredStore implements UsageStore {
             for (SealedPart p : detail) {
                 java.nio.file.Path file = KeysFile.of(v.part(p.path()).file());
                 done.add(pool.submit(() -> {
-                    KeysFile.Keys keys = KeysFile.read(file, p.seq(), p.rows());
-                    if (keys == null) {
+                    // In chunks: a compacted week of a large store holds hundreds of millions of keys.
+                    if (!KeysFile.stream(file, p.seq(), p.rows(), (keys, n) -> dedup.putAll(keys, n, p.seq()))) {
                         missing.add(p);
-                    } else {
-                        dedup.putAll(keys.hashes(), keys.hashes().length, p.seq());
                     }
                     return null;
                 }));
