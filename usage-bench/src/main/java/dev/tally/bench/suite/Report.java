@@ -1,5 +1,7 @@
 package dev.tally.bench.suite;
 
+import dev.tally.store.engine.Engine;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

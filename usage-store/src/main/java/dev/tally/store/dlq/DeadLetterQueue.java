@@ -9,7 +9,7 @@ import dev.tally.store.Rejection;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import dev.tally.store.internal.SegmentFiles;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.StoreException;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

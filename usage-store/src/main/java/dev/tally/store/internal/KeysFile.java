@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

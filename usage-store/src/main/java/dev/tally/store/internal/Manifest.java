@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,5 +1,9 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+import dev.tally.store.engine.Engine;
+import dev.tally.store.engine.TimeUtil;
+
 import dev.tally.store.StoreException;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
  */
 public final class SegmentFiles {
     /** A file being written; deleted by recovery pass 1 if a crash left it. */
-    public static final String TMP_SUFFIX = ".tmp";
+    public static final String TMP_SUFFIX = dev.tally.store.io.FileSync.TMP_SUFFIX;
     /** A file being deleted; recovery pass 2 finishes the deletion. */
     public static final String DELETED_SUFFIX = ".deleted";
     /** A DuckDB segment file (active or pending). */

@@ -1,5 +1,9 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+import dev.tally.store.engine.Engine;
+import dev.tally.store.engine.TimeUtil;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;

@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.engine.Engine;
+
 /**
  * The table and Parquet layouts, named once. Changing a layout means bumping
  * {@link Manifest#SCHEMA_VERSION}.

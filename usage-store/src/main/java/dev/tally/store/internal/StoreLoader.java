@@ -1,5 +1,8 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+import dev.tally.store.engine.Engine;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,10 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+import dev.tally.store.io.ProcessLocks;
+import dev.tally.store.engine.Engine;
+import dev.tally.store.engine.TimeUtil;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;

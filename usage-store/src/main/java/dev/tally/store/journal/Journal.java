@@ -5,7 +5,7 @@ import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.ValidEvent;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;

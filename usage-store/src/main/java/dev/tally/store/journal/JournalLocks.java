@@ -1,6 +1,6 @@
 package dev.tally.store.journal;
 
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

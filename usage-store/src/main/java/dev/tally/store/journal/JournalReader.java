@@ -2,7 +2,7 @@ package dev.tally.store.journal;
 
 import dev.tally.store.RejectReason;
 import dev.tally.store.StoreException;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;

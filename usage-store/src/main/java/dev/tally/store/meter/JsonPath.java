@@ -2,7 +2,7 @@ package dev.tally.store.meter;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tally.store.internal.Engine;
+import dev.tally.store.engine.Engine;
 import java.util.ArrayList;
 import java.util.List;
 

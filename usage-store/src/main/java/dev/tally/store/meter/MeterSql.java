@@ -1,8 +1,8 @@
 package dev.tally.store.meter;
 
-import dev.tally.store.internal.Engine;
+import dev.tally.store.engine.Engine;
 import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.TimeUtil;
+import dev.tally.store.engine.TimeUtil;
 import java.util.List;
 
 /**

@@ -1,6 +1,6 @@
 package dev.tally.store.meter;
 
-import dev.tally.store.internal.TimeUtil;
+import dev.tally.store.engine.TimeUtil;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;

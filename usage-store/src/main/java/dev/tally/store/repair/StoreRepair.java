@@ -1,13 +1,13 @@
 package dev.tally.store.repair;
 
 import dev.tally.store.StoreException;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import dev.tally.store.internal.Manifest;
 import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.ProcessLocks;
+import dev.tally.store.io.ProcessLocks;
 import dev.tally.store.internal.SealedPart;
 import dev.tally.store.internal.SegmentFiles;
-import dev.tally.store.internal.TimeUtil;
+import dev.tally.store.engine.TimeUtil;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;

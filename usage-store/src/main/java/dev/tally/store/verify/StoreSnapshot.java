@@ -3,7 +3,7 @@ package dev.tally.store.verify;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileSync;
 import dev.tally.store.internal.Manifest;
 import dev.tally.store.internal.SealedPart;
 import dev.tally.store.internal.SegmentFiles;

@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.io.FileSync;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 

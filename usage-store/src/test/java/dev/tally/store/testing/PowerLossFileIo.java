@@ -1,7 +1,7 @@
 package dev.tally.store.testing;
 
-import dev.tally.store.internal.FileIo;
-import dev.tally.store.internal.FileSync;
+import dev.tally.store.io.FileIo;
+import dev.tally.store.io.FileSync;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;

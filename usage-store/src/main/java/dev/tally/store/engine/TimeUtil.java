@@ -1,4 +1,4 @@
-package dev.tally.store.internal;
+package dev.tally.store.engine;
 
 import java.time.Instant;
 

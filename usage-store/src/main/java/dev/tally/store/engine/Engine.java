@@ -1,4 +1,4 @@
-package dev.tally.store.internal;
+package dev.tally.store.engine;
 
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -92,7 +92,7 @@ public final class Engine implements AutoCloseable {
         return literal(p.toAbsolutePath().toString());
     }
 
-    static void closeQuietly(Connection c) {
+    public static void closeQuietly(Connection c) {
         try {
             c.close();
         } catch (SQLException ignored) {

@@ -1,4 +1,4 @@
-package dev.tally.store.internal;
+package dev.tally.store.io;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,6 +19,9 @@ import java.nio.file.StandardOpenOption;
  * <p>Thread-safe: the only state is the current {@link FileIo}, a volatile reference.
  */
 public final class FileSync {
+    /** Suffix of a file being written before its atomic rename; the same name the store's recovery deletes. */
+    public static final String TMP_SUFFIX = ".tmp";
+
     /** Swapped only by tests (power-loss simulation); see {@link #useFileIo}. */
     private static volatile FileIo io = FileIo.REAL;
 
@@ -66,7 +69,7 @@ public final class FileSync {
      * fsync the directory.
      */
     public static void writeAtomically(Path target, byte[] content) throws IOException {
-        Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
+        Path tmp = target.resolveSibling(target.getFileName() + TMP_SUFFIX);
         try (FileChannel ch = io.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer buf = ByteBuffer.wrap(content);

@@ -1,4 +1,4 @@
-package dev.tally.store.internal;
+package dev.tally.store.io;
 
 import java.nio.file.Path;
 import java.util.Set;

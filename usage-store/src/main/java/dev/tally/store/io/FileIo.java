@@ -1,4 +1,4 @@
-package dev.tally.store.internal;
+package dev.tally.store.io;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
