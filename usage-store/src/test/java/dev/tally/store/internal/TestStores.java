@@ -20,6 +20,11 @@ public final class TestStores {
         return TieredStore.open(config(dir, clock, 64L << 20), Runnable::run, TieredStore.DEFAULT_HOOKS);
     }
 
+    /** A store whose active segment rolls over at {@code maxSegmentBytes}; sealing runs inline. */
+    public static TieredStore open(Path dir, Clock clock, long maxSegmentBytes) {
+        return TieredStore.open(config(dir, clock, maxSegmentBytes), Runnable::run, TieredStore.DEFAULT_HOOKS);
+    }
+
     /** A store whose appends call {@code seam} between writing and committing. */
     public static TieredStore open(Path dir, Clock clock, AppendSeam seam) {
         return TieredStore.open(config(dir, clock, 64L << 20), Runnable::run, TieredStore.DEFAULT_HOOKS.withSeam(seam));
