@@ -24,7 +24,9 @@ public final class ReliabilityTable {
             "lost", "doubled", "dead_letters", "duration_s", "commit", "finished");
 
     public static void main(String[] args) throws IOException {
-        Path root = Path.of(args.length > 0 ? args[0] : ".");
+        // --print writes the table to standard output instead of into the document (what CI does).
+        boolean print = List.of(args).contains("--print");
+        Path root = Path.of(List.of(args).stream().filter(a -> !a.equals("--print")).findFirst().orElse("."));
         Path doc = root.resolve("docs/reliability.md");
         List<Map<String, String>> rows = new ArrayList<>();
         for (String module : List.of("usage-store", "usage-worker")) {
@@ -62,6 +64,10 @@ public final class ReliabilityTable {
             t.append("| ").append(String.join(" | ", cells)).append(" |\n");
         }
         t.append("\n").append(END);
+        if (print) {
+            System.out.println(t);
+            return;
+        }
         String text = Files.readString(doc, StandardCharsets.UTF_8);
         int b = text.indexOf(BEGIN);
         int e = text.indexOf(END);

@@ -40,6 +40,13 @@ class ImportKillLoopTest {
         killLoop(8, 42L, "short");
     }
 
+    /** The mid-size kill loop that CI runs after the default run: -Pmid. */
+    @Test
+    @Tag("mid")
+    void importer_killedThirtyTimes_storesEveryRecordExactlyOnce() throws Exception {
+        killLoop(30, Long.getLong("tally.seed", 30L), "mid");
+    }
+
     /** The long kill loop: run with -Plong. */
     @Test
     @Tag("long")

@@ -46,6 +46,13 @@ class StoreRaceTest {
         race(12, 42L, "short");
     }
 
+    /** The mid-size run that CI runs after the default run: -Pmid. */
+    @Test
+    @Tag("mid")
+    void concurrentOperations_midRun_keepEveryEventExactlyOnce() throws Exception {
+        race(50, Long.getLong("tally.seed", 50L), "mid");
+    }
+
     /** The long run: -Plong. */
     @Test
     @Tag("long")

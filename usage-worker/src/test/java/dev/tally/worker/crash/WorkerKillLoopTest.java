@@ -74,6 +74,13 @@ class WorkerKillLoopTest {
         killLoop(Integer.getInteger("tally.kills", 20), Long.getLong("tally.seed", 20261122L), "short");
     }
 
+    /** The mid-size loop that CI runs after the default run: -Pmid. */
+    @Test
+    @Tag("mid")
+    void run_killedHundredTimes_everyAckedEventStoredExactlyOnce() throws Exception {
+        killLoop(Integer.getInteger("tally.mid-kills", 100), Long.getLong("tally.seed", 100L), "mid");
+    }
+
     /** The long loop: run with -Plong. */
     @Test
     @Tag("long")
