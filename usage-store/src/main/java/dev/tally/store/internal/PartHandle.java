@@ -69,6 +69,18 @@ public final class PartHandle extends RefCounted {
         }
     }
 
+    /** {@code read_parquet([...]<options>)} over the handles' files. */
+    static String parquetSource(java.util.List<PartHandle> handles, String options) {
+        StringBuilder sb = new StringBuilder("read_parquet([");
+        for (int i = 0; i < handles.size(); i++) {
+            if (i > 0) {
+                sb.append(", ");
+            }
+            sb.append(dev.tally.store.engine.Engine.literal(handles.get(i).file()));
+        }
+        return sb.append(']').append(options).append(')').toString();
+    }
+
     @Override
     public String toString() {
         return part.path();

@@ -12,7 +12,7 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /**
- * What retention removes, as predicates with reasons. It only decides; {@link TieredStore}
+ * What retention removes, as predicates with reasons. It only decides; {@link StoreMaintenance}
  * carries the decisions out and logs each deletion with the reason given here.
  *
  * <p>Thread-safe: immutable.

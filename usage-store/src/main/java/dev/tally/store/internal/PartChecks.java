@@ -1,0 +1,79 @@
+package dev.tally.store.internal;
+
+import dev.tally.store.EngineErrors;
+import dev.tally.store.StoreConfig;
+import dev.tally.store.StoreException;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Content checks of published parts: on a failed read, and on demand over the whole archive
+ * ({@code usage-worker repair check}). A damaged part (size or CRC32C differs from its manifest
+ * entry) is handed to {@link StoreMaintenance#quarantine}, which owns the manifest; a report-only
+ * store only reports it.
+ *
+ * <p>Thread-safe: holds no state of its own; it takes the maintenance lock only through
+ * {@code quarantine}.
+ */
+final class PartChecks {
+    private static final Logger log = LoggerFactory.getLogger(PartChecks.class);
+
+    private final StoreConfig config;
+    private final SegmentFiles files;
+    private final TierState tiers;
+    private final StoreMaintenance maintenance;
+
+    PartChecks(StoreContext ctx, TierState tiers, StoreMaintenance maintenance) {
+        this.config = ctx.config();
+        this.files = ctx.files();
+        this.tiers = tiers;
+        this.maintenance = maintenance;
+    }
+
+    /**
+     * Turns a failed read into an error that says what happened; see
+     * {@link TieredStore#readFailure}. A damaged part among those read is quarantined first.
+     */
+    StoreException readFailure(List<PartHandle> partsRead, SQLException cause) {
+        List<String> damaged = new ArrayList<>();
+        for (PartHandle h : partsRead) {
+            String problem = Quarantine.contentProblem(files, h.part());
+            if (problem != null) {
+                log.error("damaged archive part {} ({} rows {}..{}): {}", h.part().path(), h.part().rows(),
+                        h.part().minTime(), h.part().maxTime(), problem);
+                // Only what a tenant may see: the part's relative path and time span, not its rows.
+                damaged.add(h.part().path() + " (events " + h.part().minTime() + ".." + h.part().maxTime() + ")");
+                if (!config.readOnly()) {
+                    maintenance.quarantine(h.part(), problem);
+                }
+            }
+        }
+        // The engine's text can quote another tenant's value from a shared part: log it, never return it.
+        EngineErrors.Redacted r = EngineErrors.redact("query", cause);
+        if (damaged.isEmpty()) {
+            return new StoreException(r.message(), cause);
+        }
+        return new StoreException("query not answered: damaged archive part(s) " + String.join(", ", damaged)
+                + (config.readOnly() ? "" : " quarantined to quarantine/; later queries answer without them, "
+                        + "restore the file from a backup to get the rows back (see docs/reliability.md)")
+                + "; incident " + r.incident(), cause);
+    }
+
+    /** Checks every published part's size and CRC32C; see {@link TieredStore#verifyParts}. */
+    List<String> verifyParts() {
+        List<String> problems = new ArrayList<>();
+        for (SealedPart p : tiers.manifest().parts()) {
+            String problem = Quarantine.contentProblem(files, p);
+            if (problem != null) {
+                problems.add(p.path() + ": " + problem);
+                if (!config.readOnly()) {
+                    maintenance.quarantine(p, problem);
+                }
+            }
+        }
+        return problems;
+    }
+}
