@@ -5,8 +5,6 @@ import dev.tally.store.io.ProcessLocks;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.engine.TimeUtil;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.EngineErrors;
@@ -24,14 +22,16 @@ import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.meter.StoreTotals;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.PartInfo;
+import dev.tally.store.read.StoreReader;
 import java.io.IOException;
-import java.math.BigDecimal;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -52,7 +52,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.regex.Pattern;
 import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,9 +74,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe.
  */
-public final class TieredStore implements UsageStore {
+public final class TieredStore implements UsageStore, StoreReader {
     private static final Logger log = LoggerFactory.getLogger(TieredStore.class);
-    private static final Pattern VALUE_PATH = Pattern.compile("\\$(\\.[A-Za-z_][A-Za-z0-9_]*|\\[\"[^\"\\\\]+\"\\])+");
 
     /** Test hooks; production uses {@link #DEFAULT_HOOKS}. */
     record Hooks(AppendSeam seam, Lock writeGate, CrashPoint crash) {
@@ -104,7 +102,8 @@ public final class TieredStore implements UsageStore {
     private final Sealer sealer;
     private final Compactor compactor;
     private final DedupIndex dedup;
-    private final Cache<PartQueryKey, Totals> partCache;
+    /** {@link #total} as a meter query; made on first use (it registers a part-deleted listener). */
+    private volatile StoreTotals totals;
     private final AppendSeam seam;
     private final CrashPoint crash;
     private final Lock writeGate;
@@ -121,7 +120,7 @@ public final class TieredStore implements UsageStore {
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
     /** Told of each part retention or compaction deleted, after its last reader let go; see {@link #onPartDeleted}. */
-    private final List<java.util.function.Consumer<SealedPart>> partDeletedListeners =
+    private final List<java.util.function.Consumer<? super PartInfo>> partDeletedListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
 
     // Guarded by writeGate.
@@ -149,7 +148,6 @@ public final class TieredStore implements UsageStore {
         this.sealer = new Sealer(engine, files, crash);
         this.compactor = new Compactor(engine, files, crash);
         this.dedup = new DedupIndex(1 << 16);
-        this.partCache = Caffeine.newBuilder().maximumSize(config.segmentCacheEntries()).build();
         this.seam = hooks.seam();
         this.writeGate = hooks.writeGate() != null ? hooks.writeGate() : new ReentrantLock(true);
         if (sealExecutor != null) {
@@ -839,7 +837,6 @@ public final class TieredStore implements UsageStore {
         String path = h.part().path();
         draining.add(h.file());
         h.retire(reason, () -> {
-            partCache.asMap().keySet().removeIf(k -> k.path().equals(path));
             draining.remove(h.file());
             notifyPartDeleted(h.part());
         });
@@ -953,7 +950,8 @@ public final class TieredStore implements UsageStore {
      * unregisters the listener. The listener runs on the thread that released the part and must
      * not block; an exception it throws is logged and ignored.
      */
-    public AutoCloseable onPartDeleted(java.util.function.Consumer<SealedPart> listener) {
+    @Override
+    public AutoCloseable onPartDeleted(java.util.function.Consumer<? super PartInfo> listener) {
         java.util.Objects.requireNonNull(listener, "listener");
         partDeletedListeners.add(listener);
         return () -> partDeletedListeners.remove(listener);
@@ -972,6 +970,7 @@ public final class TieredStore implements UsageStore {
     // ---------------------------------------------------------------- reads
 
     /** Pins the current view; the caller must {@link TierView#release()} it. */
+    @Override
     public TierView acquireView() {
         for (;;) {
             TierView v = view;
@@ -997,63 +996,17 @@ public final class TieredStore implements UsageStore {
     @Override
     public Totals total(String tenant, String type, String subject, String valuePath, Instant fromInclusive,
             Instant toExclusive) {
-        Instant from = fromInclusive;
-        Instant to = toExclusive;
-        if (tenant == null || type == null || subject == null || from == null || to == null) {
-            throw new IllegalArgumentException("tenant, type, subject, from and to are required");
-        }
-        if (valuePath == null || !VALUE_PATH.matcher(valuePath).matches()) {
-            throw new IllegalArgumentException("valuePath = " + valuePath + " is not a JSON path like $.input_tokens "
-                    + "or $.usage.input_tokens");
-        }
-        if (!from.isBefore(to)) {
-            throw new IllegalArgumentException("from = " + from + " must be before to = " + to);
-        }
-        from = TimeUtil.clamp(from);
-        to = TimeUtil.clamp(to);
-        TierView v = acquireView();
-        DuckDBConnection c = null;
-        try {
-            c = engine.borrow();
-            Totals sum = Totals.ZERO;
-            List<PartHandle> misses = new ArrayList<>();
-            Map<PartHandle, PartQueryKey> keys = new HashMap<>();
-            for (PartHandle p : v.parts(PartKind.DETAIL, from, to)) {
-                boolean whole = p.part().within(from, to);
-                PartQueryKey key = new PartQueryKey(p.part().path(), p.part().crc32c(), tenant, type, subject,
-                        valuePath, whole ? null : from, whole ? null : to);
-                Totals cached = partCache.getIfPresent(key);
-                if (cached != null) {
-                    sum = sum.plus(cached);
-                } else {
-                    misses.add(p);
-                    keys.put(p, key);
+        StoreTotals t = totals;
+        if (t == null) {
+            synchronized (partDeletedListeners) {
+                t = totals;
+                if (t == null) {
+                    t = new StoreTotals(this, config.segmentCacheEntries());
+                    totals = t;
                 }
             }
-            if (!misses.isEmpty()) {
-                Map<String, Totals> perFile = totalsByFile(c, parquetSource(misses, ", filename = true"),
-                        tenant, type, subject, valuePath, from, to);
-                for (PartHandle p : misses) {
-                    Totals t = perFile.getOrDefault(p.file().toString(), Totals.ZERO);
-                    partCache.put(keys.get(p), t);
-                    sum = sum.plus(t);
-                }
-            }
-            for (SegmentHandle h : v.segments()) {
-                if (h.overlaps(from, to)) {
-                    sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + h.eventsTable() + ")", tenant,
-                            type, subject, valuePath, from, to).getOrDefault("", Totals.ZERO));
-                }
-            }
-            return sum;
-        } catch (SQLException e) {
-            throw readFailure(v.parts(PartKind.DETAIL, from, to), e);
-        } finally {
-            if (c != null) {
-                engine.giveBack(c);
-            }
-            v.release();
         }
+        return t.total(tenant, type, subject, valuePath, fromInclusive, toExclusive);
     }
 
     /**
@@ -1062,17 +1015,21 @@ public final class TieredStore implements UsageStore {
      * queries answer from the rest, and the error names it: this query is not answered, because
      * its result would silently miss the quarantined rows.
      */
-    public StoreException readFailure(List<PartHandle> partsRead, SQLException cause) {
+    @Override
+    public StoreException readFailure(List<? extends PartFile> partsRead, SQLException cause) {
         List<String> damaged = new ArrayList<>();
-        for (PartHandle h : partsRead) {
-            String problem = Quarantine.contentProblem(files, h.part());
+        for (PartFile h : partsRead) {
+            if (!(h instanceof PartHandle)) {
+                continue; // not one of this store's parts
+            }
+            String problem = Quarantine.contentProblem(files, ((PartHandle) h).part());
             if (problem != null) {
                 log.error("damaged archive part {} ({} rows {}..{}): {}", h.part().path(), h.part().rows(),
                         h.part().minTime(), h.part().maxTime(), problem);
                 // Only what a tenant may see: the part's relative path and time span, not its rows.
                 damaged.add(h.part().path() + " (events " + h.part().minTime() + ".." + h.part().maxTime() + ")");
                 if (!config.readOnly()) {
-                    quarantine(h.part(), problem);
+                    quarantine(((PartHandle) h).part(), problem);
                 }
             }
         }
@@ -1093,6 +1050,7 @@ public final class TieredStore implements UsageStore {
      *
      * @return the damaged parts found, with what was wrong
      */
+    @Override
     public List<String> verifyParts() {
         List<String> problems = new ArrayList<>();
         for (SealedPart p : manifest.parts()) {
@@ -1122,7 +1080,6 @@ public final class TieredStore implements UsageStore {
                 h = parts.remove(part.path());
                 publishLocked();
             }
-            partCache.asMap().keySet().removeIf(k -> k.path().equals(part.path()));
             if (h != null) {
                 h.close();
             }
@@ -1132,66 +1089,6 @@ public final class TieredStore implements UsageStore {
         } finally {
             maintenanceLock.unlock();
         }
-    }
-
-    private static Map<String, Totals> totalsByFile(DuckDBConnection c, String source, String tenant, String type,
-            String subject, String valuePath, Instant from, Instant to) throws SQLException {
-        String sql = "SELECT filename, count(*), count(v), coalesce(sum(v), 0) FROM (SELECT filename, "
-                + exactNumber("data", valuePath) + " AS v FROM " + source
-                + " WHERE tenant = ? AND type = ? AND subject = ? AND time >= make_timestamp(?) "
-                + "AND time < make_timestamp(?)) GROUP BY filename";
-        Map<String, Totals> out = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, tenant);
-            ps.setString(2, type);
-            ps.setString(3, subject);
-            ps.setLong(4, TimeUtil.toMicros(from));
-            ps.setLong(5, TimeUtil.toMicros(to));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.put(rs.getString(1), new Totals(rs.getLong(2), rs.getLong(3), rs.getObject(4, BigDecimal.class)));
-                }
-            }
-        }
-        return out;
-    }
-
-    /**
-     * SQL for the JSON number at {@code valuePath} in {@code column} as an exact DECIMAL(38,9), NULL
-     * when absent or not a JSON number. {@code json_transform} converts the number's text exactly;
-     * {@code json_extract} would pass it through a double and lose digits past about 16
-     * significant ones. The path was checked against {@link #VALUE_PATH}.
-     */
-    static String exactNumber(String column, String valuePath) {
-        List<String> keys = new ArrayList<>();
-        java.util.regex.Matcher m = Pattern.compile("\\.([A-Za-z_][A-Za-z0-9_]*)|\\[\"([^\"\\\\]+)\"\\]")
-                .matcher(valuePath.substring(1));
-        while (m.find()) {
-            keys.add(m.group(1) != null ? m.group(1) : m.group(2));
-        }
-        com.fasterxml.jackson.databind.node.ObjectNode spec =
-                com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-        com.fasterxml.jackson.databind.node.ObjectNode at = spec;
-        StringBuilder pointer = new StringBuilder();
-        StringBuilder access = new StringBuilder();
-        for (int i = 0; i < keys.size(); i++) {
-            String k = keys.get(i);
-            if (i < keys.size() - 1) {
-                at = at.putObject(k);
-            } else {
-                at.put(k, "DECIMAL(38,9)");
-            }
-            pointer.append('/').append(k.replace("~", "~0").replace("/", "~1"));
-            access.append('[').append(Engine.literal(k)).append(']');
-        }
-        return "CASE WHEN json_type(" + column + ", " + Engine.literal(pointer.toString())
-                + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN json_transform(" + column + ", "
-                + Engine.literal(spec.toString()) + ")" + access + " END";
-    }
-
-    /** Cache key of one part's totals; the CRC makes a replaced file a different key. */
-    record PartQueryKey(String path, long crc32c, String tenant, String type, String subject, String valuePath,
-            Instant from, Instant to) {
     }
 
     @Override
@@ -1273,6 +1170,7 @@ public final class TieredStore implements UsageStore {
     }
 
     /** The shared DuckDB engine, for the query layer. */
+    @Override
     public Engine engine() {
         return engine;
     }
@@ -1282,6 +1180,11 @@ public final class TieredStore implements UsageStore {
     }
 
     public StoreMetrics metrics() {
+        return metrics;
+    }
+
+    @Override
+    public StoreMetrics stats() {
         return metrics;
     }
 

@@ -14,12 +14,11 @@ import dev.tally.store.ingest.PrefixFingerprint;
 import dev.tally.store.ingest.QuarantineEntry;
 import dev.tally.store.ingest.SpoolDirectory;
 import dev.tally.store.ingest.SpoolScanner;
-import dev.tally.store.engine.Engine;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.SegmentHandle;
-import dev.tally.store.internal.TierView;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.QuarantinedPart;
+import dev.tally.store.read.ReadView;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.TierSql;
 import dev.tally.store.engine.TimeUtil;
 import dev.tally.store.journal.JournalFiles;
 import dev.tally.store.journal.JournalReadResult;
@@ -310,7 +309,7 @@ public final class Verifier {
         private final DeadLetterIndex dlq;
         private final Instant startedAt;
         private StoreSnapshot snap;
-        private TieredStore store;
+        private StoreReader store;
         private Map<String, ImportPosition> positions;
         private final List<Source> sources = new ArrayList<>();
         private long positionsWithoutFile;
@@ -328,7 +327,7 @@ public final class Verifier {
             countPositionsWithoutFile();
             phase("snapshot", t0);
             hooks.afterSnapshot();
-            try (TierView view = store.acquireView(); DuckDBConnection c = store.engine().newConnection()) {
+            try (ReadView view = store.acquireView(); DuckDBConnection c = store.engine().newConnection()) {
                 try (Statement s = c.createStatement()) {
                     s.execute("CREATE TABLE " + SRC + " (ord BIGINT, file_idx INTEGER, start_off BIGINT, "
                             + "end_off BIGINT, zone TINYINT, damaged BOOLEAN, dlq BOOLEAN, tenant VARCHAR, id VARCHAR, type VARCHAR, "
@@ -725,7 +724,7 @@ public final class Verifier {
         /** Joins the source lines with the snapshot's tiers and builds the report. */
         private final class Classifier {
             private final DuckDBConnection c;
-            private final TierView view;
+            private final ReadView view;
             private final String storeSql;
             private final boolean complete;
             private final EnumMap<VerifyClass, Long> counts = new EnumMap<>(VerifyClass.class);
@@ -734,7 +733,7 @@ public final class Verifier {
             private long omitted;
             private final TreeMap<String, Tally.Builder[]> totals = new TreeMap<>();
 
-            Classifier(DuckDBConnection c, TierView view, String storeSql) {
+            Classifier(DuckDBConnection c, ReadView view, String storeSql) {
                 this.c = c;
                 this.view = view;
                 this.storeSql = storeSql;
@@ -805,12 +804,12 @@ public final class Verifier {
              * hour.
              */
             private void prepareExpired(long cutoffMicros) throws SQLException {
-                List<PartHandle> rollups = existing(view.parts(PartKind.ROLLUP, Instant.MIN, Instant.MAX));
+                List<PartFile> rollups = existing(view.rollupParts(Instant.MIN, Instant.MAX));
                 String roll = rollups.isEmpty()
                         ? "SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS type, NULL::VARCHAR AS subject, "
                                 + "NULL::BIGINT AS hour_us, 0::HUGEINT AS n WHERE false"
                         : "SELECT tenant, type, subject, epoch_us(hour) AS hour_us, sum(value_count) AS n FROM "
-                                + parquet(rollups) + " WHERE property IS NULL GROUP BY ALL";
+                                + TierSql.parquet(rollups, false) + " WHERE property IS NULL GROUP BY ALL";
                 String sql = "CREATE TABLE " + EXPIRED + " AS WITH st AS (" + storeSql + "), "
                         + "cand AS (SELECT s.tenant, s.type, s.subject, (s.time_us // " + HOUR_MICROS + ") * "
                         + HOUR_MICROS + " AS hour_us, count(*) AS n FROM " + SRC + " s WHERE s.zone = " + Zone.CONSUMED
@@ -932,8 +931,8 @@ public final class Verifier {
                     return "";
                 }
                 Instant t = TimeUtil.fromMicros(timeUs);
-                for (dev.tally.store.internal.Manifest.Quarantined q : view.manifest().quarantined()) {
-                    if (q.part().kind() == PartKind.DETAIL && !t.isBefore(q.part().minTime())
+                for (QuarantinedPart q : view.quarantined()) {
+                    if (!q.part().rollup() && !t.isBefore(q.part().minTime())
                             && !t.isAfter(q.part().maxTime())) {
                         return "; its time falls in the quarantined part " + q.part().path() + " (" + q.reason() + ")";
                     }
@@ -994,45 +993,22 @@ public final class Verifier {
         }
     }
 
-    /** Every tier of the snapshot as one relation of stored events. */
-    private static String storeSql(TierView view) {
-        String cols = "tenant, id, type, subject, source, epoch_us(time) AS t, data";
-        List<String> parts = new ArrayList<>();
-        for (SegmentHandle h : view.segments()) {
-            parts.add("SELECT " + cols + " FROM " + h.eventsTable());
-        }
-        List<PartHandle> detail = existing(view.parts(PartKind.DETAIL, Instant.MIN, Instant.MAX));
-        if (!detail.isEmpty()) {
-            parts.add("SELECT " + cols + " FROM " + parquet(detail));
-        }
-        if (parts.isEmpty()) {
-            return "SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::VARCHAR AS type, NULL::VARCHAR AS subject, "
-                    + "NULL::VARCHAR AS source, NULL::BIGINT AS t, NULL::VARCHAR AS data WHERE false";
-        }
-        return String.join(" UNION ALL ", parts);
+    /** Every tier of the snapshot as one relation of stored events ({@link TierSql}, with the time as {@code t} in µs). */
+    private static String storeSql(ReadView view) {
+        return TierSql.events(existing(view.detailParts(Instant.MIN, Instant.MAX)), view.segments(),
+                "tenant, id, type, subject, source, epoch_us(time) AS t, data", null, null, null);
     }
 
     /** Parts whose file is in the snapshot (a part the manifest names but the disk lacks is left out). */
-    private static List<PartHandle> existing(List<PartHandle> parts) {
-        List<PartHandle> out = new ArrayList<>();
-        for (PartHandle p : parts) {
+    private static List<PartFile> existing(List<? extends PartFile> parts) {
+        List<PartFile> out = new ArrayList<>();
+        for (PartFile p : parts) {
             // The link itself: a pinned part whose target went away must fail the query, not vanish.
             if (p != null && Files.exists(p.file(), LinkOption.NOFOLLOW_LINKS)) {
                 out.add(p);
             }
         }
         return out;
-    }
-
-    private static String parquet(List<PartHandle> parts) {
-        StringBuilder sb = new StringBuilder("read_parquet([");
-        for (int i = 0; i < parts.size(); i++) {
-            if (i > 0) {
-                sb.append(", ");
-            }
-            sb.append(Engine.literal(parts.get(i).file()));
-        }
-        return sb.append("])").toString();
     }
 
     private static void appendNullable(DuckDBAppender ap, String s) throws SQLException {
