@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.mutation.Mutation;
+import dev.tally.store.dedup.DedupIndex;
 import dev.tally.store.io.FileSync;
 import dev.tally.store.io.ProcessLocks;
 import dev.tally.store.engine.Engine;
@@ -1001,7 +1003,8 @@ public final class TieredStore implements UsageStore, StoreReader {
             synchronized (partDeletedListeners) {
                 t = totals;
                 if (t == null) {
-                    t = new StoreTotals(this, config.segmentCacheEntries());
+                    // A part's cached total weighs at most 2 (one row and the entry): the knob still counts entries.
+                    t = new StoreTotals(this, Math.min(Long.MAX_VALUE / 2, config.segmentCacheEntries()) * 2);
                     totals = t;
                 }
             }

@@ -5,6 +5,7 @@ import dev.tally.store.EventRejectedException;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
@@ -17,6 +18,7 @@ import dev.tally.store.ingest.SpoolScanner;
 import dev.tally.store.read.PartFile;
 import dev.tally.store.read.QuarantinedPart;
 import dev.tally.store.read.ReadView;
+import dev.tally.store.read.Snapshot;
 import dev.tally.store.read.StoreReader;
 import dev.tally.store.read.TierSql;
 import dev.tally.store.engine.TimeUtil;
@@ -68,7 +70,7 @@ import org.slf4j.LoggerFactory;
  * <h2>How one run goes</h2>
  * <ol>
  *   <li>Read the dead-letter queue (and its dead file).</li>
- *   <li>Take the store snapshot ({@link StoreSnapshot}): manifest, sealed parts pinned, segments
+ *   <li>Take the store snapshot ({@link Snapshot}): manifest, sealed parts pinned, segments
  *       copied consistently, opened as a report-only store of its own. Its import positions say,
  *       per source, up to which byte (the <em>consumed boundary</em>) everything is imported or
  *       dead-lettered, and the fingerprint of exactly that prefix.</li>
@@ -287,8 +289,9 @@ public final class Verifier {
         DeadLetterIndex dlq = new DeadLetterIndex();
         dlq.addQueue(dataDir);
         Run run = new Run(dlq, startedAt);
-        try (StoreSnapshot snap = StoreSnapshot.take(dataDir, tempDir, detailRetention, rollupRetention, clock,
-                snapshotAttempts, hooks::afterSegmentCopy, () -> {
+        try (Snapshot snap = UsageStore.builder(dataDir).detailRetention(detailRetention)
+                .rollupRetention(rollupRetention).clock(clock).snapshot(tempDir, snapshotAttempts,
+                        hooks::afterSegmentCopy, () -> {
                     dlq.addQueue(dataDir);
                     run.listSources();
                 })) {
@@ -308,7 +311,7 @@ public final class Verifier {
     private final class Run {
         private final DeadLetterIndex dlq;
         private final Instant startedAt;
-        private StoreSnapshot snap;
+        private Snapshot snap;
         private StoreReader store;
         private Map<String, ImportPosition> positions;
         private final List<Source> sources = new ArrayList<>();
@@ -320,7 +323,7 @@ public final class Verifier {
             this.startedAt = startedAt;
         }
 
-        VerifyReport execute(StoreSnapshot snapshot, long t0) throws IOException, SQLException {
+        VerifyReport execute(Snapshot snapshot, long t0) throws IOException, SQLException {
             this.snap = snapshot;
             this.store = snapshot.store();
             this.positions = snapshot.positions();
