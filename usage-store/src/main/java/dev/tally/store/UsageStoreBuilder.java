@@ -123,7 +123,7 @@ public final class UsageStoreBuilder {
         return this;
     }
 
-    /** How many per-segment read results to keep in memory. */
+    /** How many per-part results of {@link UsageStore#total} to keep in memory. */
     public UsageStoreBuilder segmentCacheEntries(long entries) {
         if (entries < 0) {
             throw new IllegalArgumentException("segmentCacheEntries = " + entries + " must not be negative");
