@@ -836,7 +836,6 @@ public final class TieredStore implements UsageStore, StoreReader {
         if (h == null) {
             return;
         }
-        String path = h.part().path();
         draining.add(h.file());
         h.retire(reason, () -> {
             draining.remove(h.file());
