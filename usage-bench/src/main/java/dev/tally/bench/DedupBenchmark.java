@@ -1,6 +1,6 @@
 package dev.tally.bench;
 
-import dev.tally.store.internal.DedupIndex;
+import dev.tally.store.dedup.DedupIndex;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Locale;

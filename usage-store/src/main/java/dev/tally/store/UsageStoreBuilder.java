@@ -1,7 +1,9 @@
 package dev.tally.store;
 
+import dev.tally.store.internal.ReadOnlySnapshot;
+import dev.tally.store.internal.StoreSnapshot;
 import dev.tally.store.internal.TieredStore;
-import dev.tally.store.verify.ReadOnlySnapshot;
+import dev.tally.store.read.Snapshot;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -121,7 +123,7 @@ public final class UsageStoreBuilder {
         return this;
     }
 
-    /** How many per-segment read results to keep in memory. */
+    /** How many per-part results of {@link UsageStore#total} to keep in memory. */
     public UsageStoreBuilder segmentCacheEntries(long entries) {
         if (entries < 0) {
             throw new IllegalArgumentException("segmentCacheEntries = " + entries + " must not be negative");
@@ -175,6 +177,27 @@ public final class UsageStoreBuilder {
             }
             throw e;
         }
+    }
+
+    /**
+     * Takes a consistent, private copy of the store in the data directory (whose writer may run in
+     * another process) in a new folder under {@code tempParent}, and opens it report-only with
+     * this builder's retention and clock; what {@code verify} compares against. The other
+     * settings do not apply to a copy.
+     *
+     * @param attempts how often to start over when a seal or retention publishes meanwhile
+     * @param hook     test seam, {@link Snapshot.CopyHook#NONE} otherwise
+     * @param taken    runs as soon as the copy is consistent, before it is opened
+     * @throws StoreException when the data directory is not a store, its manifest is damaged, or
+     *                        {@code tempParent} cannot be written
+     */
+    public Snapshot snapshot(Path tempParent, int attempts, Snapshot.CopyHook hook, Snapshot.Taken taken) {
+        Objects.requireNonNull(tempParent, "tempParent");
+        if (attempts < 1) {
+            throw new IllegalArgumentException("attempts = " + attempts + " must be at least 1");
+        }
+        return StoreSnapshot.take(dataDir, tempParent, detailRetention, rollupRetention, clock, attempts,
+                Objects.requireNonNull(hook, "hook"), Objects.requireNonNull(taken, "taken"));
     }
 
     /** Whether DuckDB refused a segment file because another process holds its lock. */

@@ -10,7 +10,6 @@ import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.io.FileSync;
-import dev.tally.store.internal.SegmentFiles;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -137,7 +136,7 @@ public final class DeadLetterQueue {
             createDirectory(dlqDir);
             createDirectory(deadDir);
             for (Path f : List.of(queueFile, deadFile)) {
-                Path tmp = f.resolveSibling(f.getFileName() + SegmentFiles.TMP_SUFFIX);
+                Path tmp = f.resolveSibling(f.getFileName() + FileSync.TMP_SUFFIX);
                 if (FileSync.deleteDurably(tmp)) {
                     LOG.info("removed {} left by an interrupted rewrite", tmp);
                 }

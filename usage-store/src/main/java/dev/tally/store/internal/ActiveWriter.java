@@ -1,5 +1,6 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.mutation.Mutation;
 import dev.tally.store.io.FileSync;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.engine.TimeUtil;

@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.mutation.Mutation;
+
 /**
  * A test seam inside the append path, called while the append holds the write gate: once the
  * target segment is chosen, and after its rows are written, before they commit. Production uses

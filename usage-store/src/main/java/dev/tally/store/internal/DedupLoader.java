@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.ResultSet;

@@ -45,7 +45,7 @@ public record Manifest(long lastSeq, List<SealedPart> parts, List<Quarantined> q
      * @param reason what was wrong
      * @param at     when it was quarantined
      */
-    public record Quarantined(SealedPart part, String reason, Instant at) {
+    public record Quarantined(SealedPart part, String reason, Instant at) implements dev.tally.store.read.QuarantinedPart {
     }
     public static final int FORMAT_VERSION = 1;
     /** Version of the detail and rollup column layout written by this code. */

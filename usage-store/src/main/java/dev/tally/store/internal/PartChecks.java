@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.read.PartFile;
+
 import dev.tally.store.EngineErrors;
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
@@ -37,9 +39,12 @@ final class PartChecks {
      * Turns a failed read into an error that says what happened; see
      * {@link TieredStore#readFailure}. A damaged part among those read is quarantined first.
      */
-    StoreException readFailure(List<PartHandle> partsRead, SQLException cause) {
+    StoreException readFailure(List<? extends PartFile> partsRead, SQLException cause) {
         List<String> damaged = new ArrayList<>();
-        for (PartHandle h : partsRead) {
+        for (PartFile f : partsRead) {
+            if (!(f instanceof PartHandle h)) {
+                continue; // not one of this store's parts
+            }
             String problem = Quarantine.contentProblem(files, h.part());
             if (problem != null) {
                 log.error("damaged archive part {} ({} rows {}..{}): {}", h.part().path(), h.part().rows(),

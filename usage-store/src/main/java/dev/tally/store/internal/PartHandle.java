@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe.
  */
-public final class PartHandle extends RefCounted {
+public final class PartHandle extends RefCounted implements dev.tally.store.read.PartFile {
     private static final Logger log = LoggerFactory.getLogger(PartHandle.class);
 
     private final SealedPart part;

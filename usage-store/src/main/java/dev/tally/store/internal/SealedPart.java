@@ -27,7 +27,7 @@ import java.util.Objects;
  */
 public record SealedPart(
         long seq, PartKind kind, LocalDate day, String path, Instant minTime, Instant maxTime, long rows,
-        long bytes, long crc32c, Compaction compaction) {
+        long bytes, long crc32c, Compaction compaction) implements dev.tally.store.read.PartInfo {
     public SealedPart {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(day, "day");
@@ -57,6 +57,11 @@ public record SealedPart(
         public Compaction {
             lostDetailDays = List.copyOf(new java.util.TreeSet<>(lostDetailDays));
         }
+    }
+
+    @Override
+    public boolean rollup() {
+        return kind == PartKind.ROLLUP;
     }
 
     /** Whether this part was written by compaction (it may hold several segments and days). */

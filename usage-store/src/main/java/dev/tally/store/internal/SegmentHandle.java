@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * by anyone (volatile). The file is detached, and deleted if its rows are published elsewhere,
  * when the last reader releases it after {@link #retire}.
  */
-public final class SegmentHandle extends RefCounted {
+public final class SegmentHandle extends RefCounted implements dev.tally.store.read.SegmentSource {
     private static final Logger log = LoggerFactory.getLogger(SegmentHandle.class);
 
     /** What happens to the file once no reader holds it. */

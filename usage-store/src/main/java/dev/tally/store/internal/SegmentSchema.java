@@ -1,6 +1,6 @@
 package dev.tally.store.internal;
 
-import dev.tally.store.engine.Engine;
+import dev.tally.store.read.TierSql;
 
 /**
  * The table and Parquet layouts, named once. Changing a layout means bumping
@@ -38,58 +38,11 @@ public final class SegmentSchema {
     }
 
     /** Above this many distinct top-level keys in a segment, rollups extract key by key (slower). */
-    static final int MAX_ROLLUP_KEYS = 256;
+    static final int MAX_ROLLUP_KEYS = TierSql.MAX_ROLLUP_KEYS;
 
-    /**
-     * Hourly rollups of {@code source} rows in {@code [from, to)}: one row per tenant, type,
-     * subject and hour with {@code property} NULL holding the event count, plus one row per
-     * top-level numeric property with count, exact sum, min and max.
-     *
-     * <p>Numbers are read with {@code json_transform} to DECIMAL(38,9), which converts the JSON
-     * text exactly; {@code json_extract} goes through a double and loses digits past about 16
-     * significant ones. {@code json_type} decides what is a number, so a string such as
-     * {@code "12"} (which the transform would convert) is not counted.
-     *
-     * @param keys the distinct top-level keys of {@code data} in the segment; with them every row
-     *             is parsed once into a typed struct, several times faster than a MAP per row.
-     *             Null means unknown (a MAP per row).
-     */
+    /** Hourly rollups of {@code source} rows in {@code [from, to)}; see {@link TierSql#hourlyRollups}. */
     static String rollupQuery(String source, String from, String to, java.util.List<String> keys) {
-        String rows = "SELECT tenant, type, subject, date_trunc('hour', time) AS hour, data FROM " + source
-                + " WHERE time >= " + from + " AND time < " + to;
-        String kv;
-        if (keys != null && !keys.isEmpty() && keys.size() <= MAX_ROLLUP_KEYS) {
-            com.fasterxml.jackson.databind.node.ObjectNode spec =
-                    com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-            StringBuilder names = new StringBuilder("[");
-            StringBuilder values = new StringBuilder("[");
-            StringBuilder paths = new StringBuilder("[");
-            for (int i = 0; i < keys.size(); i++) {
-                String k = keys.get(i);
-                spec.put(k, "DECIMAL(38,9)");
-                String sep = i == 0 ? "" : ", ";
-                names.append(sep).append(Engine.literal(k));
-                values.append(sep).append("struct_extract(vals, ").append(Engine.literal(k)).append(')');
-                paths.append(sep).append(Engine.literal("/" + k.replace("~", "~0").replace("/", "~1")));
-            }
-            kv = "kv AS (SELECT tenant, type, subject, hour, unnest(" + names + "]) AS property, unnest(" + values
-                    + "]) AS x, unnest(types) AS t FROM (SELECT *, json_transform(data, " + Engine.literal(spec.toString())
-                    + ") AS vals, json_type(data, " + paths + "]) AS types FROM src))";
-        } else {
-            kv = "kv AS (SELECT tenant, type, subject, hour, e.key AS property, e.value AS x, "
-                    + "json_type(data, '/' || replace(replace(e.key, '~', '~0'), '/', '~1')) AS t "
-                    + "FROM (SELECT *, unnest(map_entries(json_transform(data, '\"MAP(VARCHAR, DECIMAL(38,9))\"'))) AS e "
-                    + "FROM src))";
-        }
-        return "WITH src AS (" + rows + "), " + kv + ", "
-                + "nums AS (SELECT tenant, type, subject, hour, property, x "
-                + "FROM kv WHERE t IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')) "
-                + "SELECT tenant, type, subject, hour, NULL::VARCHAR AS property, count(*) AS value_count, "
-                + "NULL::DECIMAL(38,9) AS value_sum, NULL::DECIMAL(38,9) AS value_min, NULL::DECIMAL(38,9) AS value_max "
-                + "FROM src GROUP BY ALL "
-                + "UNION ALL SELECT tenant, type, subject, hour, property, count(x), sum(x), min(x), max(x) "
-                + "FROM nums GROUP BY ALL "
-                + "ORDER BY tenant, type, subject, hour, property NULLS FIRST";
+        return TierSql.hourlyRollups(source, from, to, keys);
     }
 
     /** Distinct top-level keys of {@code data} in a table, or null when there are too many to list. */

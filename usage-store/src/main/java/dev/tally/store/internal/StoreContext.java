@@ -1,5 +1,7 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
+
 import dev.tally.store.StoreConfig;
 import dev.tally.store.engine.Engine;
 

@@ -1,5 +1,9 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
+
+import dev.tally.store.read.PartInfo;
+
 import dev.tally.store.CompactionReport;
 import dev.tally.store.RetentionReason;
 import dev.tally.store.RetentionReport;
@@ -56,8 +60,6 @@ final class StoreMaintenance {
     private final RetentionPolicy policy;
     private final Sealer sealer;
     private final Compactor compactor;
-    /** Drops a part's entries from the front's totals cache, by part path. */
-    private final Consumer<String> forgetCached;
     private final ReentrantLock maintenanceLock = new ReentrantLock();
     private final Executor sealExecutor;
     private final ExecutorService ownedExecutor;
@@ -65,10 +67,9 @@ final class StoreMaintenance {
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<Path> draining = ConcurrentHashMap.newKeySet();
     /** Told of each part retention or compaction deleted, after its last reader let go; see {@link #onPartDeleted}. */
-    private final List<Consumer<SealedPart>> partDeletedListeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<? super PartInfo>> partDeletedListeners = new CopyOnWriteArrayList<>();
 
-    StoreMaintenance(StoreContext ctx, TierState tiers, StoreWriter writer, Executor sealExecutor,
-            Consumer<String> forgetCached) {
+    StoreMaintenance(StoreContext ctx, TierState tiers, StoreWriter writer, Executor sealExecutor) {
         this.config = ctx.config();
         this.files = ctx.files();
         this.metrics = ctx.metrics();
@@ -79,7 +80,6 @@ final class StoreMaintenance {
         this.policy = new RetentionPolicy(config);
         this.sealer = new Sealer(ctx.engine(), files, crash);
         this.compactor = new Compactor(ctx.engine(), files, crash);
-        this.forgetCached = forgetCached;
         if (sealExecutor != null) {
             this.sealExecutor = sealExecutor;
             this.ownedExecutor = null;
@@ -378,22 +378,20 @@ final class StoreMaintenance {
         }
     }
 
-    /** Deletes a part that left the manifest once no reader pins it; drops its cache entries then. */
+    /** Deletes a part that left the manifest once no reader pins it; part-deleted listeners drop cache entries then. */
     private void retirePart(PartHandle h, String reason) {
         if (h == null) {
             return;
         }
-        String path = h.part().path();
         draining.add(h.file());
         h.retire(reason, () -> {
-            forgetCached.accept(path);
             draining.remove(h.file());
             notifyPartDeleted(h.part());
         });
     }
 
     /** See {@link TieredStore#onPartDeleted}. */
-    AutoCloseable onPartDeleted(Consumer<SealedPart> listener) {
+    AutoCloseable onPartDeleted(Consumer<? super PartInfo> listener) {
         Objects.requireNonNull(listener, "listener");
         partDeletedListeners.add(listener);
         return () -> partDeletedListeners.remove(listener);
@@ -428,7 +426,6 @@ final class StoreMaintenance {
                 h = tiers.partsLocked().remove(part.path());
                 tiers.publishLocked();
             }
-            forgetCached.accept(part.path());
             if (h != null) {
                 h.close();
             }

@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Thread-safe: every field is a {@link LongAdder}.
  */
-public final class StoreMetrics {
+public final class StoreMetrics implements dev.tally.store.read.StoreStats {
     final LongAdder accepted = new LongAdder();
     final LongAdder duplicates = new LongAdder();
     final LongAdder seals = new LongAdder();

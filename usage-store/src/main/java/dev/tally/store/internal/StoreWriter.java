@@ -1,5 +1,8 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
+import dev.tally.store.mutation.Mutation;
+
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.EventRules;

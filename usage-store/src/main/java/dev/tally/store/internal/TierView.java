@@ -14,7 +14,7 @@ import java.util.Map;
  * <p>A view pins the handles it names; readers pin the view with {@link #tryRetain()} (via the
  * store) and release it when done. Thread-safe.
  */
-public final class TierView extends RefCounted implements AutoCloseable {
+public final class TierView extends RefCounted implements dev.tally.store.read.ReadView {
     private final SegmentHandle active;
     private final List<SegmentHandle> pending;
     private final Manifest manifest;
@@ -82,6 +82,31 @@ public final class TierView extends RefCounted implements AutoCloseable {
             }
         }
         return out;
+    }
+
+    @Override
+    public List<PartHandle> detailParts(Instant from, Instant to) {
+        return parts(PartKind.DETAIL, from, to);
+    }
+
+    @Override
+    public List<PartHandle> rollupParts(Instant from, Instant to) {
+        return parts(PartKind.ROLLUP, from, to);
+    }
+
+    @Override
+    public List<Manifest.Quarantined> quarantined() {
+        return manifest.quarantined();
+    }
+
+    @Override
+    public List<String> lostDetailDays(Instant from, Instant to) {
+        return DetailCoverage.lostDays(this, from, to);
+    }
+
+    @Override
+    public Instant detailCompleteFrom(Instant from, Instant to) {
+        return DetailCoverage.completeFrom(this, from, to);
     }
 
     /** The active or pending segment with this sequence, or null. */

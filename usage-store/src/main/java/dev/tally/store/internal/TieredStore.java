@@ -1,10 +1,8 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
 import dev.tally.store.engine.Engine;
-import dev.tally.store.engine.TimeUtil;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.AppendResult;
 import dev.tally.store.CompactionReport;
 import dev.tally.store.ImportPosition;
@@ -17,14 +15,13 @@ import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.meter.StoreTotals;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.PartInfo;
+import dev.tally.store.read.StoreReader;
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -33,8 +30,6 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
-import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,9 +62,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe.
  */
-public final class TieredStore implements UsageStore {
+public final class TieredStore implements UsageStore, StoreReader {
     private static final Logger log = LoggerFactory.getLogger(TieredStore.class);
-    private static final Pattern VALUE_PATH = Pattern.compile("\\$(\\.[A-Za-z_][A-Za-z0-9_]*|\\[\"[^\"\\\\]+\"\\])+");
 
     /** Test hooks; production uses {@link #DEFAULT_HOOKS}. */
     record Hooks(AppendSeam seam, Lock writeGate, CrashPoint crash) {
@@ -92,7 +86,9 @@ public final class TieredStore implements UsageStore {
     private final StoreConfig config;
     private final SegmentFiles files;
     private final Engine engine;
-    private final Cache<PartQueryKey, Totals> partCache;
+    /** {@link #total} as a meter query; made on first use (it registers a part-deleted listener). */
+    private volatile StoreTotals totals;
+    private final Object totalsLock = new Object();
     private final TierState tiers;
     private final StoreWriter writer;
     private final StoreMaintenance maintenance;
@@ -107,12 +103,10 @@ public final class TieredStore implements UsageStore {
         this.files = new SegmentFiles(config.dataDir());
         this.engine = new Engine();
         this.ctx = new StoreContext(config, files, engine, new DedupIndex(1 << 16), new StoreMetrics(), hooks.crash());
-        this.partCache = Caffeine.newBuilder().maximumSize(config.segmentCacheEntries()).build();
         this.tiers = new TierState(files, config.readOnly());
         Lock gate = hooks.writeGate() != null ? hooks.writeGate() : new ReentrantLock(true);
         this.writer = new StoreWriter(ctx, tiers, hooks.seam(), gate, this::scheduleSeal);
-        this.maintenance = new StoreMaintenance(ctx, tiers, writer, sealExecutor,
-                path -> partCache.asMap().keySet().removeIf(k -> k.path().equals(path)));
+        this.maintenance = new StoreMaintenance(ctx, tiers, writer, sealExecutor);
         this.checks = new PartChecks(ctx, tiers, maintenance);
         this.storeLock = storeLock;
     }
@@ -245,7 +239,8 @@ public final class TieredStore implements UsageStore {
      * unregisters the listener. The listener runs on the thread that released the part and must
      * not block; an exception it throws is logged and ignored.
      */
-    public AutoCloseable onPartDeleted(Consumer<SealedPart> listener) {
+    @Override
+    public AutoCloseable onPartDeleted(Consumer<? super PartInfo> listener) {
         return maintenance.onPartDeleted(listener);
     }
 
@@ -255,7 +250,8 @@ public final class TieredStore implements UsageStore {
      * queries answer from the rest, and the error names it: this query is not answered, because
      * its result would silently miss the quarantined rows.
      */
-    public StoreException readFailure(List<PartHandle> partsRead, SQLException cause) {
+    @Override
+    public StoreException readFailure(List<? extends PartFile> partsRead, SQLException cause) {
         return checks.readFailure(partsRead, cause);
     }
 
@@ -265,6 +261,7 @@ public final class TieredStore implements UsageStore {
      *
      * @return the damaged parts found, with what was wrong
      */
+    @Override
     public List<String> verifyParts() {
         return checks.verifyParts();
     }
@@ -272,6 +269,7 @@ public final class TieredStore implements UsageStore {
     // ---------------------------------------------------------------- reads
 
     /** Pins the current view; the caller must {@link TierView#release()} it. */
+    @Override
     public TierView acquireView() {
         return tiers.acquireView();
     }
@@ -279,123 +277,18 @@ public final class TieredStore implements UsageStore {
     @Override
     public Totals total(String tenant, String type, String subject, String valuePath, Instant fromInclusive,
             Instant toExclusive) {
-        Instant from = fromInclusive;
-        Instant to = toExclusive;
-        if (tenant == null || type == null || subject == null || from == null || to == null) {
-            throw new IllegalArgumentException("tenant, type, subject, from and to are required");
-        }
-        if (valuePath == null || !VALUE_PATH.matcher(valuePath).matches()) {
-            throw new IllegalArgumentException("valuePath = " + valuePath + " is not a JSON path like $.input_tokens "
-                    + "or $.usage.input_tokens");
-        }
-        if (!from.isBefore(to)) {
-            throw new IllegalArgumentException("from = " + from + " must be before to = " + to);
-        }
-        from = TimeUtil.clamp(from);
-        to = TimeUtil.clamp(to);
-        TierView v = acquireView();
-        DuckDBConnection c = null;
-        try {
-            c = engine.borrow();
-            Totals sum = Totals.ZERO;
-            List<PartHandle> misses = new ArrayList<>();
-            Map<PartHandle, PartQueryKey> keys = new HashMap<>();
-            for (PartHandle p : v.parts(PartKind.DETAIL, from, to)) {
-                boolean whole = p.part().within(from, to);
-                PartQueryKey key = new PartQueryKey(p.part().path(), p.part().crc32c(), tenant, type, subject,
-                        valuePath, whole ? null : from, whole ? null : to);
-                Totals cached = partCache.getIfPresent(key);
-                if (cached != null) {
-                    sum = sum.plus(cached);
-                } else {
-                    misses.add(p);
-                    keys.put(p, key);
-                }
-            }
-            if (!misses.isEmpty()) {
-                Map<String, Totals> perFile = totalsByFile(c, parquetSource(misses, ", filename = true"),
-                        tenant, type, subject, valuePath, from, to);
-                for (PartHandle p : misses) {
-                    Totals t = perFile.getOrDefault(p.file().toString(), Totals.ZERO);
-                    partCache.put(keys.get(p), t);
-                    sum = sum.plus(t);
-                }
-            }
-            for (SegmentHandle h : v.segments()) {
-                if (h.overlaps(from, to)) {
-                    sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + h.eventsTable() + ")", tenant,
-                            type, subject, valuePath, from, to).getOrDefault("", Totals.ZERO));
-                }
-            }
-            return sum;
-        } catch (SQLException e) {
-            throw readFailure(v.parts(PartKind.DETAIL, from, to), e);
-        } finally {
-            if (c != null) {
-                engine.giveBack(c);
-            }
-            v.release();
-        }
-    }
-
-    private static Map<String, Totals> totalsByFile(DuckDBConnection c, String source, String tenant, String type,
-            String subject, String valuePath, Instant from, Instant to) throws SQLException {
-        String sql = "SELECT filename, count(*), count(v), coalesce(sum(v), 0) FROM (SELECT filename, "
-                + exactNumber("data", valuePath) + " AS v FROM " + source
-                + " WHERE tenant = ? AND type = ? AND subject = ? AND time >= make_timestamp(?) "
-                + "AND time < make_timestamp(?)) GROUP BY filename";
-        Map<String, Totals> out = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setString(1, tenant);
-            ps.setString(2, type);
-            ps.setString(3, subject);
-            ps.setLong(4, TimeUtil.toMicros(from));
-            ps.setLong(5, TimeUtil.toMicros(to));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.put(rs.getString(1), new Totals(rs.getLong(2), rs.getLong(3), rs.getObject(4, BigDecimal.class)));
+        StoreTotals t = totals;
+        if (t == null) {
+            synchronized (totalsLock) {
+                t = totals;
+                if (t == null) {
+                    // A part's cached total weighs at most 2 (one row and the entry): the knob still counts entries.
+                    t = new StoreTotals(this, Math.min(Long.MAX_VALUE / 2, config.segmentCacheEntries()) * 2);
+                    totals = t;
                 }
             }
         }
-        return out;
-    }
-
-    /**
-     * SQL for the JSON number at {@code valuePath} in {@code column} as an exact DECIMAL(38,9), NULL
-     * when absent or not a JSON number. {@code json_transform} converts the number's text exactly;
-     * {@code json_extract} would pass it through a double and lose digits past about 16
-     * significant ones. The path was checked against {@link #VALUE_PATH}.
-     */
-    static String exactNumber(String column, String valuePath) {
-        List<String> keys = new ArrayList<>();
-        java.util.regex.Matcher m = Pattern.compile("\\.([A-Za-z_][A-Za-z0-9_]*)|\\[\"([^\"\\\\]+)\"\\]")
-                .matcher(valuePath.substring(1));
-        while (m.find()) {
-            keys.add(m.group(1) != null ? m.group(1) : m.group(2));
-        }
-        com.fasterxml.jackson.databind.node.ObjectNode spec =
-                com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
-        com.fasterxml.jackson.databind.node.ObjectNode at = spec;
-        StringBuilder pointer = new StringBuilder();
-        StringBuilder access = new StringBuilder();
-        for (int i = 0; i < keys.size(); i++) {
-            String k = keys.get(i);
-            if (i < keys.size() - 1) {
-                at = at.putObject(k);
-            } else {
-                at.put(k, "DECIMAL(38,9)");
-            }
-            pointer.append('/').append(k.replace("~", "~0").replace("/", "~1"));
-            access.append('[').append(Engine.literal(k)).append(']');
-        }
-        return "CASE WHEN json_type(" + column + ", " + Engine.literal(pointer.toString())
-                + ") IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT') THEN json_transform(" + column + ", "
-                + Engine.literal(spec.toString()) + ")" + access + " END";
-    }
-
-    /** Cache key of one part's totals; the CRC makes a replaced file a different key. */
-    record PartQueryKey(String path, long crc32c, String tenant, String type, String subject, String valuePath,
-            Instant from, Instant to) {
+        return t.total(tenant, type, subject, valuePath, fromInclusive, toExclusive);
     }
 
     @Override
@@ -409,6 +302,7 @@ public final class TieredStore implements UsageStore {
     }
 
     /** The shared DuckDB engine, for the query layer. */
+    @Override
     public Engine engine() {
         return engine;
     }
@@ -418,6 +312,11 @@ public final class TieredStore implements UsageStore {
     }
 
     public StoreMetrics metrics() {
+        return ctx.metrics();
+    }
+
+    @Override
+    public StoreMetrics stats() {
         return ctx.metrics();
     }
 

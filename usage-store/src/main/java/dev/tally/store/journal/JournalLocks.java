@@ -38,7 +38,7 @@ final class JournalLocks {
     private static final Logger LOG = LoggerFactory.getLogger(JournalLocks.class);
     private static final Map<Path, Handle> HANDLES = new HashMap<>();
     /** Promises switched off in this JVM by a mutation test; none in production. */
-    static volatile java.util.Set<dev.tally.store.internal.Mutation> mutations = java.util.Set.of();
+    static volatile java.util.Set<dev.tally.store.mutation.Mutation> mutations = java.util.Set.of();
 
     private JournalLocks() {
     }
@@ -135,7 +135,7 @@ final class JournalLocks {
          */
         FileLock lockFile() throws IOException {
             checkHeld();
-            if (mutations.contains(dev.tally.store.internal.Mutation.NO_JOURNAL_FILE_LOCK)) {
+            if (mutations.contains(dev.tally.store.mutation.Mutation.NO_JOURNAL_FILE_LOCK)) {
                 return null;
             }
             for (int attempt = 1; ; attempt++) {

@@ -4,13 +4,12 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
-import dev.tally.store.internal.DetailCoverage;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.SealedPart;
-import dev.tally.store.internal.SegmentHandle;
-import dev.tally.store.internal.TierView;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.PartInfo;
+import dev.tally.store.read.ReadView;
+import dev.tally.store.read.SegmentSource;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.TierSql;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.sql.ResultSet;
@@ -49,7 +48,7 @@ public final class MeterService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MeterService.class);
     private static final BigDecimal DECIMAL_LIMIT = new BigDecimal("1e29");
 
-    private final TieredStore store;
+    private final StoreReader store;
     private final MeterRegistry registry;
     private final Cache<PartKey, Map<Partial.Key, Partial>> cache;
     private final AutoCloseable listener;
@@ -66,15 +65,19 @@ public final class MeterService implements AutoCloseable {
 
     /** Like {@link #MeterService(UsageStore, MeterRegistry)}; {@code cacheRows} 0 turns the cache off. */
     public MeterService(UsageStore store, MeterRegistry registry, long cacheRows) {
-        Objects.requireNonNull(store, "store");
-        if (!(store instanceof TieredStore ts)) {
-            throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
-                    + store.getClass().getName());
-        }
+        this(StoreReader.of(store), registry, cacheRows);
+    }
+
+    /** A service over the read side of a store; {@code cacheRows} 0 turns the cache off. */
+    public static MeterService over(StoreReader reader, MeterRegistry registry, long cacheRows) {
+        return new MeterService(Objects.requireNonNull(reader, "reader"), registry, cacheRows);
+    }
+
+    private MeterService(StoreReader ts, MeterRegistry registry, long cacheRows) {
         if (cacheRows < 0) {
             throw new IllegalArgumentException("cacheRows = " + cacheRows + " must not be negative");
         }
-        this.store = ts;
+        this.store = Objects.requireNonNull(ts, "store");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.cacheEnabled = cacheRows > 0;
         this.maxWideRows = Math.max(1, cacheRows / 256);
@@ -100,7 +103,7 @@ public final class MeterService implements AutoCloseable {
         return cache.asMap().keySet().stream().filter(k -> k.path().equals(path)).count();
     }
 
-    private void forget(SealedPart part) {
+    private void forget(PartInfo part) {
         cache.asMap().keySet().removeIf(k -> k.path().equals(part.path()));
     }
 
@@ -119,7 +122,7 @@ public final class MeterService implements AutoCloseable {
         String plan = rollup ? "hourly rollups: " + meter.aggregation() + " combines exactly from hourly sums, no "
                 + "groups or filters, and every window is whole UTC hours"
                 : "detail: " + refusal;
-        TierView view = store.acquireView();
+        ReadView view = store.acquireView();
         DuckDBConnection c = null;
         try {
             c = store.engine().borrow();
@@ -138,22 +141,51 @@ public final class MeterService implements AutoCloseable {
             return new MeterResult(meter, q, rows, rollup ? MeterResult.Source.ROLLUP : MeterResult.Source.DETAIL,
                     plan, run.partsRead, run.partsFromCache, run.segmentsRead);
         } catch (SQLException e) {
-            String msg = String.valueOf(e.getMessage());
-            if (msg.contains("Overflow")) {
-                throw new MeterQueryException("meter '" + meter.name() + "': a sum over " + q.from() + ".." + q.to()
-                        + " does not fit DECIMAL(38,9) (more than 29 integer digits); query shorter windows", e);
-            }
-            // Damaged parts are quarantined; the engine's text (it can quote another tenant's value) is
-            // logged under an incident id and never returned.
-            List<PartHandle> read = new ArrayList<>(view.parts(PartKind.DETAIL, q.from(), q.to()));
-            read.addAll(view.parts(PartKind.ROLLUP, q.from(), q.to()));
-            throw store.readFailure(read, e);
+            throw failure(meter, q, view, e);
         } finally {
             if (c != null) {
                 store.engine().giveBack(c);
             }
             view.close();
         }
+    }
+
+    /**
+     * The events, values and exact sum of a summed, single-window query read from detail, without
+     * refusing a range whose detail is partly gone: what {@link StoreTotals} answers.
+     */
+    Partial detailTotal(MeterDefinition meter, MeterQuery q) {
+        ResolvedQuery r = new ResolvedQuery(meter, q);
+        ReadView view = store.acquireView();
+        DuckDBConnection c = null;
+        try {
+            c = store.engine().borrow();
+            Partial sum = Partial.EMPTY;
+            for (Partial p : partials(c, view, r, false, new Run()).values()) {
+                sum = sum.plus(p);
+            }
+            return sum;
+        } catch (SQLException e) {
+            throw failure(meter, q, view, e);
+        } finally {
+            if (c != null) {
+                store.engine().giveBack(c);
+            }
+            view.close();
+        }
+    }
+
+    private RuntimeException failure(MeterDefinition meter, MeterQuery q, ReadView view, SQLException e) {
+        String msg = String.valueOf(e.getMessage());
+        if (msg.contains("Overflow")) {
+            return new MeterQueryException("meter '" + meter.name() + "': a sum over " + q.from() + ".." + q.to()
+                    + " does not fit DECIMAL(38,9) (more than 29 integer digits); query shorter windows", e);
+        }
+        // Damaged parts are quarantined; the engine's text (it can quote another tenant's value) is
+        // logged under an incident id and never returned.
+        List<PartFile> read = new ArrayList<>(view.detailParts(q.from(), q.to()));
+        read.addAll(view.rollupParts(q.from(), q.to()));
+        return store.readFailure(read, e);
     }
 
     private static final class Run {
@@ -166,29 +198,30 @@ public final class MeterService implements AutoCloseable {
      * Refuses a detail query over a range where retention already deleted detail that hourly
      * rollups still summarize: the answer would silently miss those events.
      */
-    private static void checkDetailKept(TierView view, ResolvedQuery r, String why) {
-        List<String> lost = DetailCoverage.lostDays(view, r.query.from(), r.query.to());
+    private static void checkDetailKept(ReadView view, ResolvedQuery r, String why) {
+        List<String> lost = view.lostDetailDays(r.query.from(), r.query.to());
         if (!lost.isEmpty()) {
             throw new MeterQueryException("meter '" + r.meter.name() + "' needs event detail (" + why + "), but "
                     + "the detail of " + lost + " in " + r.query.from() + ".." + r.query.to()
                     + " is gone (deleted by retention, or quarantined as damaged: see segments); only hourly rollups remain there. Start the range at "
-                    + DetailCoverage.completeFrom(view, r.query.from(), r.query.to()) + " or later, or ask a question "
+                    + view.detailCompleteFrom(r.query.from(), r.query.to()) + " or later, or ask a question "
                     + "the rollups answer (SUM/COUNT/MIN/MAX/AVG, no groups or filters, whole-hour windows)");
         }
     }
 
-    private Map<Partial.Key, Partial> partials(DuckDBConnection c, TierView view, ResolvedQuery r, boolean rollup,
+    private Map<Partial.Key, Partial> partials(DuckDBConnection c, ReadView view, ResolvedQuery r, boolean rollup,
             Run run) throws SQLException {
         Map<Partial.Key, Partial> acc = new HashMap<>();
-        PartKind kind = rollup ? PartKind.ROLLUP : PartKind.DETAIL;
         // Sealed parts are computed, and cached, for the query's subjects, or for every subject of
         // the tenant when that makes the next question a cache hit (see widened).
-        ResolvedQuery perPart = widened(r, kind);
+        ResolvedQuery perPart = widened(r, rollup);
         Set<String> keep = perPart == r ? null : Set.copyOf(r.query.subjects());
-        ResolvedQuery.PartialShape shape = perPart.shape(kind);
-        List<PartHandle> misses = new ArrayList<>();
-        Map<PartHandle, PartKey> keys = new HashMap<>();
-        for (PartHandle p : view.parts(kind, r.query.from(), r.query.to())) {
+        ResolvedQuery.PartialShape shape = perPart.shape(rollup);
+        List<PartFile> misses = new ArrayList<>();
+        Map<PartFile, PartKey> keys = new HashMap<>();
+        List<? extends PartFile> parts = rollup ? view.rollupParts(r.query.from(), r.query.to())
+                : view.detailParts(r.query.from(), r.query.to());
+        for (PartFile p : parts) {
             boolean whole = p.part().within(r.query.from(), r.query.to());
             PartKey key = new PartKey(p.part().path(), p.part().crc32c(), shape, whole ? null : r.query.from(),
                     whole ? null : r.query.to());
@@ -203,9 +236,9 @@ public final class MeterService implements AutoCloseable {
         }
         if (!misses.isEmpty()) {
             String sql = rollup ? MeterSql.rollupPartials(perPart, misses)
-                    : MeterSql.detailPartials(perPart, MeterSql.parquet(misses, true), "filename");
+                    : MeterSql.detailPartials(perPart, TierSql.parquet(misses, true), "filename");
             Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
-            for (PartHandle p : misses) {
+            for (PartFile p : misses) {
                 Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
                 if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
                     // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
@@ -219,13 +252,11 @@ public final class MeterService implements AutoCloseable {
                 run.partsRead++;
             }
         }
-        for (SegmentHandle h : view.segments()) {
-            if (h.overlaps(r.query.from(), r.query.to())) {
-                Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
-                        MeterSql.detailPartials(r, h.eventsTable(), null), r, false);
-                m.values().forEach(x -> merge(acc, x));
-                run.segmentsRead++;
-            }
+        for (SegmentSource h : TierSql.overlapping(view.segments(), r.query.from(), r.query.to())) {
+            Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
+                    MeterSql.detailPartials(r, h.eventsTable(), null), r, false);
+            m.values().forEach(x -> merge(acc, x));
+            run.segmentsRead++;
         }
         return acc;
     }
@@ -263,14 +294,14 @@ public final class MeterService implements AutoCloseable {
      * turned out to hold more than 1/256 of the cache's rows is not widened again: a tenant with
      * that many subjects would evict its own entries.
      */
-    private ResolvedQuery widened(ResolvedQuery r, PartKind kind) {
+    private ResolvedQuery widened(ResolvedQuery r, boolean rollup) {
         MeterQuery q = r.query;
         if (!cacheEnabled || !q.perSubject() || q.subjects().isEmpty() || r.windows.count() > WIDEN_MAX_WINDOWS) {
             return r;
         }
         ResolvedQuery wide = new ResolvedQuery(r.meter, new MeterQuery(q.meter(), q.tenant(), q.from(), q.to(),
                 q.window(), q.zone(), List.of(), true, q.groupBy(), q.filters(), q.detailOnly()));
-        return tooWide.contains(wide.shape(kind)) ? r : wide;
+        return tooWide.contains(wide.shape(rollup)) ? r : wide;
     }
 
     private static Map<String, Map<Partial.Key, Partial>> readPartials(DuckDBConnection c, String sql,
@@ -305,20 +336,11 @@ public final class MeterService implements AutoCloseable {
     }
 
     /** UNIQUE_COUNT, LATEST and percentiles: one statement over every source. Values are {@link Holistic}. */
-    private static Map<Partial.Key, Object> holistic(DuckDBConnection c, TierView view, ResolvedQuery r, Run run)
+    private static Map<Partial.Key, Object> holistic(DuckDBConnection c, ReadView view, ResolvedQuery r, Run run)
             throws SQLException {
-        List<String> sources = new ArrayList<>();
-        List<PartHandle> parts = view.parts(PartKind.DETAIL, r.query.from(), r.query.to());
-        if (!parts.isEmpty()) {
-            sources.add(MeterSql.parquet(parts, false));
-            run.partsRead += parts.size();
-        }
-        for (SegmentHandle h : view.segments()) {
-            if (h.overlaps(r.query.from(), r.query.to())) {
-                sources.add(h.eventsTable());
-                run.segmentsRead++;
-            }
-        }
+        List<String> sources = TierSql.detailSources(view, r.query.from(), r.query.to());
+        run.partsRead += view.detailParts(r.query.from(), r.query.to()).size();
+        run.segmentsRead += TierSql.overlapping(view.segments(), r.query.from(), r.query.to()).size();
         Map<Partial.Key, Object> out = new HashMap<>();
         if (sources.isEmpty()) {
             return out;

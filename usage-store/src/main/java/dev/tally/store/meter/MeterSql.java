@@ -1,8 +1,8 @@
 package dev.tally.store.meter;
 
 import dev.tally.store.engine.Engine;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.engine.TimeUtil;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.TierSql;
 import java.util.List;
 
 /**
@@ -25,24 +25,13 @@ final class MeterSql {
         TEXT
     }
 
-    /** {@code read_parquet([...]<options>)} over the parts' files. */
-    static String parquet(List<PartHandle> parts, boolean withFilename) {
-        StringBuilder sb = new StringBuilder("read_parquet([");
-        for (int i = 0; i < parts.size(); i++) {
-            if (i > 0) {
-                sb.append(", ");
-            }
-            sb.append(Engine.literal(parts.get(i).file()));
-        }
-        return sb.append(']').append(withFilename ? ", filename = true" : "").append(')').toString();
-    }
-
-    /** The WHERE clause on stored columns shared by detail reads: tenant, type, range, subjects. */
+    /**
+     * The WHERE clause on stored columns shared by detail reads: the tier's tenant and range
+     * ({@link TierSql#where}), then type and subjects.
+     */
     private static String baseWhere(ResolvedQuery r) {
-        StringBuilder w = new StringBuilder(" WHERE tenant = ").append(Engine.literal(r.query.tenant()))
-                .append(" AND type = ").append(Engine.literal(r.meter.eventType()))
-                .append(" AND time >= ").append(TimeUtil.sqlTimestamp(r.query.from()))
-                .append(" AND time < ").append(TimeUtil.sqlTimestamp(r.query.to()));
+        StringBuilder w = new StringBuilder(TierSql.where(r.query.tenant(), r.query.from(), r.query.to()))
+                .append(" AND type = ").append(Engine.literal(r.meter.eventType()));
         subjects(w, r);
         return w.toString();
     }
@@ -157,15 +146,12 @@ final class MeterSql {
      * Partials per file, window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
      * sv, mn, mx. The event-count row of each hour has {@code property} NULL.
      */
-    static String rollupPartials(ResolvedQuery r, List<PartHandle> parts) {
+    static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts) {
         String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
-        StringBuilder rows = new StringBuilder("SELECT filename AS f, epoch_us(hour) AS t, ")
-                .append(r.query.perSubject() ? "subject" : "NULL::VARCHAR").append(" AS s, property, value_count, ")
-                .append("value_sum, value_min, value_max FROM ").append(parquet(parts, true))
-                .append(" WHERE tenant = ").append(Engine.literal(r.query.tenant()))
-                .append(" AND type = ").append(Engine.literal(r.meter.eventType()))
-                .append(" AND hour >= ").append(TimeUtil.sqlTimestamp(r.query.from()))
-                .append(" AND hour < ").append(TimeUtil.sqlTimestamp(r.query.to()));
+        StringBuilder rows = new StringBuilder(TierSql.rollups(parts, "filename AS f, epoch_us(hour) AS t, "
+                + (r.query.perSubject() ? "subject" : "NULL::VARCHAR") + " AS s, property, value_count, "
+                + "value_sum, value_min, value_max", true, r.query.tenant(), r.query.from(), r.query.to()))
+                .append(" AND type = ").append(Engine.literal(r.meter.eventType()));
         subjects(rows, r);
         rows.append(" AND (property IS NULL").append(prop == null ? "" : " OR property = " + prop).append(')');
         StringBuilder select = new StringBuilder("SELECT e.f, ");

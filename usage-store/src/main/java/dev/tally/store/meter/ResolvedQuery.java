@@ -81,7 +81,7 @@ final class ResolvedQuery {
     }
 
     /** The cache identity of this query's per-part partials, minus the range. */
-    PartialShape shape(dev.tally.store.internal.PartKind kind) {
+    PartialShape shape(boolean rollup) {
         List<String> g = groups.stream().map(JsonPath::pointer).toList();
         List<List<String>> f = new ArrayList<>();
         for (Filter x : filters) {
@@ -90,13 +90,13 @@ final class ResolvedQuery {
             l.addAll(x.values());
             f.add(List.copyOf(l));
         }
-        return new PartialShape(kind, query.tenant(), meter.eventType(), value == null ? null : value.pointer(),
+        return new PartialShape(rollup, query.tenant(), meter.eventType(), value == null ? null : value.pointer(),
                 query.subjects(), query.perSubject(), g, List.copyOf(f), query.window(),
                 query.window() == WindowSize.NONE ? null : query.zone().getId());
     }
 
     /** Everything that decides a part's partials except the part and the range. */
-    record PartialShape(dev.tally.store.internal.PartKind kind, String tenant, String type, String valuePointer,
+    record PartialShape(boolean rollup, String tenant, String type, String valuePointer,
             List<String> subjects, boolean perSubject, List<String> groupPointers, List<List<String>> filters,
             WindowSize window, String zone) {
     }

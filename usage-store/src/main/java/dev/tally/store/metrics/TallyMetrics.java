@@ -6,9 +6,9 @@ import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.ImportHealth;
 import dev.tally.store.ingest.Importer;
-import dev.tally.store.internal.StoreMetrics;
-import dev.tally.store.internal.TieredStore;
 import dev.tally.store.journal.Journal;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.StoreStats;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -67,22 +67,22 @@ public final class TallyMetrics implements MeterBinder {
 
     @Override
     public void bindTo(MeterRegistry registry) {
-        StoreMetrics m = store instanceof TieredStore t ? t.metrics() : null;
+        StoreStats m = store instanceof StoreReader r ? r.stats() : null;
         if (m != null) {
             counter(registry, "tally.events.accepted", "Events stored (imported into the store).", m,
-                    StoreMetrics::accepted);
+                    StoreStats::accepted);
             counter(registry, "tally.events.duplicate", "Events not stored again because their tenant and id were "
-                    + "already stored.", m, StoreMetrics::duplicates);
+                    + "already stored.", m, StoreStats::duplicates);
             for (RejectReason r : RejectReason.values()) {
                 FunctionCounter.builder("tally.events.rejected", m, x -> x.rejected(r))
                         .description(REJECTED_HELP).tags("stage", "import", "reason", r.code()).register(registry);
             }
-            counter(registry, "tally.seals", "Segments sealed to Parquet.", m, StoreMetrics::seals);
-            counter(registry, "tally.seal.seconds", "Time spent sealing segments.", m, StoreMetrics::sealSeconds);
+            counter(registry, "tally.seals", "Segments sealed to Parquet.", m, StoreStats::seals);
+            counter(registry, "tally.seal.seconds", "Time spent sealing segments.", m, StoreStats::sealSeconds);
             counter(registry, "tally.retention.seconds", "Time spent in retention passes.", m,
-                    StoreMetrics::retentionSeconds);
+                    StoreStats::retentionSeconds);
             counter(registry, "tally.write.gate.wait.seconds", "Time appends and rollovers waited for the write gate.",
-                    m, StoreMetrics::gateWaitSeconds);
+                    m, StoreStats::gateWaitSeconds);
         }
         for (SegmentInfo.State s : SegmentInfo.State.values()) {
             String tier = s.name().toLowerCase(Locale.ROOT);

@@ -3,15 +3,11 @@ package dev.tally.store.sql;
 import dev.tally.store.EventRules;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
-import dev.tally.store.internal.DetailCoverage;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.io.FileSync;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.SegmentHandle;
-import dev.tally.store.internal.TierView;
-import dev.tally.store.internal.TieredStore;
-import dev.tally.store.engine.TimeUtil;
+import dev.tally.store.read.ReadView;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.TierSql;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -20,7 +16,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -102,17 +97,14 @@ public final class EventExport {
 
     /** Writes the export; see the class comment for the guarantees. */
     public static Result export(UsageStore store, Request req) {
-        if (!(store instanceof TieredStore ts)) {
-            throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
-                    + store.getClass().getName());
-        }
+        StoreReader ts = StoreReader.of(store);
         Path root = req.outputDir().toAbsolutePath().normalize();
         if (!Files.isDirectory(root)) {
             throw new IllegalArgumentException("outputDir = " + root + ": not an existing folder");
         }
         Path target = FileSync.resolveInside(root, req.file());
         Path tmp = null;
-        TierView view = ts.acquireView();
+        ReadView view = ts.acquireView();
         try {
             Path parent = target.getParent();
             Files.createDirectories(parent);
@@ -129,11 +121,11 @@ public final class EventExport {
                     throw new IllegalArgumentException("file = '" + req.file() + "': exists and is not a regular file");
                 }
             }
-            List<String> lost = DetailCoverage.lostDays(view, req.from(), req.to());
+            List<String> lost = view.lostDetailDays(req.from(), req.to());
             if (!lost.isEmpty()) {
                 throw new StoreException("cannot export tenant '" + req.tenant() + "' " + req.from() + ".." + req.to()
                         + ": the event detail of " + lost + " is gone (deleted by retention, or quarantined as damaged; only hourly rollups remain); "
-                        + "start at " + DetailCoverage.completeFrom(view, req.from(), req.to()) + " or later");
+                        + "start at " + view.detailCompleteFrom(req.from(), req.to()) + " or later");
             }
             tmp = parent.resolve("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
             long rows = write(ts, view, req, tmp);
@@ -157,33 +149,12 @@ public final class EventExport {
         }
     }
 
-    private static long write(TieredStore store, TierView view, Request req, Path tmp) throws SQLException {
-        String where = " WHERE tenant = " + Engine.literal(req.tenant()) + " AND time >= "
-                + TimeUtil.sqlTimestamp(req.from()) + " AND time < " + TimeUtil.sqlTimestamp(req.to());
-        String cols = "tenant, id, type, subject, source, time, data";
-        List<String> sources = new ArrayList<>();
-        List<PartHandle> parts = view.parts(PartKind.DETAIL, req.from(), req.to());
-        if (!parts.isEmpty()) {
-            StringBuilder sb = new StringBuilder("SELECT " + cols + " FROM read_parquet([");
-            for (int i = 0; i < parts.size(); i++) {
-                sb.append(i == 0 ? "" : ", ").append(Engine.literal(parts.get(i).file()));
-            }
-            sources.add(sb.append("])").append(where).toString());
-        }
-        for (SegmentHandle h : view.segments()) {
-            if (h.overlaps(req.from(), req.to())) {
-                sources.add("SELECT " + cols + " FROM " + h.eventsTable() + where);
-            }
-        }
-        if (sources.isEmpty()) {
-            sources.add("SELECT " + cols + " FROM (SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::VARCHAR "
-                    + "AS type, NULL::VARCHAR AS subject, NULL::VARCHAR AS source, NULL::TIMESTAMP AS time, "
-                    + "NULL::VARCHAR AS data) WHERE false");
-        }
+    private static long write(StoreReader store, ReadView view, Request req, Path tmp) throws SQLException {
+        String events = TierSql.events(view, TierSql.EVENT_COLUMNS, req.tenant(), req.from(), req.to());
         String time = req.format() == Format.CSV ? "strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS time"
                 : "time::TIMESTAMPTZ AS time";
         String select = "SELECT tenant, id, type, subject, source, " + time + ", data FROM ("
-                + String.join(" UNION ALL ", sources) + ") ORDER BY time, id";
+                + events + ") ORDER BY time, id";
         String options = req.format() == Format.CSV ? "(FORMAT csv, HEADER true)"
                 : "(FORMAT parquet, COMPRESSION zstd)";
         DuckDBConnection c = store.engine().borrow();

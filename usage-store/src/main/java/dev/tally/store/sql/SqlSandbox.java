@@ -1,27 +1,16 @@
 package dev.tally.store.sql;
 
-import dev.tally.store.EventRules;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.EngineErrors;
+import dev.tally.store.EventRules;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
-import dev.tally.store.engine.Engine;
-import dev.tally.store.internal.Manifest;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.SegmentHandle;
-import dev.tally.store.internal.SegmentSchema;
-import dev.tally.store.internal.TierView;
-import dev.tally.store.internal.TieredStore;
-import dev.tally.store.engine.TimeUtil;
+import dev.tally.store.read.StoreReader;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
@@ -32,20 +21,14 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.duckdb.DuckDBConnection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,19 +69,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class SqlSandbox implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SqlSandbox.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Longest statement accepted, in characters. */
     public static final int MAX_SQL_CHARS = 100_000;
 
-    private static final String EVENT_COLUMNS = "tenant, id, type, subject, source, time, data";
     /** The text our result-size guard raises; a statement quoting it only refuses itself. */
     private static final String TOO_LARGE_MARK = "tally_sandbox_result_too_large";
-    /** Functions whose one call builds a value as large as a numeric argument asks (bytes per unit). */
-    private static final Map<String, Integer> VALUE_BUILDERS = Map.ofEntries(Map.entry("repeat", 1),
-            Map.entry("lpad", 1), Map.entry("rpad", 1), Map.entry("range", 8), Map.entry("generate_series", 8),
-            Map.entry("list_resize", 8), Map.entry("array_resize", 8), Map.entry("bitstring", 1),
-            Map.entry("printf", 1), Map.entry("format", 1), Map.entry("repeat_row", 0));
-    private static final Pattern FORMAT_WIDTH = Pattern.compile("%[-+ #0]*(\\d+)");
     /** Cancels statements that outlive their time limit; one daemon thread for every sandbox. */
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "tally-sql-watchdog");
@@ -133,10 +108,7 @@ public final class SqlSandbox implements AutoCloseable {
     public static SqlSandbox open(UsageStore store, String tenant, SandboxOptions options) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(options, "options");
-        if (!(store instanceof TieredStore ts)) {
-            throw new IllegalArgumentException("store must be a store built by UsageStore.builder(), got "
-                    + store.getClass().getName());
-        }
+        StoreReader reader = StoreReader.of(store);
         if (tenant == null || !EventRules.isTenant(tenant)) {
             throw new IllegalArgumentException("tenant = " + (tenant == null ? "null" : "'" + tenant + "'")
                     + ": required; letters, digits, '.', '_' and '-', starting with a letter or digit");
@@ -149,167 +121,19 @@ public final class SqlSandbox implements AutoCloseable {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path db = folder.resolve("sandbox.duckdb");
             List<String> warnings = new ArrayList<>();
-            long events = build(ts, tenant, options, folder, db, warnings);
-            DuckDBConnection conn = lockedDown(db, folder, options);
+            long events = SandboxLoader.build(reader, tenant, options, folder, db, warnings);
+            DuckDBConnection conn = SandboxLoader.lockedDown(db, folder, options);
             log.info("sql sandbox for tenant {} ready: {} events", tenant, events);
             return new SqlSandbox(tenant, options, folder, conn, events, warnings);
         } catch (IOException | SQLException e) {
-            deleteFolder(folder);
+            SandboxLoader.deleteFolder(folder);
             // The engine's text may quote another tenant's value from a shared, damaged part.
             EngineErrors.Redacted r = EngineErrors.redact("building the SQL sandbox for tenant '" + tenant + "'", e);
             throw new StoreException(r.message(), e);
         } catch (RuntimeException e) {
-            deleteFolder(folder);
+            SandboxLoader.deleteFolder(folder);
             throw e;
         }
-    }
-
-    /** Copies the tenant's rows into {@code db}; returns how many events. */
-    private static long build(TieredStore store, String tenant, SandboxOptions o, Path folder, Path db,
-            List<String> warnings) throws SQLException, IOException {
-        String t = Engine.literal(tenant);
-        String eventRange = (o.from() == null ? "" : " AND time >= " + TimeUtil.sqlTimestamp(o.from()))
-                + (o.to() == null ? "" : " AND time < " + TimeUtil.sqlTimestamp(o.to()));
-        String hourRange = (o.from() == null ? ""
-                : " AND hour >= " + TimeUtil.sqlTimestamp(o.from().truncatedTo(java.time.temporal.ChronoUnit.HOURS)))
-                + (o.to() == null ? "" : " AND hour < " + TimeUtil.sqlTimestamp(o.to()));
-        TierView view = store.acquireView();
-        List<Path> segmentExports = new ArrayList<>();
-        try {
-            // 1. Active and pending segments live in the store's engine: export the tenant's rows.
-            DuckDBConnection sc = store.engine().borrow();
-            try (Statement s = sc.createStatement()) {
-                for (SegmentHandle h : view.segments()) {
-                    if (h.rows() == 0) {
-                        continue;
-                    }
-                    Path out = folder.resolve("segment-" + h.seq() + ".parquet");
-                    s.execute("COPY (SELECT " + EVENT_COLUMNS + " FROM " + h.eventsTable() + " WHERE tenant = " + t
-                            + eventRange + ") TO " + Engine.literal(out) + " (FORMAT parquet)");
-                    segmentExports.add(out);
-                }
-            } finally {
-                store.engine().giveBack(sc);
-            }
-            java.time.Instant lo = o.from() == null ? java.time.Instant.EPOCH : o.from();
-            java.time.Instant hi = o.to() == null ? java.time.Instant.parse("9999-01-01T00:00:00Z") : o.to();
-            List<PartHandle> detail = view.parts(PartKind.DETAIL, lo, hi);
-            List<PartHandle> rollups = view.parts(PartKind.ROLLUP, lo.minusSeconds(3600), hi);
-            warnings.addAll(quarantineWarnings(view, lo, hi));
-            // 2. A fresh instance of our own writes the sandbox file, under the same memory limit.
-            try (Connection b = DriverManager.getConnection("jdbc:duckdb:" + db, new Properties());
-                    Statement s = b.createStatement()) {
-                s.execute("SET memory_limit = '" + o.memoryLimit() + "B'");
-                s.execute("SET threads = " + o.threads());
-                s.execute("SET TimeZone = 'UTC'");
-                s.execute("SET autoinstall_known_extensions = false");
-                s.execute("SET autoload_known_extensions = false");
-                s.execute("CREATE TABLE usage_events (tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, "
-                        + "type VARCHAR NOT NULL, subject VARCHAR NOT NULL, source VARCHAR, time TIMESTAMP NOT NULL, "
-                        + "data VARCHAR NOT NULL)");
-                StringBuilder union = new StringBuilder();
-                if (!detail.isEmpty()) {
-                    union.append("SELECT ").append(EVENT_COLUMNS).append(" FROM ").append(files(detail))
-                            .append(" WHERE tenant = ").append(t).append(eventRange);
-                }
-                if (!segmentExports.isEmpty()) {
-                    union.append(union.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(EVENT_COLUMNS)
-                            .append(" FROM ").append(pathList(segmentExports));
-                }
-                if (!union.isEmpty()) {
-                    s.execute("INSERT INTO usage_events SELECT * FROM (" + union + ") ORDER BY time, id");
-                }
-                s.execute("CREATE TABLE usage_rollups_hourly (tenant VARCHAR NOT NULL, type VARCHAR NOT NULL, "
-                        + "subject VARCHAR NOT NULL, hour TIMESTAMP NOT NULL, property VARCHAR, "
-                        + "value_count BIGINT NOT NULL, value_sum DECIMAL(38,9), value_min DECIMAL(38,9), "
-                        + "value_max DECIMAL(38,9))");
-                StringBuilder ru = new StringBuilder();
-                String rollupCols = "tenant, type, subject, hour, property, value_count, value_sum, value_min, value_max";
-                if (!rollups.isEmpty()) {
-                    ru.append("SELECT ").append(rollupCols).append(" FROM ").append(files(rollups))
-                            .append(" WHERE tenant = ").append(t).append(hourRange);
-                }
-                if (!segmentExports.isEmpty()) {
-                    ru.append(ru.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(rollupCols).append(" FROM (")
-                            .append(SegmentSchema.rollupQuery(pathList(segmentExports), "TIMESTAMP '0001-01-01'",
-                                    "TIMESTAMP '9999-01-01'"))
-                            .append(")");
-                }
-                if (!ru.isEmpty()) {
-                    // An hour split across segments has a row per segment: merge them.
-                    s.execute("INSERT INTO usage_rollups_hourly SELECT tenant, type, subject, hour, property, "
-                            + "CAST(sum(value_count) AS BIGINT), sum(value_sum), min(value_min), max(value_max) FROM ("
-                            + ru + ") GROUP BY tenant, type, subject, hour, property "
-                            + "ORDER BY tenant, type, subject, hour, property NULLS FIRST");
-                }
-                s.execute("CHECKPOINT");
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM usage_events")) {
-                    rs.next();
-                    return rs.getLong(1);
-                }
-            } catch (SQLException e) {
-                // A damaged part is quarantined here, so the next sandbox is built from the rest.
-                List<PartHandle> read = new ArrayList<>(detail);
-                read.addAll(rollups);
-                throw store.readFailure(read, e);
-            }
-        } finally {
-            view.close();
-            for (Path p : segmentExports) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
-
-    /** One line per quarantined part overlapping {@code [lo, hi)}: the answer misses its rows. */
-    private static List<String> quarantineWarnings(TierView view, java.time.Instant lo, java.time.Instant hi) {
-        List<String> out = new ArrayList<>();
-        for (Manifest.Quarantined q : view.manifest().quarantined()) {
-            if (q.part().minTime() != null && q.part().maxTime() != null && q.part().minTime().isBefore(hi)
-                    && !q.part().maxTime().isBefore(lo)) {
-                out.add("partial: archive part " + q.part().path() + " (" + q.part().kind().name().toLowerCase(Locale.ROOT)
-                        + ", events " + q.part().minTime() + ".." + q.part().maxTime() + ") is quarantined as damaged "
-                        + "since " + q.at() + "; rows in it are missing from this answer");
-            }
-        }
-        return out;
-    }
-
-    private static String files(List<PartHandle> parts) {
-        return pathList(parts.stream().map(PartHandle::file).toList());
-    }
-
-    private static String pathList(List<Path> paths) {
-        StringBuilder sb = new StringBuilder("read_parquet([");
-        for (int i = 0; i < paths.size(); i++) {
-            sb.append(i == 0 ? "" : ", ").append(Engine.literal(paths.get(i)));
-        }
-        return sb.append("])").toString();
-    }
-
-    /** Reopens the sandbox file read-only and applies the limits, then forbids files and settings. */
-    private static DuckDBConnection lockedDown(Path db, Path folder, SandboxOptions o) throws SQLException, IOException {
-        Path spill = Files.createDirectory(folder.resolve("spill"));
-        Properties p = new Properties();
-        p.setProperty("duckdb.read_only", "true");
-        DuckDBConnection c = (DuckDBConnection) DriverManager.getConnection("jdbc:duckdb:" + db, p);
-        try (Statement s = c.createStatement()) {
-            s.execute("SET TimeZone = 'UTC'");
-            s.execute("SET autoinstall_known_extensions = false");
-            s.execute("SET autoload_known_extensions = false");
-            s.execute("SET memory_limit = '" + o.memoryLimit() + "B'");
-            s.execute("SET threads = " + o.threads());
-            s.execute("SET temp_directory = " + Engine.literal(spill));
-            // Spilling is allowed (large sorts) but bounded: a statement cannot fill the disk.
-            s.execute("SET max_temp_directory_size = '" + 4 * o.memoryLimit() + "B'");
-            s.execute("SET max_execution_time = " + Math.max(1, o.timeout().toMillis()));
-            s.execute("SET enable_external_access = false");
-            s.execute("SET lock_configuration = true");
-        } catch (SQLException e) {
-            c.close();
-            throw e;
-        }
-        return c;
     }
 
     public String tenant() {
@@ -349,8 +173,8 @@ public final class SqlSandbox implements AutoCloseable {
             throw new SqlSandboxException(SqlSandboxException.Kind.REJECTED, "the statement is " + sql.length()
                     + " characters long; the limit is " + MAX_SQL_CHARS);
         }
-        JsonNode parsed = checkSingleSelect(sql);
-        checkValueBuilders(parsed);
+        JsonNode parsed = StatementGuard.checkSingleSelect(conn, sql);
+        StatementGuard.checkValueBuilders(parsed, options.maxResultBytes());
         AtomicBoolean timedOut = new AtomicBoolean();
         try {
             // The user's statement, cut to maxRows + 1 rows; the newline ends a trailing line comment.
@@ -404,110 +228,6 @@ public final class SqlSandbox implements AutoCloseable {
             s = s.substring(0, s.length() - 1).stripTrailing();
         }
         return s;
-    }
-
-    /**
-     * Refuses, before anything runs, a call of a value-building function whose constant size
-     * argument alone asks for more than the result byte limit: DuckDB cannot interrupt one call,
-     * and its string memory is not bounded by {@code memory_limit}.
-     */
-    private void checkValueBuilders(JsonNode node) {
-        if (node == null) {
-            return;
-        }
-        if (node.isObject() && "TABLE_FUNCTION".equals(node.path("type").asText())) {
-            // range(n) in FROM yields rows in chunks, which the time limit stops: judge only its arguments.
-            checkValueBuilders(node.path("function").path("arguments"));
-            return;
-        }
-        if (node.isObject() && "FUNCTION".equals(node.path("class").asText())) {
-            String name = node.path("function_name").asText("").toLowerCase(Locale.ROOT);
-            Integer unit = VALUE_BUILDERS.get(name);
-            if (unit != null) {
-                BigDecimal asked = askedBytes(name, unit, node.path("arguments"));
-                if (asked.compareTo(BigDecimal.valueOf(options.maxResultBytes())) > 0) {
-                    throw new SqlSandboxException(SqlSandboxException.Kind.RESULT_TOO_LARGE, name + "(…) asks for "
-                            + asked.toBigInteger() + " bytes, more than the result byte limit of "
-                            + options.maxResultBytes() + " bytes (maxResultBytes, sql.max-result-bytes); nothing ran");
-                }
-            }
-        }
-        for (JsonNode child : node) {
-            checkValueBuilders(child);
-        }
-    }
-
-    private static BigDecimal askedBytes(String name, int unit, JsonNode arguments) {
-        BigDecimal largest = BigDecimal.ZERO;
-        BigDecimal text = BigDecimal.ONE;
-        for (JsonNode a : arguments) {
-            JsonNode e = a.has("expression") ? a.get("expression") : a;
-            while ("CAST".equals(e.path("class").asText())) {
-                e = e.path("child");
-            }
-            if (!"CONSTANT".equals(e.path("class").asText())) {
-                continue;
-            }
-            String kind = e.path("literal").path("kind").asText("");
-            String value = e.path("literal").path("text").asText("");
-            if (kind.equals("STRING")) {
-                text = text.max(BigDecimal.valueOf(value.length()));
-                if (name.equals("printf") || name.equals("format")) {
-                    Matcher m = FORMAT_WIDTH.matcher(value);
-                    while (m.find()) {
-                        largest = largest.max(new BigDecimal(m.group(1)));
-                    }
-                }
-                continue;
-            }
-            try {
-                largest = largest.max(new BigDecimal(value).abs());
-            } catch (NumberFormatException ignored) {
-                // not a number: nothing to judge statically
-            }
-        }
-        if (unit == 0) {
-            return BigDecimal.ZERO; // a table function: rows come in chunks the time limit can stop
-        }
-        return name.equals("repeat") ? largest.multiply(text) : largest.multiply(BigDecimal.valueOf(unit));
-    }
-
-    /** Refuses anything but exactly one SELECT, by DuckDB's own parser, before anything is prepared. */
-    private JsonNode checkSingleSelect(String sql) {
-        String serialized;
-        try (PreparedStatement ps = conn.prepareStatement("SELECT json_serialize_sql(?)")) {
-            ps.setString(1, sql);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                serialized = rs.getString(1);
-            }
-        } catch (SQLException e) {
-            throw new SqlSandboxException(SqlSandboxException.Kind.REJECTED, "the statement could not be parsed: "
-                    + EngineErrors.scrubPaths(firstLine(e.getMessage())), e);
-        }
-        JsonNode parsed;
-        try {
-            parsed = JSON.readTree(serialized);
-        } catch (IOException e) {
-            throw new SqlSandboxException(SqlSandboxException.Kind.REJECTED, "the statement could not be checked", e);
-        }
-        if (parsed.path("error").asBoolean(false)) {
-            String type = parsed.path("error_type").asText("");
-            String msg = parsed.path("error_message").asText("");
-            if (type.equals("not implemented") || msg.contains("Only SELECT")) {
-                throw new SqlSandboxException(SqlSandboxException.Kind.REJECTED, "only a single SELECT statement is "
-                        + "allowed (no DDL, DML, SET/RESET, PRAGMA, ATTACH, COPY, INSTALL/LOAD, EXPLAIN or CALL): "
-                        + abbreviate(sql));
-            }
-            throw new SqlSandboxException(SqlSandboxException.Kind.INVALID, "the statement does not parse: "
-                    + EngineErrors.scrubPaths(msg));
-        }
-        int n = parsed.path("statements").size();
-        if (n != 1) {
-            throw new SqlSandboxException(SqlSandboxException.Kind.REJECTED, "exactly one statement is allowed, got "
-                    + n + ": " + abbreviate(sql));
-        }
-        return parsed;
     }
 
     private SqlResult read(ResultSet rs, List<String> columns, List<String> types, int maxRows, long maxBytes)
@@ -575,14 +295,14 @@ public final class SqlSandbox implements AutoCloseable {
 
     private SqlSandboxException translate(String sql, SQLException e, boolean timedOut) {
         String msg = String.valueOf(e.getMessage());
-        String first = EngineErrors.scrubPaths(firstLine(msg));
+        String first = EngineErrors.scrubPaths(StatementGuard.firstLine(msg));
         if (msg.contains(TOO_LARGE_MARK)) {
             return tooLarge();
         }
         if (timedOut || msg.contains("INTERRUPT") || msg.contains("maximum execution time")) {
             return new SqlSandboxException(SqlSandboxException.Kind.TIMEOUT, "the statement ran longer than the time "
                     + "limit of " + options.timeout().toMillis() + " ms (timeout, sql.timeout) and was cancelled: "
-                    + abbreviate(sql), e);
+                    + StatementGuard.abbreviate(sql), e);
         }
         if (msg.contains("Out of Memory") || msg.contains("failed to allocate") || msg.contains("could not allocate")) {
             return new SqlSandboxException(SqlSandboxException.Kind.MEMORY_LIMIT, "the statement needed more than the "
@@ -609,19 +329,6 @@ public final class SqlSandbox implements AutoCloseable {
         return new SqlSandboxException(SqlSandboxException.Kind.FAILED, r.message(), e);
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
-
-    private static String abbreviate(String sql) {
-        String one = sql.strip().replaceAll("\\s+", " ");
-        return one.length() <= 120 ? one : one.substring(0, 120) + "…";
-    }
-
     /** Closes the instance and deletes its private folder. */
     @Override
     public synchronized void close() {
@@ -634,19 +341,6 @@ public final class SqlSandbox implements AutoCloseable {
         } catch (SQLException e) {
             log.warn("closing the SQL sandbox of tenant {} failed: {}", tenant, e.getMessage());
         }
-        deleteFolder(folder);
-    }
-
-    private static void deleteFolder(Path folder) {
-        if (folder == null || !Files.exists(folder)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(folder)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            log.warn("could not delete the SQL sandbox folder {}: {}", folder, e.getMessage());
-        }
+        SandboxLoader.deleteFolder(folder);
     }
 }

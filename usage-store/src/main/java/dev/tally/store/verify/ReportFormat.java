@@ -1,5 +1,6 @@
 package dev.tally.store.verify;
 
+import dev.tally.store.read.SnapshotInfo;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -5,6 +5,7 @@ import dev.tally.store.EventRejectedException;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
@@ -14,12 +15,12 @@ import dev.tally.store.ingest.PrefixFingerprint;
 import dev.tally.store.ingest.QuarantineEntry;
 import dev.tally.store.ingest.SpoolDirectory;
 import dev.tally.store.ingest.SpoolScanner;
-import dev.tally.store.engine.Engine;
-import dev.tally.store.internal.PartHandle;
-import dev.tally.store.internal.PartKind;
-import dev.tally.store.internal.SegmentHandle;
-import dev.tally.store.internal.TierView;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.read.PartFile;
+import dev.tally.store.read.QuarantinedPart;
+import dev.tally.store.read.ReadView;
+import dev.tally.store.read.Snapshot;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.TierSql;
 import dev.tally.store.engine.TimeUtil;
 import dev.tally.store.journal.JournalFiles;
 import dev.tally.store.journal.JournalReadResult;
@@ -69,7 +70,7 @@ import org.slf4j.LoggerFactory;
  * <h2>How one run goes</h2>
  * <ol>
  *   <li>Read the dead-letter queue (and its dead file).</li>
- *   <li>Take the store snapshot ({@link StoreSnapshot}): manifest, sealed parts pinned, segments
+ *   <li>Take the store snapshot ({@link Snapshot}): manifest, sealed parts pinned, segments
  *       copied consistently, opened as a report-only store of its own. Its import positions say,
  *       per source, up to which byte (the <em>consumed boundary</em>) everything is imported or
  *       dead-lettered, and the fingerprint of exactly that prefix.</li>
@@ -288,8 +289,9 @@ public final class Verifier {
         DeadLetterIndex dlq = new DeadLetterIndex();
         dlq.addQueue(dataDir);
         Run run = new Run(dlq, startedAt);
-        try (StoreSnapshot snap = StoreSnapshot.take(dataDir, tempDir, detailRetention, rollupRetention, clock,
-                snapshotAttempts, hooks::afterSegmentCopy, () -> {
+        try (Snapshot snap = UsageStore.builder(dataDir).detailRetention(detailRetention)
+                .rollupRetention(rollupRetention).clock(clock).snapshot(tempDir, snapshotAttempts,
+                        hooks::afterSegmentCopy, () -> {
                     dlq.addQueue(dataDir);
                     run.listSources();
                 })) {
@@ -309,8 +311,8 @@ public final class Verifier {
     private final class Run {
         private final DeadLetterIndex dlq;
         private final Instant startedAt;
-        private StoreSnapshot snap;
-        private TieredStore store;
+        private Snapshot snap;
+        private StoreReader store;
         private Map<String, ImportPosition> positions;
         private final List<Source> sources = new ArrayList<>();
         private long positionsWithoutFile;
@@ -321,14 +323,14 @@ public final class Verifier {
             this.startedAt = startedAt;
         }
 
-        VerifyReport execute(StoreSnapshot snapshot, long t0) throws IOException, SQLException {
+        VerifyReport execute(Snapshot snapshot, long t0) throws IOException, SQLException {
             this.snap = snapshot;
             this.store = snapshot.store();
             this.positions = snapshot.positions();
             countPositionsWithoutFile();
             phase("snapshot", t0);
             hooks.afterSnapshot();
-            try (TierView view = store.acquireView(); DuckDBConnection c = store.engine().newConnection()) {
+            try (ReadView view = store.acquireView(); DuckDBConnection c = store.engine().newConnection()) {
                 try (Statement s = c.createStatement()) {
                     s.execute("CREATE TABLE " + SRC + " (ord BIGINT, file_idx INTEGER, start_off BIGINT, "
                             + "end_off BIGINT, zone TINYINT, damaged BOOLEAN, dlq BOOLEAN, tenant VARCHAR, id VARCHAR, type VARCHAR, "
@@ -725,7 +727,7 @@ public final class Verifier {
         /** Joins the source lines with the snapshot's tiers and builds the report. */
         private final class Classifier {
             private final DuckDBConnection c;
-            private final TierView view;
+            private final ReadView view;
             private final String storeSql;
             private final boolean complete;
             private final EnumMap<VerifyClass, Long> counts = new EnumMap<>(VerifyClass.class);
@@ -734,7 +736,7 @@ public final class Verifier {
             private long omitted;
             private final TreeMap<String, Tally.Builder[]> totals = new TreeMap<>();
 
-            Classifier(DuckDBConnection c, TierView view, String storeSql) {
+            Classifier(DuckDBConnection c, ReadView view, String storeSql) {
                 this.c = c;
                 this.view = view;
                 this.storeSql = storeSql;
@@ -805,12 +807,12 @@ public final class Verifier {
              * hour.
              */
             private void prepareExpired(long cutoffMicros) throws SQLException {
-                List<PartHandle> rollups = existing(view.parts(PartKind.ROLLUP, Instant.MIN, Instant.MAX));
+                List<PartFile> rollups = existing(view.rollupParts(Instant.MIN, Instant.MAX));
                 String roll = rollups.isEmpty()
                         ? "SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS type, NULL::VARCHAR AS subject, "
                                 + "NULL::BIGINT AS hour_us, 0::HUGEINT AS n WHERE false"
                         : "SELECT tenant, type, subject, epoch_us(hour) AS hour_us, sum(value_count) AS n FROM "
-                                + parquet(rollups) + " WHERE property IS NULL GROUP BY ALL";
+                                + TierSql.parquet(rollups, false) + " WHERE property IS NULL GROUP BY ALL";
                 String sql = "CREATE TABLE " + EXPIRED + " AS WITH st AS (" + storeSql + "), "
                         + "cand AS (SELECT s.tenant, s.type, s.subject, (s.time_us // " + HOUR_MICROS + ") * "
                         + HOUR_MICROS + " AS hour_us, count(*) AS n FROM " + SRC + " s WHERE s.zone = " + Zone.CONSUMED
@@ -932,8 +934,8 @@ public final class Verifier {
                     return "";
                 }
                 Instant t = TimeUtil.fromMicros(timeUs);
-                for (dev.tally.store.internal.Manifest.Quarantined q : view.manifest().quarantined()) {
-                    if (q.part().kind() == PartKind.DETAIL && !t.isBefore(q.part().minTime())
+                for (QuarantinedPart q : view.quarantined()) {
+                    if (!q.part().rollup() && !t.isBefore(q.part().minTime())
                             && !t.isAfter(q.part().maxTime())) {
                         return "; its time falls in the quarantined part " + q.part().path() + " (" + q.reason() + ")";
                     }
@@ -994,45 +996,22 @@ public final class Verifier {
         }
     }
 
-    /** Every tier of the snapshot as one relation of stored events. */
-    private static String storeSql(TierView view) {
-        String cols = "tenant, id, type, subject, source, epoch_us(time) AS t, data";
-        List<String> parts = new ArrayList<>();
-        for (SegmentHandle h : view.segments()) {
-            parts.add("SELECT " + cols + " FROM " + h.eventsTable());
-        }
-        List<PartHandle> detail = existing(view.parts(PartKind.DETAIL, Instant.MIN, Instant.MAX));
-        if (!detail.isEmpty()) {
-            parts.add("SELECT " + cols + " FROM " + parquet(detail));
-        }
-        if (parts.isEmpty()) {
-            return "SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::VARCHAR AS type, NULL::VARCHAR AS subject, "
-                    + "NULL::VARCHAR AS source, NULL::BIGINT AS t, NULL::VARCHAR AS data WHERE false";
-        }
-        return String.join(" UNION ALL ", parts);
+    /** Every tier of the snapshot as one relation of stored events ({@link TierSql}, with the time as {@code t} in µs). */
+    private static String storeSql(ReadView view) {
+        return TierSql.events(existing(view.detailParts(Instant.MIN, Instant.MAX)), view.segments(),
+                "tenant, id, type, subject, source, epoch_us(time) AS t, data", null, null, null);
     }
 
     /** Parts whose file is in the snapshot (a part the manifest names but the disk lacks is left out). */
-    private static List<PartHandle> existing(List<PartHandle> parts) {
-        List<PartHandle> out = new ArrayList<>();
-        for (PartHandle p : parts) {
+    private static List<PartFile> existing(List<? extends PartFile> parts) {
+        List<PartFile> out = new ArrayList<>();
+        for (PartFile p : parts) {
             // The link itself: a pinned part whose target went away must fail the query, not vanish.
             if (p != null && Files.exists(p.file(), LinkOption.NOFOLLOW_LINKS)) {
                 out.add(p);
             }
         }
         return out;
-    }
-
-    private static String parquet(List<PartHandle> parts) {
-        StringBuilder sb = new StringBuilder("read_parquet([");
-        for (int i = 0; i < parts.size(); i++) {
-            if (i > 0) {
-                sb.append(", ");
-            }
-            sb.append(Engine.literal(parts.get(i).file()));
-        }
-        return sb.append("])").toString();
     }
 
     private static void appendNullable(DuckDBAppender ap, String s) throws SQLException {

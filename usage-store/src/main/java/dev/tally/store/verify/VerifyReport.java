@@ -1,5 +1,6 @@
 package dev.tally.store.verify;
 
+import dev.tally.store.read.SnapshotInfo;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collections;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.internal.AppendSeam;
-import dev.tally.store.internal.Mutation;
+import dev.tally.store.mutation.Mutation;
 import dev.tally.store.internal.TestStores;
 import dev.tally.store.internal.TieredStore;
 import dev.tally.store.journal.Journal;

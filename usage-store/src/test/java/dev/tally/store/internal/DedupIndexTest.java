@@ -1,5 +1,6 @@
 package dev.tally.store.internal;
 
+import dev.tally.store.dedup.DedupIndex;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;

@@ -7,7 +7,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-import dev.tally.store.internal.Mutation;
+import dev.tally.store.mutation.Mutation;
 import dev.tally.store.testing.ChildJvm;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;

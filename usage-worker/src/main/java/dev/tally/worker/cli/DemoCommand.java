@@ -8,9 +8,9 @@ import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.Importer;
-import dev.tally.store.internal.StoreMetrics;
-import dev.tally.store.internal.TieredStore;
 import dev.tally.store.journal.Journal;
+import dev.tally.store.read.StoreReader;
+import dev.tally.store.read.StoreStats;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.Values;
 import dev.tally.worker.config.WorkerConfig;
@@ -170,7 +170,7 @@ public final class DemoCommand implements Callable<Integer> {
             step(out, 3, "Import: journal and spool file into the store, exactly once");
             long total = written + spool[0];
             imports.finish(store, out, total, terminal);
-            StoreMetrics counts = ((TieredStore) store).metrics();
+            StoreStats counts = StoreReader.of(store).stats();
             out.printf(Locale.ROOT, "  %,d stored, %,d duplicates dropped (same tenant and id), %,d dead-lettered "
                     + "(done %.1f s after the last journal write)%n", counts.accepted(), counts.duplicates(),
                     dlq.size(), imports.catchUpSeconds());
@@ -192,7 +192,7 @@ public final class DemoCommand implements Callable<Integer> {
             long rollupParts = segs.stream().filter(s -> s.state() == SegmentInfo.State.SEALED_ROLLUP).count();
             long sealedBytes = segs.stream().filter(s -> s.state() == SegmentInfo.State.SEALED_DETAIL
                     || s.state() == SegmentInfo.State.SEALED_ROLLUP).mapToLong(SegmentInfo::bytes).sum();
-            StoreMetrics metrics = store instanceof TieredStore ts ? ts.metrics() : null;
+            StoreStats metrics = store instanceof StoreReader r ? r.stats() : null;
             out.printf(Locale.ROOT, "  in %.1f s: %d detail parts and %d rollup parts, %s of Parquet under "
                     + "archive/ and rollups/%s%n", secs(s4), detailParts, rollupParts, Values.bytes(sealedBytes),
                     metrics == null ? "" : String.format(Locale.ROOT, " (%d segment seal(s) in total)",
@@ -303,7 +303,7 @@ public final class DemoCommand implements Callable<Integer> {
         void finish(UsageStore store, PrintWriter out, long total, boolean terminal) {
             finishStart = System.nanoTime();
             inputDone.set(true);
-            StoreMetrics m = store instanceof TieredStore ts ? ts.metrics() : null;
+            StoreStats m = store instanceof StoreReader r ? r.stats() : null;
             Progress p = new Progress(out, "import", total, terminal);
             try {
                 while (thread.isAlive()) {
@@ -334,7 +334,7 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static long handled(StoreMetrics m) {
+    private static long handled(StoreStats m) {
         long n = m.accepted() + m.duplicates();
         for (RejectReason r : RejectReason.values()) {
             n += m.rejected(r);

@@ -1,8 +1,8 @@
 package dev.tally.worker.cli;
 
 import dev.tally.store.UsageStore;
-import dev.tally.store.internal.TieredStore;
 import dev.tally.store.repair.RepairReport;
+import dev.tally.store.read.StoreReader;
 import dev.tally.store.repair.StoreRepair;
 import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.daemon.RuntimeFile;
@@ -109,7 +109,7 @@ public final class RepairCommand implements Callable<Integer> {
             requireStopped(config, "check");
             PrintWriter out = spec.commandLine().getOut();
             try (UsageStore store = StoreOpener.openWritable(config, Clock.systemUTC(), "repair check")) {
-                List<String> problems = ((TieredStore) store).verifyParts();
+                List<String> problems = StoreReader.of(store).verifyParts();
                 if (problems.isEmpty()) {
                     out.println("every sealed part is intact");
                     return ExitCodes.OK;

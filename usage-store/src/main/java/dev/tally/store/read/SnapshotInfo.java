@@ -1,9 +1,9 @@
-package dev.tally.store.verify;
+package dev.tally.store.read;
 
 import java.util.List;
 
 /**
- * How the store snapshot a verify run compared against was taken.
+ * How a store snapshot ({@link Snapshot}) was taken: what verify reports it compared against.
  *
  * <p>Immutable and thread-safe.
  *
@@ -18,13 +18,13 @@ import java.util.List;
  * @param attempts        snapshot attempts made (a seal or retention publishing a new manifest
  *                        while copying forces another)
  * @param complete        whether every segment was copied consistently; if not, events that would
- *                        be in the missing segment are {@link VerifyClass#INCONCLUSIVE}
+ *                        be in the missing segment are inconclusive to verify
  * @param positionsKnown  whether the import positions (held by the active segment) are in the
  *                        snapshot; if not, the consumed boundaries are unknown
  * @param problems        what kept the snapshot from being complete, in words
  * @param quarantined     parts the store took out of service as damaged (path and reason): their
  *                        events are not in the store, so their source lines are
- *                        {@link VerifyClass#MISSING}
+ *                        missing to verify
  */
 public record SnapshotInfo(long manifestLastSeq, List<Long> segments, int detailParts, int rollupParts,
         String pinning, int attempts, boolean complete, boolean positionsKnown, List<String> problems,

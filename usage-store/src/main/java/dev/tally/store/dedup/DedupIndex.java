@@ -1,11 +1,11 @@
-package dev.tally.store.internal;
+package dev.tally.store.dedup;
 
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongPredicate;
 
 /**
- * Maps the {@link KeyHash} of every stored event to the sequence number of the segment that
+ * Maps the key hash ({@code KeyHash}: XXH64 of {@code tenant \0 id}) of every stored event to the sequence number of the segment that
  * holds it, so an append checks for duplicates with one memory probe per event, whatever the
  * size of the archive. A hit is only a candidate: the caller confirms it against the stored
  * tenant and id in that one segment (or the parts sealed from it). Two different keys whose

@@ -1,7 +1,7 @@
-package dev.tally.store.internal;
+package dev.tally.store.mutation;
 
 /**
- * A promise a test may switch off (through {@link AppendSeam#mutations()}, or for the journal a
+ * A promise a test may switch off (through the store's append seam, or for the journal a
  * test-only switch in its package), to show that the test guarding the promise fails without it.
  * Production switches none off.
  */

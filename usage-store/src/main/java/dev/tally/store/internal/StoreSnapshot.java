@@ -1,13 +1,11 @@
-package dev.tally.store.verify;
+package dev.tally.store.internal;
 
 import dev.tally.store.ImportPosition;
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
 import dev.tally.store.io.FileSync;
-import dev.tally.store.internal.Manifest;
-import dev.tally.store.internal.SealedPart;
-import dev.tally.store.internal.SegmentFiles;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.read.Snapshot;
+import dev.tally.store.read.SnapshotInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,7 +33,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A private, consistent, read-only copy of a store's tiers for one verify run, taken without any
+ * A private, consistent, read-only copy of a store's tiers for one verify run (or a report-only
+ * reader of a store whose writer runs elsewhere, {@link ReadOnlySnapshot}), taken without any
  * of the store's locks and without ever opening the store's own DuckDB files.
  *
  * <p><b>Why copies.</b> The daemon holds its active and pending segment files open read-write, and
@@ -47,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * before and after the copy and a second read of each gives the same CRC32C as the copy. Otherwise
  * the copy is retried (a few times, with a short pause); a segment that never holds still is left
  * out and the snapshot is marked incomplete, which makes the events it could hold
- * {@link VerifyClass#INCONCLUSIVE} (fail closed), never unchanged or pending.
+ * inconclusive to verify (fail closed), never unchanged or pending.
  *
  * <p><b>Sealed parts</b> are immutable and named by the manifest; they are hard-linked into the
  * snapshot directory, which pins them: retention can unlink its name but not the data verify
@@ -66,23 +65,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Not thread-safe: one run's.
  */
-final class StoreSnapshot implements AutoCloseable {
+public final class StoreSnapshot implements Snapshot {
     private static final Logger log = LoggerFactory.getLogger(StoreSnapshot.class);
     /** Tries to copy one segment consistently before it is given up as inconclusive. */
     static final int COPY_TRIES = 5;
     private static final int COPY_BUFFER = 1 << 20;
 
-    /** Runs right after the tiers were copied consistently, before the copies are opened. */
-    interface Taken {
-        void run() throws IOException;
-    }
-
-    /** Test seam: runs after a segment's files were copied, before they are checked again. */
-    interface CopyHook {
-        CopyHook NONE = (seq, attempt) -> { };
-
-        void afterCopy(long seq, int attempt) throws IOException;
-    }
 
     private final Path dir;
     private final TieredStore store;
@@ -94,16 +82,19 @@ final class StoreSnapshot implements AutoCloseable {
         this.info = info;
     }
 
-    TieredStore store() {
+    @Override
+    public TieredStore store() {
         return store;
     }
 
-    SnapshotInfo info() {
+    @Override
+    public SnapshotInfo info() {
         return info;
     }
 
     /** The import positions of the snapshot, or null when they are unknown. */
-    Map<String, ImportPosition> positions() {
+    @Override
+    public Map<String, ImportPosition> positions() {
         return info.positionsKnown() ? store.importPositions() : null;
     }
 
@@ -119,7 +110,7 @@ final class StoreSnapshot implements AutoCloseable {
      * @throws StoreException when the data directory is not a store, its manifest is damaged, or
      *                        the temporary directory cannot be written
      */
-    static StoreSnapshot take(Path dataDir, Path tempParent, Duration detailRetention, Duration rollupRetention,
+    public static StoreSnapshot take(Path dataDir, Path tempParent, Duration detailRetention, Duration rollupRetention,
             Clock clock, int attempts, CopyHook hook, Taken taken) {
         SegmentFiles src = new SegmentFiles(dataDir);
         if (!Files.isDirectory(dataDir)) {
@@ -132,8 +123,8 @@ final class StoreSnapshot implements AutoCloseable {
                 Attempt a = attempt(src, dir, hook);
                 if (a.consistent) {
                     SnapshotInfo info = new SnapshotInfo(a.manifest.lastSeq(), a.copied,
-                            a.manifest.parts(dev.tally.store.internal.PartKind.DETAIL).size(),
-                            a.manifest.parts(dev.tally.store.internal.PartKind.ROLLUP).size(), a.pinning, attempt,
+                            a.manifest.parts(PartKind.DETAIL).size(),
+                            a.manifest.parts(PartKind.ROLLUP).size(), a.pinning, attempt,
                             a.problems.isEmpty(), !a.activeLost, a.problems, a.manifest.quarantined().stream()
                                     .map(q -> q.part().path() + " (" + q.reason() + ")").toList());
                     taken.run();

@@ -1,8 +1,8 @@
-package dev.tally.store.verify;
+package dev.tally.store.internal;
 
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
-import dev.tally.store.internal.TieredStore;
+import dev.tally.store.read.Snapshot;
 import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,7 +30,7 @@ public final class ReadOnlySnapshot {
     public static TieredStore open(StoreConfig config) {
         Path tempParent = Path.of(System.getProperty("java.io.tmpdir"));
         StoreSnapshot snap = StoreSnapshot.take(config.dataDir().toAbsolutePath().normalize(), tempParent,
-                config.detailRetention(), config.rollupRetention(), config.clock(), ATTEMPTS, StoreSnapshot.CopyHook.NONE,
+                config.detailRetention(), config.rollupRetention(), config.clock(), ATTEMPTS, Snapshot.CopyHook.NONE,
                 () -> { });
         if (!snap.info().complete() || !snap.info().positionsKnown()) {
             snap.close();

@@ -1,0 +1,11 @@
+package dev.tally.store.read;
+
+import java.nio.file.Path;
+
+/** A published part pinned by a view: its manifest entry and its file, readable while the view is pinned. */
+public interface PartFile {
+    PartInfo part();
+
+    /** The absolute path of the Parquet file. */
+    Path file();
+}

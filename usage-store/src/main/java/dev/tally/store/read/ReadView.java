@@ -1,0 +1,40 @@
+package dev.tally.store.read;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * An immutable, pinned snapshot of every tier: the active and pending segments and the published
+ * parts. Each stored event is in exactly one of them. Obtained from
+ * {@link StoreReader#acquireView()}; {@link #close()} releases the pin (exactly once), after
+ * which retired files may be deleted.
+ *
+ * <p>Thread-safe.
+ */
+public interface ReadView extends AutoCloseable {
+    /** The active segment (if any) followed by the pending ones. */
+    List<? extends SegmentSource> segments();
+
+    /** Published detail parts that may hold events in {@code [from, to)}, pruned by time range. */
+    List<? extends PartFile> detailParts(Instant from, Instant to);
+
+    /** Published hourly rollup parts whose hours may fall in {@code [from, to)}. */
+    List<? extends PartFile> rollupParts(Instant from, Instant to);
+
+    /** Parts removed as damaged, with why and when; their rows are missing from every answer. */
+    List<? extends QuarantinedPart> quarantined();
+
+    /**
+     * The UTC days in {@code [from, to)} whose hourly rollups remain but whose detail is gone
+     * (retention, quarantine); empty when detail is complete there. A reader that needs every
+     * event refuses such a range instead of answering short.
+     */
+    List<String> lostDetailDays(Instant from, Instant to);
+
+    /** The first instant after every lost detail day in {@code [from, to)}, or null when none is lost. */
+    Instant detailCompleteFrom(Instant from, Instant to);
+
+    /** Releases the pin; call exactly once per acquire. */
+    @Override
+    void close();
+}
