@@ -67,6 +67,11 @@ class WorkerKillLoopTest {
     static final Duration RETENTION = Duration.ofDays(2);
     /** How long after it is stamped an expiring event passes the retention cutoff. */
     static final Duration EXPIRES_AFTER = Duration.ofSeconds(20);
+    /**
+     * How long a child worker may take to recover and listen. Recovery seals what the last kill
+     * left; on a loaded 2-core machine that took over a minute, which says nothing about exactly-once.
+     */
+    static final int STARTUP_SECONDS = 180;
 
     /** The short loop of the default test run. */
     @Test
@@ -132,7 +137,7 @@ class WorkerKillLoopTest {
                             // during start-up: recovery, lock, journal open, first import pass
                             Thread.sleep(random.nextInt(1500));
                         } else {
-                            api.set(new Http("127.0.0.1", w.awaitPort(60)));
+                            api.set(new Http("127.0.0.1", w.awaitPort(STARTUP_SECONDS)));
                             Thread.sleep(50 + random.nextInt(1200));
                         }
                         assertTrue(w.alive(), where + ": the worker exited on its own before kill " + k + "; "
@@ -158,7 +163,7 @@ class WorkerKillLoopTest {
             // A clean final run imports everything, then stops on SIGTERM.
             double deadLetters;
             try (WorkerProcess w = WorkerProcess.start(log, runArgs(data))) {
-                Http http = new Http("127.0.0.1", w.awaitPort(60));
+                Http http = new Http("127.0.0.1", w.awaitPort(STARTUP_SECONDS));
                 long deadline = System.nanoTime() + Duration.ofSeconds(120 + kills).toNanos(); // the backlog grows with the kills
                 PromText m;
                 double lastAccepted = -1;
