@@ -255,7 +255,7 @@ final class SourceReader {
             src.boundary = 0;
             src.check = "not-imported";
         } else if (PositionCheck.staleArchive(p, src.path.getFileName().toString())) {
-            // The importer reads this file from 0 (see PositionCheck.staleArchive).
+            // A verify-only rule: PositionCheck.staleArchive says why the importer needs none.
             src.boundary = 0;
             src.check = "stale-position";
             src.note("its identity was last imported as " + p.identity() + ", a reaped archive whose inode "
