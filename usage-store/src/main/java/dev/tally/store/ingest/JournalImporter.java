@@ -27,7 +27,6 @@ import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -35,7 +34,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,10 +44,11 @@ import org.slf4j.LoggerFactory;
  * transaction; damaged records and events the store refuses are dead-lettered (fsynced) before
  * that transaction commits.
  *
- * <p>The position's fingerprint is a CRC32C of the last {@value #TAIL_WINDOW} consumed bytes.
- * Before continuing a file it is checked: if the bytes before the position changed (a torn tail
- * cut by journal recovery and written over, an inode reused), the file is imported again from
- * the start, and the store's idempotency by id and the queue's by offset keep that exactly-once.
+ * <p>The position's fingerprint is a CRC32C of the last {@value PositionCheck#JOURNAL_TAIL_WINDOW}
+ * consumed bytes. Before continuing a file it is checked ({@link PositionCheck#journal}, the rules
+ * verify checks by too): if the bytes before the position changed (a torn tail cut by journal
+ * recovery and written over, an inode reused), the file is imported again from the start, and the
+ * store's idempotency by id and the queue's by offset keep that exactly-once.
  *
  * <p>Not thread-safe: one import at a time (the worker's import loop). Holds no lock; the next
  * batch of a file is read on a helper thread while the current one is appended, handed over
@@ -57,8 +56,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class JournalImporter {
     private static final Logger log = LoggerFactory.getLogger(JournalImporter.class);
-    /** Bytes before the position covered by its fingerprint. */
-    static final int TAIL_WINDOW = 256;
     public static final String SOURCE_PREFIX = "journal:";
 
     /**
@@ -264,7 +261,7 @@ public final class JournalImporter {
                         d.raw(), d.lineBytes(), now));
             }
         }
-        ImportPosition position = new ImportPosition(key, r.nextOffset(), tailFingerprint(ch, r.nextOffset()),
+        ImportPosition position = new ImportPosition(key, r.nextOffset(), PositionCheck.journalFingerprint(ch, r.nextOffset()),
                 src.name());
         long[] refused = {0};
         AppendResult result = store.appendValid(events, position, rejections -> {
@@ -328,10 +325,10 @@ public final class JournalImporter {
         if (p == null) {
             return 0;
         }
-        long size = ch.size();
-        if (p.offset() > size || !p.fingerprint().equals(tailFingerprint(ch, p.offset()))) {
-            log.warn("journal file {} no longer matches its import position (offset {}, size {}); importing it again "
-                    + "from the start, duplicates are dropped by id", src.name(), p.offset(), size);
+        PositionCheck.Drift drift = PositionCheck.journal(p, ch);
+        if (drift != null) {
+            log.warn("journal file {} no longer matches its import position ({}: {}); importing it again from the "
+                    + "start, duplicates are dropped by id", src.name(), drift.reason().code(), drift.detail());
             return 0;
         }
         return p.offset();
@@ -339,32 +336,5 @@ public final class JournalImporter {
 
     private static String sourceLabel(JournalSource src) {
         return DEAD_LETTER_PREFIX + src.name();
-    }
-
-    /** CRC32C of the {@value #TAIL_WINDOW} bytes before {@code offset}, hex. */
-    static String tailFingerprint(Path file, long offset) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return tailFingerprint(ch, offset);
-        }
-    }
-
-    /**
-     * The fingerprint a journal import position records for {@code offset}: CRC32C of the
-     * {@value #TAIL_WINDOW} bytes before it, read from {@code ch} with positional reads (its
-     * position is not used). {@code "short"} when the file ends before {@code offset}.
-     */
-    public static String tailFingerprint(FileChannel ch, long offset) throws IOException {
-        int len = (int) Math.min(TAIL_WINDOW, offset);
-        ByteBuffer buf = ByteBuffer.allocate(len);
-        long at = offset - len;
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, at + buf.position());
-            if (n < 0) {
-                return "short";
-            }
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(buf.array(), 0, len);
-        return "crc32c-tail:" + HexFormat.of().toHexDigits((int) crc.getValue());
     }
 }

@@ -3,12 +3,9 @@ package dev.tally.store.ingest;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.StoreException;
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileVisitResult;
-import java.nio.file.FileVisitor;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -17,7 +14,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,11 +35,12 @@ import org.slf4j.LoggerFactory;
  * after the last complete line imported or dead-lettered; a partial last line is never
  * consumed), the SHA-256 of exactly the bytes before it, and the file's identity.
  *
- * <p><b>Appended or changed.</b> A file is CHANGED when its identity differs from the committed
- * one (replaced under the same name), when it is shorter than the boundary (truncated), or when
- * the bytes before the boundary no longer have the committed fingerprint (rewritten in place,
- * even with the same length). The prefix is digested again on every scan, so a rewrite is found
- * whatever the file's size and modification time say. Bytes after the boundary never take part:
+ * <p><b>Appended or changed.</b> Decided by {@link PositionCheck#spool}, the rules verify checks
+ * by too: a file is CHANGED when its identity differs from the committed one (replaced under the
+ * same name), when it is shorter than the boundary (truncated), or when the bytes before the
+ * boundary no longer have the committed fingerprint (rewritten in place, even with the same
+ * length). The prefix is digested again on every scan, so a rewrite is found whatever the file's
+ * size and modification time say. Bytes after the boundary never take part:
  * a writer appending while the scan runs makes a file APPENDED (or UNCHANGED while its line is
  * partial), never CHANGED. A file replaced or removed <em>while it is being looked at</em> is
  * {@link SpoolStatus#RACED}: nothing is decided and the next scan looks again.
@@ -57,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * when opening a file); names with control characters or NUL, and hidden names (starting with
  * {@code .}, as writers use for files they have not finished), are ignored; every path is checked
  * to stay inside its directory with {@link FileSync#resolveInside}. Walks go at most
- * {@value #MAX_DEPTH} directories deep.
+ * {@value #MAX_DEPTH} directories deep ({@code SpoolWalker}).
  *
  * <p><b>Read-only.</b> A scanner made {@code readOnly} (report-only) never writes: CHANGED files
  * are reported but not recorded, and {@link #release} throws {@link ReadOnlyStoreException}.
@@ -148,8 +145,8 @@ public final class SpoolScanner {
             List<SpoolFile> out = new ArrayList<>();
             boolean dirty = false;
             for (SpoolDirectory dir : directories) {
-                for (Candidate c : list(dir)) {
-                    Inspection in = inspect(c, committed.get(c.source), true);
+                for (Listed c : SpoolWalker.list(dir)) {
+                    Inspection in = inspect(c, committed.get(c.source()), true);
                     closeQuietly(in.channel);
                     dirty |= in.quarantineChanged;
                     out.add(in.file);
@@ -181,7 +178,7 @@ public final class SpoolScanner {
     public ImportCursor open(SpoolFile file, ImportPosition committed) throws IOException {
         lock.lock();
         try {
-            Candidate c = new Candidate(file.directory(), file.relativeName(), file.path(), file.source());
+            Listed c = new Listed(file.directory(), file.relativeName(), file.path(), file.source());
             Inspection in = inspect(c, committed, false);
             if (in.quarantineChanged) {
                 saveQuietly();
@@ -232,9 +229,7 @@ public final class SpoolScanner {
     public List<Listed> list() {
         List<Listed> out = new ArrayList<>();
         for (SpoolDirectory dir : directories) {
-            for (Candidate c : list(dir)) {
-                out.add(new Listed(c.dir, c.relativeName, c.path, c.source));
-            }
+            out.addAll(SpoolWalker.list(dir));
         }
         out.sort((a, b) -> a.source().compareTo(b.source()));
         return out;
@@ -290,9 +285,6 @@ public final class SpoolScanner {
 
     // ---------------------------------------------------------------------------------------------
 
-    private record Candidate(SpoolDirectory dir, String relativeName, Path path, String source) {
-    }
-
     private static final class Inspection {
         SpoolFile file;
         FileChannel channel;
@@ -300,136 +292,27 @@ public final class SpoolScanner {
         boolean quarantineChanged;
     }
 
-    /** The spool files of one directory, never through a link, each checked to stay inside it. */
-    private List<Candidate> list(SpoolDirectory dir) {
-        List<Candidate> out = new ArrayList<>();
-        Path root;
-        try {
-            root = dir.root().toRealPath();
-        } catch (IOException e) {
-            LOG.warn("spool directory {} ({}) cannot be read: {}", dir.name(), dir.root(), e.toString());
-            return out;
-        }
-        if (!Files.isDirectory(root)) {
-            LOG.warn("spool directory {} ({}) is not a directory", dir.name(), dir.root());
-            return out;
-        }
-        try {
-            Files.walkFileTree(root, EnumSet.noneOf(java.nio.file.FileVisitOption.class), MAX_DEPTH + 1,
-                    new FileVisitor<Path>() {
-                        @Override
-                        public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-                            if (d.equals(root)) {
-                                return FileVisitResult.CONTINUE;
-                            }
-                            String name = d.getFileName().toString();
-                            return attrs.isSymbolicLink() || ignoredName(name)
-                                    ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
-                        }
-
-                        @Override
-                        public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) {
-                            String name = f.getFileName().toString();
-                            if (attrs.isSymbolicLink() || !attrs.isRegularFile() || ignoredName(name)
-                                    || !name.endsWith(SPOOL_SUFFIX)) {
-                                if (attrs.isSymbolicLink() && name.endsWith(SPOOL_SUFFIX)) {
-                                    LOG.debug("spool directory {}: ignoring symbolic link {}", dir.name(), f);
-                                }
-                                return FileVisitResult.CONTINUE;
-                            }
-                            String rel = relativeName(root, f);
-                            if (rel == null) {
-                                LOG.warn("spool directory {}: ignoring {}, whose path leaves the directory or "
-                                        + "has a control character", dir.name(), printable(f.toString()));
-                                return FileVisitResult.CONTINUE;
-                            }
-                            out.add(new Candidate(dir, rel, f, sourceName(dir, rel)));
-                            return FileVisitResult.CONTINUE;
-                        }
-
-                        @Override
-                        public FileVisitResult visitFileFailed(Path f, IOException e) {
-                            LOG.warn("spool directory {}: cannot read {}: {}", dir.name(), printable(f.toString()),
-                                    e.toString());
-                            return FileVisitResult.CONTINUE;
-                        }
-
-                        @Override
-                        public FileVisitResult postVisitDirectory(Path d, IOException e) {
-                            if (e != null) {
-                                LOG.warn("spool directory {}: cannot list {}: {}", dir.name(), d, e.toString());
-                            }
-                            return FileVisitResult.CONTINUE;
-                        }
-                    });
-        } catch (IOException e) {
-            LOG.warn("spool directory {} ({}) cannot be walked: {}", dir.name(), dir.root(), e.toString());
-        }
-        return out;
-    }
-
-    private static boolean ignoredName(String name) {
-        return name.startsWith(HIDDEN_PREFIX) || hasControl(name);
-    }
-
-    private static boolean hasControl(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && ch < 0xa0)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** The '/'-separated name of {@code file} below {@code root}, or null when it is not safe. */
-    private static String relativeName(Path root, Path file) {
-        Path rel = root.relativize(file);
-        List<String> parts = new ArrayList<>();
-        for (Path p : rel) {
-            String s = p.toString();
-            if (s.isEmpty() || s.equals(".") || s.equals("..") || hasControl(s) || s.contains("/")) {
-                return null;
-            }
-            parts.add(s);
-        }
-        String name = String.join("/", parts);
-        try {
-            Path resolved = FileSync.resolveInside(root, name);
-            if (!resolved.equals(file.toAbsolutePath().normalize())) {
-                return null;
-            }
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-        return name;
-    }
-
-    private static String printable(String s) {
-        return s.replaceAll("[\\p{Cntrl}\\u0080-\\u009f]", "?");
-    }
-
     /**
      * Decides one file's status against {@code committed}; on an importable file leaves the
      * channel open with the verified fingerprint of the start prefix. Quarantines CHANGED files.
      */
-    private Inspection inspect(Candidate c, ImportPosition committed, boolean lookForLines) {
+    private Inspection inspect(Listed c, ImportPosition committed, boolean lookForLines) {
         Inspection in = new Inspection();
-        QuarantineEntry q = quarantine.entry(c.source);
+        QuarantineEntry q = quarantine.entry(c.source());
         if (q != null) {
             in.file = decision(c, SpoolStatus.QUARANTINED, q.reason(), "quarantined since " + q.quarantinedAt()
                     + ": " + q.detail(), q.committed(), -1, "", false);
             return in;
         }
         ImportPosition effective = committed;
-        QuarantineList.Release release = quarantine.release(c.source);
+        QuarantineList.Release release = quarantine.release(c.source());
         if (release != null && (committed == null || committed.equals(release.superseded()))) {
             effective = null; // released: import again from the start
         }
         String id1;
         FileChannel ch = null;
         try {
-            BasicFileAttributes attrs = Files.readAttributes(c.path, BasicFileAttributes.class,
+            BasicFileAttributes attrs = Files.readAttributes(c.path(), BasicFileAttributes.class,
                     LinkOption.NOFOLLOW_LINKS);
             if (!attrs.isRegularFile()) {
                 // Never open a link, a FIFO (an open would block) or a device put in its place.
@@ -437,9 +320,9 @@ public final class SpoolScanner {
                         false);
                 return in;
             }
-            id1 = PrefixFingerprint.identity(c.path);
-            ch = FileChannel.open(c.path, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
-            String id2 = PrefixFingerprint.identity(c.path);
+            id1 = PrefixFingerprint.identity(c.path());
+            ch = FileChannel.open(c.path(), StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
+            String id2 = PrefixFingerprint.identity(c.path());
             if (!id1.equals(id2)) {
                 closeQuietly(ch);
                 in.file = decision(c, SpoolStatus.RACED, null, "replaced while it was being opened", committed,
@@ -455,42 +338,16 @@ public final class SpoolScanner {
                         + "the start" : "not imported yet", null, size, id1, lines);
                 return in;
             }
-            ChangeReason reason = null;
-            String detail = null;
-            if (!effective.identity().isEmpty() && !effective.identity().equals(id1)) {
-                reason = ChangeReason.IDENTITY_CHANGED;
-                detail = "another file now has this name (identity " + id1 + ", imported from "
-                        + effective.identity() + ")";
-            } else if (size < effective.offset()) {
-                reason = ChangeReason.TRUNCATED;
-                detail = "the file is " + size + " bytes, shorter than the " + effective.offset()
-                        + " bytes already imported";
-            } else if (effective.fingerprint().isEmpty() && effective.offset() > 0) {
-                reason = ChangeReason.NO_FINGERPRINT;
-                detail = "the committed position has no fingerprint, so its " + effective.offset()
-                        + " imported bytes cannot be verified";
-            } else {
-                try {
-                    in.fingerprint = PrefixFingerprint.ofPrefix(ch, effective.offset());
-                } catch (EOFException e) {
-                    reason = ChangeReason.TRUNCATED;
-                    detail = "the file was cut below the " + effective.offset() + " bytes already imported";
-                }
-                if (reason == null && !effective.fingerprint().isEmpty()
-                        && !in.fingerprint.hex().equals(effective.fingerprint())) {
-                    reason = ChangeReason.PREFIX_CHANGED;
-                    detail = "the first " + effective.offset() + " bytes, already imported, were rewritten "
-                            + "(fingerprint " + in.fingerprint.hex() + ", imported " + effective.fingerprint() + ")";
-                }
-            }
-            if (reason != null) {
+            PositionCheck.SpoolResult check = PositionCheck.spool(effective, id1, ch);
+            if (check.changed()) {
                 closeQuietly(ch);
                 in.channel = null;
-                in.fingerprint = null;
-                in.file = decision(c, SpoolStatus.CHANGED, reason, detail, effective, size, id1, false);
+                in.file = decision(c, SpoolStatus.CHANGED, check.drift().reason(), check.drift().detail(), effective,
+                        size, id1, false);
                 in.quarantineChanged = quarantine(in.file);
                 return in;
             }
+            in.fingerprint = check.fingerprint();
             boolean lines = lookForLines ? hasNewline(ch, effective.offset(), size) : size > effective.offset();
             in.file = decision(c, lines ? SpoolStatus.APPENDED : SpoolStatus.UNCHANGED, null,
                     lines ? "complete lines follow byte " + effective.offset()
@@ -509,15 +366,15 @@ public final class SpoolScanner {
             in.channel = null;
             in.file = decision(c, SpoolStatus.UNREADABLE, null, "could not be read as a plain file: " + e,
                     committed, -1, "", false);
-            LOG.warn("spool file {}: {}", c.source, in.file.detail());
+            LOG.warn("spool file {}: {}", c.source(), in.file.detail());
             return in;
         }
     }
 
-    private static SpoolFile decision(Candidate c, SpoolStatus status, ChangeReason reason, String detail,
+    private static SpoolFile decision(Listed c, SpoolStatus status, ChangeReason reason, String detail,
             ImportPosition committed, long size, String identity, boolean lines) {
-        return new SpoolFile(c.source, c.dir, c.relativeName, c.path, status, reason, detail, committed, size,
-                identity, lines);
+        return new SpoolFile(c.source(), c.directory(), c.relativeName(), c.path(), status, reason, detail, committed,
+                size, identity, lines);
     }
 
     /** Records a CHANGED file; returns whether the list changed (false when read-only). */
