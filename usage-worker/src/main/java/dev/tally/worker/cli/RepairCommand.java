@@ -1,6 +1,5 @@
 package dev.tally.worker.cli;
 
-import dev.tally.store.UsageStore;
 import dev.tally.store.internal.TieredStore;
 import dev.tally.store.repair.RepairReport;
 import dev.tally.store.repair.StoreRepair;
@@ -15,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
-
 /** Offline repairs the store asks for when it refuses to open damaged files. */
 @Command(name = "repair", mixinStandardHelpOptions = true,
         description = {"Offline repairs for damage the store refuses to guess about. Each needs the worker on the "
@@ -108,7 +106,7 @@ public final class RepairCommand implements Callable<Integer> {
             WorkerConfig config = common.load();
             requireStopped(config, "check");
             PrintWriter out = spec.commandLine().getOut();
-            try (UsageStore store = StoreOpener.openWritable(config, Clock.systemUTC(), "repair check")) {
+            return StoreCommands.withWritableStore(config, Clock.systemUTC(), "repair check", store -> {
                 List<String> problems = ((TieredStore) store).verifyParts();
                 if (problems.isEmpty()) {
                     out.println("every sealed part is intact");
@@ -116,7 +114,7 @@ public final class RepairCommand implements Callable<Integer> {
                 }
                 problems.forEach(p -> out.println("DAMAGED (quarantined): " + p));
                 return ExitCodes.CHANGES_FOUND;
-            }
+            });
         }
     }
 }
