@@ -15,6 +15,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
+
 /**
  * Reads and writes the JSON line form of a {@link UsageEvent}, the form used by the journal,
  * spool files, dead letters and the HTTP API:

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.StringWriter;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
+
 /**
  * The {@code data} object of an event: read from a parser in one of three ways (re-written
  * compactly, kept as its own bytes when already compact, or taken unchecked from a record this

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.io.JsonEOFException;
 import java.io.CharConversionException;
 import java.io.IOException;
+
 /**
  * Turns what the JSON parser or the UTF-8 check refuses into an {@link EventRejectedException}
  * with its own {@link RejectReason} and a message free of parser internals.

@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
+
 /**
  * One import pass over everything pending: the journal first (rotated archives, then the live
  * file), then the spool directories. Keeps the loop's health (last success, lag, failures) so a

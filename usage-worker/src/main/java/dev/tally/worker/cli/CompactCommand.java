@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+
 /** Compacts every closed UTC day now, whatever compaction.after says. */
 @Command(name = "compact", mixinStandardHelpOptions = true,
         description = "Merge the sealed parts of every closed UTC day into one file per month (rollups) and per "

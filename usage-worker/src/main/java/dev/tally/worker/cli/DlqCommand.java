@@ -20,6 +20,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+
 /** The dead-letter queue: list what could not be stored, and replay it. */
 @Command(name = "dlq", mixinStandardHelpOptions = true,
         description = "Inspect and replay the dead-letter queue: input lines and events that could not be stored.",

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
+
 /** Offline repairs the store asks for when it refuses to open damaged files. */
 @Command(name = "repair", mixinStandardHelpOptions = true,
         description = {"Offline repairs for damage the store refuses to guess about. Each needs the worker on the "

@@ -12,6 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
+
 /** Runs retention once, or with --dry-run lists what would go and why. */
 @Command(name = "retention", mixinStandardHelpOptions = true,
         description = "Run retention once: delete expired detail and rollups and orphan files, each with its reason.",

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+
 /** /v1/sql limits, duplicate keys and redacted errors against a real worker in this JVM. */
 class SqlLimitsApiTest extends InProcessWorkerTest {
 

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
+
 /** The HTTP API against a real worker (store, journal, loops) in this JVM. */
 class WorkerApiTest extends InProcessWorkerTest {
     static final String TOKEN_ACME = "acme-token-0123456789abcdef";
