@@ -87,7 +87,7 @@ public final class TraceCheck {
             SpoolScanner scanner = SpoolScanner.create(data, List.of(new SpoolDirectory("trace", spool)), false);
             ImportReport r = new SpoolImporter(scanner, dlq, store, clock, 10_000).runOnce();
             System.out.printf(Locale.ROOT, "imported %,d lines: %,d stored, %,d duplicates, %,d dead letters%n",
-                    r.linesRead(), r.stored(), r.duplicates(), r.deadLettered());
+                    r.records(), r.stored(), r.duplicates(), r.deadLettered());
             ok &= r.stored() == written && r.deadLettered() == 0;
             store.sealNow();
             try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {

@@ -6,12 +6,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.core.exc.StreamConstraintsException;
-import com.fasterxml.jackson.core.io.JsonEOFException;
-import java.io.CharConversionException;
 import java.io.IOException;
 import java.io.StringWriter;
-import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -43,7 +39,7 @@ public final class EventCodec {
     public static final int DECIMAL_PRECISION = 38;
     public static final int DECIMAL_SCALE = 9;
 
-    private static final JsonFactory FACTORY = JsonFactory.builder()
+    static final JsonFactory FACTORY = JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             // Let NaN/Infinity through the tokenizer so they get their own reason code below.
             .enable(com.fasterxml.jackson.core.json.JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
@@ -159,18 +155,15 @@ public final class EventCodec {
 
     /** Parses one JSON line given as UTF-8 bytes (malformed UTF-8 is refused, not replaced). */
     public static UsageEvent parse(byte[] utf8, int offset, int length) throws EventRejectedException {
-        int bad = firstInvalidUtf8(utf8, offset, length);
-        if (bad >= 0) {
-            // Checked here because the JSON parser decodes some invalid forms (overlong encodings such
-            // as C0 AF for '/', encoded surrogates) instead of refusing them.
-            throw new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: "
-                    + "invalid or overlong byte sequence at byte " + (bad - offset) + " (0x"
-                    + String.format("%02X", utf8[bad] & 0xFF) + ")");
-        }
+        // Checked here because the JSON parser decodes some invalid forms (overlong encodings such
+        // as C0 AF for '/', encoded surrogates) instead of refusing them.
+        JsonRejections.checkUtf8(utf8, offset, length);
         try (JsonParser p = FACTORY.createParser(utf8, offset, length)) {
-            return parseEvent(p);
+            Fields f = new Fields(utf8, offset, DataRule.REWRITE);
+            readObject(p, f);
+            return f.event();
         } catch (IOException e) {
-            throw translate(e);
+            throw JsonRejections.translate(e);
         }
     }
 
@@ -183,22 +176,11 @@ public final class EventCodec {
     public static ValidEvent parseValid(byte[] utf8, int offset, int length) throws EventRejectedException {
         checkUtf8(utf8, offset, length);
         try (JsonParser p = FACTORY.createParser(utf8, offset, length)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
-            }
-            Fields f = new Fields(utf8, offset);
-            JsonToken t;
-            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                if (!f.read(p, name, p.nextToken())) {
-                    throw new EventRejectedException(RejectReason.INVALID_FIELD,
-                            "unknown field " + quote(name) + " (allowed: tenant, id, type, subject, source, time, data)");
-                }
-            }
-            endOfEvent(p, t);
+            Fields f = new Fields(utf8, offset, DataRule.KEEP_COMPACT);
+            readObject(p, f);
             return f.valid();
         } catch (IOException e) {
-            throw translate(e);
+            throw JsonRejections.translate(e);
         }
     }
 
@@ -215,41 +197,16 @@ public final class EventCodec {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
             }
-            String tenant = null;
-            String id = null;
-            String type = null;
-            String subject = null;
-            String source = null;
-            Instant time = null;
-            String data = null;
+            Fields f = new Fields(utf8, offset, DataRule.TRUSTED);
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
-                JsonToken v = p.nextToken();
-                switch (name) {
-                    case "tenant" -> tenant = p.getText();
-                    case "id" -> id = p.getText();
-                    case "type" -> type = p.getText();
-                    case "subject" -> subject = p.getText();
-                    case "source" -> source = p.getText();
-                    case "time" -> time = parseTime(p.getText());
-                    case "data" -> {
-                        if (v != JsonToken.START_OBJECT) {
-                            throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT, "field 'data' is not an object");
-                        }
-                        int from = (int) p.currentTokenLocation().getByteOffset();
-                        p.skipChildren();
-                        int to = (int) p.currentLocation().getByteOffset();
-                        data = new String(utf8, offset + from, to - from, StandardCharsets.UTF_8);
-                    }
-                    default -> throw new EventRejectedException(RejectReason.INVALID_FIELD, "unknown field " + quote(name));
+                if (!f.read(p, name, p.nextToken())) {
+                    throw new EventRejectedException(RejectReason.INVALID_FIELD, "unknown field " + quote(name));
                 }
             }
-            if (tenant == null || id == null || type == null || subject == null || time == null || data == null) {
-                throw new EventRejectedException(RejectReason.MISSING_FIELD, "a canonical record lacks a field");
-            }
-            return new ValidEvent(new UsageEvent(tenant, id, type, subject, source, time, data));
+            return f.canonical();
         } catch (IOException e) {
-            throw translate(e);
+            throw JsonRejections.translate(e);
         }
     }
 
@@ -269,17 +226,32 @@ public final class EventCodec {
 
     /** Refuses malformed UTF-8 (overlong forms, encoded surrogates), which the JSON parser lets through. */
     public static void checkUtf8(byte[] utf8, int offset, int length) throws EventRejectedException {
-        int bad = firstInvalidUtf8(utf8, offset, length);
-        if (bad >= 0) {
-            throw new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: "
-                    + "invalid or overlong byte sequence at byte " + (bad - offset) + " (0x"
-                    + String.format("%02X", utf8[bad] & 0xFF) + ")");
-        }
+        JsonRejections.checkUtf8(utf8, offset, length);
     }
 
     /** The refusal for a parser failure of {@link #strictParser} (nesting, duplicates, bad JSON). */
     public static EventRejectedException rejection(IOException e) {
-        return translate(e);
+        return JsonRejections.translate(e);
+    }
+
+    /**
+     * Reads one native event object, field by field, into {@code f}, refusing any other field (the
+     * native line's rule; CloudEvents and canonical records have their own), then requires the end
+     * of the input.
+     */
+    private static void readObject(JsonParser p, Fields f) throws IOException, EventRejectedException {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
+        }
+        JsonToken t;
+        while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            if (!f.read(p, name, p.nextToken())) {
+                throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                        "unknown field " + quote(name) + " (allowed: tenant, id, type, subject, source, time, data)");
+            }
+        }
+        endOfEvent(p, t);
     }
 
     private static void endOfEvent(JsonParser p, JsonToken t) throws IOException, EventRejectedException {
@@ -293,16 +265,36 @@ public final class EventCodec {
     }
 
     /**
+     * How {@link Fields} reads {@code data}: the one difference between the callers of the one field
+     * reader, kept per caller as it always was.
+     */
+    enum DataRule {
+        /**
+         * {@link #parse}: re-written compactly by the JSON writer; absent or null is refused at once
+         * ({@link RejectReason#MISSING_FIELD}), a non-object too ({@link RejectReason#DATA_NOT_OBJECT}).
+         */
+        REWRITE,
+        /**
+         * {@link #parseValid} and other envelopes (CloudEvents): every number checked while read, the
+         * source bytes kept when already compact; absent or null is refused by {@link Fields#valid()}.
+         */
+        KEEP_COMPACT,
+        /** {@link #parseCanonical}: a record this library wrote; kept as its bytes, not checked. */
+        TRUSTED
+    }
+
+    /**
      * Reads the event fields (tenant, id, type, subject, source, time, data) from a parser, one at
-     * a time, for the native line form and CloudEvents alike, and checks the finished event with
-     * {@link EventRules}. {@code data} is validated as it is read and kept as its source bytes when
-     * already compact.
+     * a time: the one field reader of every event form (the native line, a canonical journal record,
+     * CloudEvents). What happens to a name that is not an event field is the caller's rule:
+     * {@link #read} only reports it. {@code data} is read by the {@link DataRule} the caller chose.
      *
      * <p>Not thread-safe: one per event being read.
      */
     public static final class Fields {
         private final byte[] src;
         private final int srcOffset;
+        private final DataRule dataRule;
         private String tenant;
         private String id;
         private String type;
@@ -312,12 +304,19 @@ public final class EventCodec {
         private String data;
 
         /**
+         * A reader that validates {@code data} as it reads it ({@link DataRule#KEEP_COMPACT}).
+         *
          * @param src       the bytes the parser reads
          * @param srcOffset where the parser's input starts in {@code src} (its byte offsets count from there)
          */
         public Fields(byte[] src, int srcOffset) {
+            this(src, srcOffset, DataRule.KEEP_COMPACT);
+        }
+
+        Fields(byte[] src, int srcOffset, DataRule dataRule) {
             this.src = src;
             this.srcOffset = srcOffset;
+            this.dataRule = dataRule;
         }
 
         /**
@@ -335,7 +334,11 @@ public final class EventCodec {
                     String s = stringField(p, v, name);
                     time = s == null ? null : parseTime(s);
                 }
-                case "data" -> data = readData(p, v);
+                case "data" -> data = switch (dataRule) {
+                    case REWRITE -> EventData.copy(p, v);
+                    case KEEP_COMPACT -> EventData.readCompact(p, v, src, srcOffset);
+                    case TRUSTED -> EventData.readTrusted(p, v, src, srcOffset);
+                };
                 default -> {
                     return false;
                 }
@@ -356,55 +359,30 @@ public final class EventCodec {
             return EventRules.checkFields(new UsageEvent(tenant, id, type, subject, source, time, data), data);
         }
 
-        private String readData(JsonParser p, JsonToken first) throws IOException, EventRejectedException {
-            if (first == null || first == JsonToken.VALUE_NULL) {
+        /** The fields read, unchecked (the store validates the event). */
+        UsageEvent event() {
+            return new UsageEvent(tenant, id, type, subject, source, time, data);
+        }
+
+        /** The fields of a canonical record, which must all be there; no rule is checked again. */
+        ValidEvent canonical() throws EventRejectedException {
+            if (tenant == null || id == null || type == null || subject == null || time == null || data == null) {
+                throw new EventRejectedException(RejectReason.MISSING_FIELD, "a canonical record lacks a field");
+            }
+            return new ValidEvent(event());
+        }
+
+        private static String stringField(JsonParser p, JsonToken v, String name)
+                throws IOException, EventRejectedException {
+            if (v == JsonToken.VALUE_NULL) {
                 return null;
             }
-            if (first != JsonToken.START_OBJECT) {
-                p.skipChildren();
-                throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT,
-                        "field 'data' must be a JSON object, got " + describe(first));
+            if (v != JsonToken.VALUE_STRING) {
+                throw new EventRejectedException(RejectReason.INVALID_FIELD,
+                        "field '" + name + "' must be a string, got " + EventData.describe(v));
             }
-            int from = (int) p.currentTokenLocation().getByteOffset();
-            boolean rewrite = false;
-            int depth = 1;
-            while (depth > 0) {
-                JsonToken t = p.nextToken();
-                if (t == null) {
-                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
-                }
-                switch (t) {
-                    case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
-                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
-                        String text = checkedNumber(p);
-                        rewrite |= text != p.getText() && !text.equals(p.getText());
-                    }
-                    default -> {
-                    }
-                }
-            }
-            int to = (int) p.currentLocation().getByteOffset();
-            int at = srcOffset + from;
-            int len = to - from;
-            if (!rewrite && !hasWhitespace(src, at, len)) {
-                return new String(src, at, len, StandardCharsets.UTF_8);
-            }
-            // Rare: white space between tokens or an exponent; write the compact form.
-            try (JsonParser q = FACTORY.createParser(src, at, len)) {
-                return copyData(q, q.nextToken());
-            }
+            return p.getText();
         }
-    }
-
-    private static boolean hasWhitespace(byte[] b, int off, int len) {
-        for (int i = off; i < off + len; i++) {
-            byte c = b[i];
-            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Parses one JSON line. */
@@ -418,339 +396,7 @@ public final class EventCodec {
      * numbers kept as their exact text.
      */
     public static String canonicalData(String json) throws EventRejectedException {
-        if (json == null) {
-            throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
-        }
-        try {
-            // Fast path: machine-written JSON is usually already compact; validate it without
-            // re-writing, and keep the text when it has no white space and no exponents.
-            if (!hasWhitespace(json) && !validateOnly(json)) {
-                return json;
-            }
-            try (JsonParser p = FACTORY.createParser(json)) {
-                JsonToken t = p.nextToken();
-                String data = copyData(p, t);
-                if (p.nextToken() != null) {
-                    throw new EventRejectedException(RejectReason.INVALID_JSON,
-                            "field 'data' has trailing content after the object");
-                }
-                return data;
-            }
-        } catch (IOException e) {
-            throw translate(e);
-        }
-    }
-
-    private static boolean hasWhitespace(String s) {
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /**
-     * Validates {@code data} without writing it. Returns whether a number needs re-writing (an
-     * exponent), in which case the caller takes the copying path.
-     */
-    private static boolean validateOnly(String json) throws IOException, EventRejectedException {
-        boolean rewrite = false;
-        try (JsonParser p = FACTORY.createParser(json)) {
-            JsonToken t = p.nextToken();
-            if (t != JsonToken.START_OBJECT) {
-                throw new EventRejectedException(t == null || t == JsonToken.VALUE_NULL ? RejectReason.MISSING_FIELD
-                        : RejectReason.DATA_NOT_OBJECT, "field 'data' must be a JSON object, got "
-                        + (t == null ? "nothing" : describe(t)));
-            }
-            int depth = 1;
-            while (depth > 0) {
-                t = p.nextToken();
-                if (t == null) {
-                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
-                }
-                switch (t) {
-                    case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
-                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
-                        String text = checkedNumber(p);
-                        rewrite |= text != p.getText() && !text.equals(p.getText());
-                    }
-                    default -> {
-                    }
-                }
-            }
-            if (p.nextToken() != null) {
-                throw new EventRejectedException(RejectReason.INVALID_JSON,
-                        "field 'data' has trailing content after the object");
-            }
-        }
-        return rewrite;
-    }
-
-    private static UsageEvent parseEvent(JsonParser p) throws IOException, EventRejectedException {
-        if (p.nextToken() != JsonToken.START_OBJECT) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");
-        }
-        String tenant = null;
-        String id = null;
-        String type = null;
-        String subject = null;
-        String source = null;
-        Instant time = null;
-        String data = null;
-        JsonToken t;
-        while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken v = p.nextToken();
-            switch (name) {
-                case "tenant" -> tenant = stringField(p, v, name);
-                case "id" -> id = stringField(p, v, name);
-                case "type" -> type = stringField(p, v, name);
-                case "subject" -> subject = stringField(p, v, name);
-                case "source" -> source = stringField(p, v, name);
-                case "time" -> {
-                    String s = stringField(p, v, name);
-                    time = s == null ? null : parseTime(s);
-                }
-                case "data" -> data = copyData(p, v);
-                default -> throw new EventRejectedException(RejectReason.INVALID_FIELD,
-                        "unknown field " + quote(name) + " (allowed: tenant, id, type, subject, source, time, data)");
-            }
-        }
-        if (t != JsonToken.END_OBJECT) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON, "the event object is not closed");
-        }
-        if (p.nextToken() != null) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON,
-                    "trailing content after the event object (one event per line)");
-        }
-        return new UsageEvent(tenant, id, type, subject, source, time, data);
-    }
-
-    private static String stringField(JsonParser p, JsonToken v, String name)
-            throws IOException, EventRejectedException {
-        if (v == JsonToken.VALUE_NULL) {
-            return null;
-        }
-        if (v != JsonToken.VALUE_STRING) {
-            throw new EventRejectedException(RejectReason.INVALID_FIELD,
-                    "field '" + name + "' must be a string, got " + describe(v));
-        }
-        return p.getText();
-    }
-
-    private static String copyData(JsonParser p, JsonToken first) throws IOException, EventRejectedException {
-        if (first == null || first == JsonToken.VALUE_NULL) {
-            throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
-        }
-        if (first != JsonToken.START_OBJECT) {
-            throw new EventRejectedException(RejectReason.DATA_NOT_OBJECT,
-                    "field 'data' must be a JSON object, got " + describe(first));
-        }
-        StringWriter out = new StringWriter(64);
-        try (JsonGenerator g = FACTORY.createGenerator(out)) {
-            int depth = 0;
-            JsonToken t = first;
-            do {
-                switch (t) {
-                    case START_OBJECT -> {
-                        g.writeStartObject();
-                        depth++;
-                    }
-                    case END_OBJECT -> {
-                        g.writeEndObject();
-                        depth--;
-                    }
-                    case START_ARRAY -> {
-                        g.writeStartArray();
-                        depth++;
-                    }
-                    case END_ARRAY -> {
-                        g.writeEndArray();
-                        depth--;
-                    }
-                    case FIELD_NAME -> g.writeFieldName(p.currentName());
-                    case VALUE_STRING -> g.writeString(p.getText());
-                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> g.writeNumber(checkedNumber(p));
-                    case VALUE_TRUE -> g.writeBoolean(true);
-                    case VALUE_FALSE -> g.writeBoolean(false);
-                    case VALUE_NULL -> g.writeNull();
-                    default -> throw new EventRejectedException(RejectReason.INVALID_JSON,
-                            "unexpected token " + t + " in field 'data'");
-                }
-                if (depth == 0) {
-                    break;
-                }
-                t = p.nextToken();
-                if (t == null) {
-                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
-                }
-            } while (true);
-        }
-        return out.toString();
-    }
-
-    /** Returns the number's exact text, or refuses it when DECIMAL(38,9) cannot hold it. */
-    private static String checkedNumber(JsonParser p) throws IOException, EventRejectedException {
-        String text = p.getText();
-        char first = text.charAt(0);
-        if (first == 'N' || first == 'I' || (first == '-' || first == '+') && text.length() > 1
-                && (text.charAt(1) == 'I' || text.charAt(1) == 'N')) {
-            throw new EventRejectedException(RejectReason.NON_FINITE_NUMBER,
-                    "field 'data." + path(p) + "' = " + text + " is not a finite number");
-        }
-        if (fitsPlain(text)) {
-            return text;
-        }
-        BigDecimal d;
-        try {
-            d = new BigDecimal(text);
-        } catch (NumberFormatException e) {
-            throw new EventRejectedException(RejectReason.INVALID_JSON,
-                    "field 'data." + path(p) + "' = " + text + " is not a number");
-        }
-        BigDecimal s = d.stripTrailingZeros();
-        int scale = Math.max(0, s.scale());
-        int integerDigits = Math.max(0, s.precision() - s.scale());
-        if (scale > DECIMAL_SCALE || integerDigits > DECIMAL_PRECISION - DECIMAL_SCALE) {
-            throw new EventRejectedException(RejectReason.NUMBER_OUT_OF_RANGE,
-                    "field 'data." + path(p) + "' = " + abbreviate(text, 40) + " cannot be stored exactly as DECIMAL("
-                            + DECIMAL_PRECISION + "," + DECIMAL_SCALE + "): at most "
-                            + (DECIMAL_PRECISION - DECIMAL_SCALE) + " integer digits and " + DECIMAL_SCALE
-                            + " decimal places");
-        }
-        // Exponents are written plain, because DuckDB's DECIMAL cast refuses them.
-        return s.scale() < 0 ? s.setScale(0).toPlainString() : s.toPlainString();
-    }
-
-    /**
-     * Whether a JSON number in plain notation certainly fits DECIMAL(38,9): no exponent, at most
-     * 29 integer digits and 9 fraction digits. Anything else is checked exactly with BigDecimal.
-     */
-    private static boolean fitsPlain(String text) {
-        int i = text.charAt(0) == '-' ? 1 : 0;
-        int integer = 0;
-        int fraction = -1;
-        for (; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c == '.') {
-                fraction = 0;
-            } else if (c >= '0' && c <= '9') {
-                if (fraction >= 0) {
-                    fraction++;
-                } else {
-                    integer++;
-                }
-            } else {
-                return false;
-            }
-        }
-        return integer <= DECIMAL_PRECISION - DECIMAL_SCALE && fraction <= DECIMAL_SCALE;
-    }
-
-    private static String path(JsonParser p) {
-        try {
-            String name = p.currentName();
-            return name == null ? "[]" : name;
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
-    /**
-     * The index of the first byte that starts an invalid UTF-8 sequence (RFC 3629: no overlong
-     * forms, no surrogates, nothing above U+10FFFF, no truncated sequence), or -1 when all is valid.
-     */
-    static int firstInvalidUtf8(byte[] b, int offset, int length) {
-        int end = offset + length;
-        int i = offset;
-        while (i < end) {
-            int c = b[i] & 0xFF;
-            if (c < 0x80) {
-                i++;
-                continue;
-            }
-            int n;
-            int min;
-            if (c >= 0xC2 && c <= 0xDF) {
-                n = 1;
-                min = 0x80;
-            } else if (c >= 0xE0 && c <= 0xEF) {
-                n = 2;
-                min = 0x800;
-            } else if (c >= 0xF0 && c <= 0xF4) {
-                n = 3;
-                min = 0x10000;
-            } else {
-                return i; // a continuation byte, C0/C1 (always overlong) or F5..FF
-            }
-            if (i + n >= end) {
-                return i; // truncated
-            }
-            int cp = c & (0x3F >> n);
-            for (int k = 1; k <= n; k++) {
-                int d = b[i + k] & 0xFF;
-                if ((d & 0xC0) != 0x80) {
-                    return i;
-                }
-                cp = (cp << 6) | (d & 0x3F);
-            }
-            if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-                return i;
-            }
-            i += n + 1;
-        }
-        return -1;
-    }
-
-    private static EventRejectedException translate(IOException e) {
-        String msg = e instanceof com.fasterxml.jackson.core.JsonProcessingException jpe && jpe.getOriginalMessage() != null
-                ? jpe.getOriginalMessage()
-                : String.valueOf(e.getMessage());
-        if (e instanceof StreamConstraintsException) {
-            if (msg.contains("nesting depth")) {
-                return new EventRejectedException(RejectReason.NESTING_TOO_DEEP,
-                        "JSON nested deeper than " + MAX_NESTING_DEPTH + " levels");
-            }
-            if (msg.contains("Number value length") || msg.contains("number")) {
-                return new EventRejectedException(RejectReason.NUMBER_OUT_OF_RANGE,
-                        "a number has too many digits to be stored exactly");
-            }
-        }
-        if (e instanceof CharConversionException || msg.contains("Invalid UTF-8")) {
-            return new EventRejectedException(RejectReason.MALFORMED_UTF8, "the line is not valid UTF-8: " + firstLine(msg));
-        }
-        if (msg.startsWith("Duplicate field")) {
-            return new EventRejectedException(RejectReason.DUPLICATE_KEY, firstLine(msg));
-        }
-        if (e instanceof JsonEOFException) {
-            return new EventRejectedException(RejectReason.INVALID_JSON, "the JSON ends early: " + firstLine(msg));
-        }
-        return new EventRejectedException(RejectReason.INVALID_JSON, "not valid JSON: " + firstLine(msg));
-    }
-
-    private static final java.util.regex.Pattern LOCATION =
-            java.util.regex.Pattern.compile("\\[Source: [^\\]]*?line: \\d+, column: (\\d+)\\]");
-
-    /** The first line of a parser message, with its internal location text reduced to a column. */
-    private static String firstLine(String msg) {
-        int nl = msg.indexOf('\n');
-        String line = nl < 0 ? msg : msg.substring(0, nl);
-        return LOCATION.matcher(line).replaceAll("column $1");
-    }
-
-    private static String describe(JsonToken t) {
-        return switch (t) {
-            case START_OBJECT -> "an object";
-            case START_ARRAY -> "an array";
-            case VALUE_STRING -> "a string";
-            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "a number";
-            case VALUE_TRUE, VALUE_FALSE -> "a boolean";
-            case VALUE_NULL -> "null";
-            default -> String.valueOf(t);
-        };
+        return EventData.canonical(json);
     }
 
     /** A value quoted and shortened for an error message. */

@@ -7,6 +7,7 @@ import dev.tally.store.read.Snapshot;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 
@@ -153,21 +154,28 @@ public final class UsageStoreBuilder {
         return this;
     }
 
-    /** Checks the settings together, then opens the store, running recovery. */
-    public UsageStore build() {
-        if (maxEventAge.compareTo(detailRetention) > 0) {
-            throw new IllegalArgumentException("maxEventAge = " + maxEventAge + " is longer than detailRetention = "
-                    + detailRetention + ": an event older than the retained detail could not be checked for "
-                    + "duplicates");
+    /**
+     * Checks the settings together ({@link StoreConfig#crossCheck}) and returns them, without
+     * opening anything: for code that opens the store another way (tests with hooks, snapshots).
+     */
+    public StoreConfig config() {
+        List<StoreConfig.CrossCheck> broken = StoreConfig.crossCheck(detailRetention, rollupRetention, maxEventAge);
+        if (!broken.isEmpty()) {
+            throw new IllegalArgumentException(switch (broken.get(0)) {
+                case MAX_EVENT_AGE_OVER_DETAIL_RETENTION -> "maxEventAge = " + maxEventAge
+                        + " is longer than detailRetention = " + detailRetention;
+                case ROLLUPS_SHORTER_THAN_DETAIL -> "rollupRetention = " + rollupRetention
+                        + " is shorter than detailRetention = " + detailRetention;
+            } + ": " + broken.get(0).why());
         }
-        if (rollupRetention.compareTo(detailRetention) < 0) {
-            throw new IllegalArgumentException("rollupRetention = " + rollupRetention
-                    + " is shorter than detailRetention = " + detailRetention
-                    + ": rollups must outlive the detail they summarize");
-        }
-        StoreConfig config = new StoreConfig(dataDir, maxSegmentBytes, maxSegmentAge, detailRetention,
+        return new StoreConfig(dataDir, maxSegmentBytes, maxSegmentAge, detailRetention,
                 rollupRetention, maxEventAge, maxClockSkew, orphanGracePeriod, compactAfter, segmentCacheEntries, readOnly,
                 clock);
+    }
+
+    /** Checks the settings together, then opens the store, running recovery. */
+    public UsageStore build() {
+        StoreConfig config = config();
         try {
             return TieredStore.open(config, sealExecutor);
         } catch (StoreException e) {

@@ -99,6 +99,28 @@ class EventCodecTest {
         assertEquals("{\"a\":1200}", EventCodec.canonicalData("{\"a\": 1.2e3}"));
     }
 
+    /**
+     * The one field reader keeps each caller's data rule: the single-event parser re-writes data
+     * and refuses a null data at once; the validating parser keeps data's bytes and reports a null
+     * data only after the whole object (so a later unknown field is what it refuses); a canonical
+     * record keeps its bytes unchecked.
+     */
+    @Test
+    void parse_eachCallerKeepsItsDataRule() throws Exception {
+        byte[] escaped = ("{\"tenant\":\"acme\",\"id\":\"i\",\"type\":\"t\",\"subject\":\"s\","
+                + "\"time\":\"2026-11-20T10:00:00.000000Z\",\"data\":{\"k\":\"\\u00e9\"}}")
+                .getBytes(StandardCharsets.UTF_8);
+        assertEquals("{\"k\":\"\u00e9\"}", EventCodec.parse(escaped, 0, escaped.length).data());
+        assertEquals("{\"k\":\"\\u00e9\"}", EventCodec.parseValid(escaped, 0, escaped.length).event().data());
+        assertEquals("{\"k\":\"\\u00e9\"}", EventCodec.parseCanonical(escaped, 0, escaped.length).event().data());
+
+        byte[] nullThenUnknown = "{\"data\":null,\"extra\":1}".getBytes(StandardCharsets.UTF_8);
+        assertEquals(RejectReason.MISSING_FIELD, assertThrows(EventRejectedException.class,
+                () -> EventCodec.parse(nullThenUnknown, 0, nullThenUnknown.length)).reason());
+        assertEquals(RejectReason.INVALID_FIELD, assertThrows(EventRejectedException.class,
+                () -> EventCodec.parseValid(nullThenUnknown, 0, nullThenUnknown.length)).reason());
+    }
+
     private static void assertReason(RejectReason expected, String line) {
         EventRejectedException e = assertThrows(EventRejectedException.class, () -> EventCodec.parse(line), line);
         assertEquals(expected, e.reason(), e.getMessage());

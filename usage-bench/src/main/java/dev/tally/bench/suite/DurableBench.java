@@ -5,6 +5,7 @@ import dev.tally.store.SegmentInfo;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.ingest.ImportReport;
 import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
 import dev.tally.store.journal.JournalConfig;
@@ -82,7 +83,7 @@ final class DurableBench {
                     int failedInARow = 0;
                     while (error.get() == null) {
                         boolean done = !producing.get();
-                        Importer.Pass p;
+                        ImportReport p;
                         try {
                             p = importer.runOnce();
                             failedInARow = 0;

@@ -56,7 +56,7 @@ final class GrowthPlot {
                     }
                 }
             }
-            left.add(new Series(Report.name(systems[i]), SYSTEM[i], false, pts));
+            left.add(new Series(Fmt.name(systems[i]), SYSTEM[i], false, pts));
         }
         panel(g, 70, 50, 560, 420, "Ingest rate as stored data grows", "events stored", "events/s", left, false, false);
 

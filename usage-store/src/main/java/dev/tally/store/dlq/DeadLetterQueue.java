@@ -1,34 +1,19 @@
 package dev.tally.store.dlq;
 
-import dev.tally.store.AppendResult;
-import dev.tally.store.EventCodec;
-import dev.tally.store.EventRejectedException;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.RejectReason;
-import dev.tally.store.Rejection;
 import dev.tally.store.StoreException;
-import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.io.FileSync;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Clock;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -62,8 +47,13 @@ import org.slf4j.LoggerFactory;
  * nothing, and every write method ({@link #add}, {@link #replay}) throws
  * {@link ReadOnlyStoreException}; a torn last line is then only left out of {@link #list()}.
  *
+ * <p><b>Classes.</b> This class keeps the entries in memory and decides what is added, kept and
+ * given up on; {@link DeadLetterFile} reads and writes one file of lines, {@link DeadLetterCodec}
+ * encodes one line (the on-disk format), and {@link ReplayRun} runs one replay pass.
+ *
  * <p><b>Thread-safety.</b> Thread-safe: every public method holds one {@link ReentrantLock} (the
- * queue lock) for its whole body, including the store append during {@link #replay}. Across
+ * queue lock) for its whole body, including the store append during {@link #replay}; the lock
+ * guards the in-memory entries, the broken flag and both files. Across
  * processes it relies on the store's single-writer lock ({@code store.lock}) on the data
  * directory: only the process that owns the store may open the queue writable.
  */
@@ -90,6 +80,8 @@ public final class DeadLetterQueue {
     private final Path deadFile;
     private final boolean readOnly;
     private final int maxAttempts;
+    private final DeadLetterFile queue;
+    private final DeadLetterFile dead;
 
     // Guarded by lock.
     private final List<DeadLetter> live = new ArrayList<>();
@@ -104,6 +96,8 @@ public final class DeadLetterQueue {
         this.deadFile = deadDir.resolve(QUEUE_FILE);
         this.readOnly = readOnly;
         this.maxAttempts = maxAttempts;
+        this.queue = new DeadLetterFile(queueFile, readOnly);
+        this.dead = new DeadLetterFile(deadFile, readOnly);
     }
 
     /** Opens the queue under {@code dataDir} with {@link #DEFAULT_MAX_ATTEMPTS}. */
@@ -142,12 +136,12 @@ public final class DeadLetterQueue {
                 }
             }
         }
-        for (DeadLetter e : readEntries(queueFile)) {
+        for (DeadLetter e : queue.load()) {
             if (liveKeys.add(e.key())) {
                 live.add(e);
             }
         }
-        for (DeadLetter e : readEntries(deadFile)) {
+        for (DeadLetter e : dead.load()) {
             deadKeys.add(e.key());
         }
     }
@@ -158,70 +152,6 @@ public final class DeadLetterQueue {
         }
         Files.createDirectories(dir);
         FileSync.fsyncDirectory(dir.getParent());
-    }
-
-    /** Reads every complete entry; truncates a torn last line unless read-only. */
-    private List<DeadLetter> readEntries(Path file) throws IOException {
-        List<DeadLetter> out = new ArrayList<>();
-        long good = 0;
-        long size;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            size = ch.size();
-            InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 64 << 10);
-            ByteArrayOutputStream line = new ByteArrayOutputStream(512);
-            long pos = 0;
-            long lineNo = 0;
-            int b;
-            while ((b = in.read()) >= 0) {
-                pos++;
-                if (b != '\n') {
-                    if (line.size() >= MAX_ENTRY_LINE_BYTES) {
-                        throw new IOException(file + " line " + (lineNo + 1) + " is longer than "
-                                + MAX_ENTRY_LINE_BYTES + " bytes: the file is damaged");
-                    }
-                    line.write(b);
-                    continue;
-                }
-                lineNo++;
-                byte[] bytes = line.toByteArray();
-                line.reset();
-                good = pos;
-                if (isBlank(bytes)) {
-                    continue;
-                }
-                try {
-                    out.add(DeadLetterCodec.decodeLine(bytes, 0, bytes.length));
-                } catch (IllegalArgumentException e) {
-                    throw new IOException(file + " line " + lineNo + " is not a dead-letter entry ("
-                            + e.getMessage() + "): the file is damaged; move it aside to go on");
-                }
-            }
-        } catch (NoSuchFileException e) {
-            return out;
-        }
-        if (good < size) {
-            if (readOnly) {
-                LOG.warn("{} ends with a torn line of {} bytes (a write interrupted by a crash); "
-                        + "left out, and left in place because the queue is read-only", file, size - good);
-            } else {
-                try (FileChannel ch = FileSync.open(file, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                    ch.truncate(good);
-                    ch.force(true);
-                }
-                LOG.warn("{} ended with a torn line of {} bytes (a write interrupted by a crash, never "
-                        + "acknowledged); truncated it at byte {}", file, size - good, good);
-            }
-        }
-        return out;
-    }
-
-    private static boolean isBlank(byte[] b) {
-        for (byte x : b) {
-            if (x != ' ' && x != '\t' && x != '\r') {
-                return false;
-            }
-        }
-        return true;
     }
 
     /**
@@ -278,7 +208,7 @@ public final class DeadLetterQueue {
             if (fresh.isEmpty()) {
                 return 0;
             }
-            appendDurably(queueFile, encode(fresh));
+            appendDurably(queue, fresh);
             live.addAll(fresh);
             liveKeys.addAll(keys);
             return fresh.size();
@@ -311,28 +241,11 @@ public final class DeadLetterQueue {
     public List<DeadLetter> listDead() {
         lock.lock();
         try {
-            List<DeadLetter> out = new ArrayList<>();
-            try (FileChannel ch = FileChannel.open(deadFile, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-                InputStream in = new BufferedInputStream(Channels.newInputStream(ch), 64 << 10);
-                ByteArrayOutputStream line = new ByteArrayOutputStream(512);
-                int b;
-                while ((b = in.read()) >= 0) {
-                    if (b != '\n') {
-                        line.write(b);
-                        continue;
-                    }
-                    byte[] bytes = line.toByteArray();
-                    line.reset();
-                    if (!isBlank(bytes)) {
-                        out.add(DeadLetterCodec.decodeLine(bytes, 0, bytes.length));
-                    }
-                }
-            } catch (NoSuchFileException e) {
-                return out;
+            try {
+                return dead.read();
             } catch (IOException | IllegalArgumentException e) {
                 throw new StoreException("cannot read " + deadFile + ": " + e.getMessage(), e);
             }
-            return out;
         } finally {
             lock.unlock();
         }
@@ -372,62 +285,10 @@ public final class DeadLetterQueue {
         lock.lock();
         try {
             checkWritable("replay dead letters");
-            Instant now = clock.instant();
-            Map<Integer, DeadLetter> outcome = new LinkedHashMap<>(); // index -> updated entry, or null = settled
-            int stored = 0;
-            int duplicates = 0;
-            StoreException failure = null;
-            for (int from = 0; from < live.size(); from += REPLAY_BATCH) {
-                int to = Math.min(live.size(), from + REPLAY_BATCH);
-                List<UsageEvent> events = new ArrayList<>();
-                List<Integer> eventEntry = new ArrayList<>();
-                Map<Integer, DeadLetter> batchOutcome = new LinkedHashMap<>();
-                for (int i = from; i < to; i++) {
-                    DeadLetter e = live.get(i);
-                    if (e.truncated()) {
-                        batchOutcome.put(i, e.failedAgain(e.reason(), e.message(), now));
-                        continue;
-                    }
-                    byte[] original = e.originalBytes();
-                    try {
-                        events.add(EventCodec.parse(original, 0, original.length));
-                        eventEntry.add(i);
-                    } catch (EventRejectedException ex) {
-                        batchOutcome.put(i, e.failedAgain(ex.reason(), ex.getMessage(), now));
-                    }
-                }
-                if (!events.isEmpty()) {
-                    AppendResult r;
-                    try {
-                        r = store.append(events);
-                    } catch (StoreException ex) {
-                        failure = ex;
-                        break;
-                    }
-                    stored += r.accepted();
-                    duplicates += r.duplicates();
-                    Set<Integer> refused = new HashSet<>();
-                    for (Rejection rej : r.rejected()) {
-                        if (rej.index() < 0 || rej.index() >= eventEntry.size()) {
-                            LOG.warn("the store reported a rejection at index {} of a batch of {}; ignored",
-                                    rej.index(), eventEntry.size());
-                            continue;
-                        }
-                        int i = eventEntry.get(rej.index());
-                        refused.add(i);
-                        batchOutcome.put(i, live.get(i).failedAgain(rej.reason(), rej.message(), now));
-                    }
-                    for (int i : eventEntry) {
-                        if (!refused.contains(i)) {
-                            batchOutcome.put(i, null);
-                        }
-                    }
-                }
-                outcome.putAll(batchOutcome);
-            }
-            ReplayReport report = settle(outcome, stored, duplicates);
-            if (failure != null) {
-                throw failure;
+            ReplayRun run = ReplayRun.run(live, store, clock.instant());
+            ReplayReport report = settle(run.outcome(), run.stored(), run.duplicates());
+            if (run.failure() != null) {
+                throw run.failure();
             }
             return report;
         } finally {
@@ -469,11 +330,11 @@ public final class DeadLetterQueue {
             }
         }
         if (!newDead.isEmpty()) {
-            appendDurably(deadFile, encode(newDead));
+            appendDurably(dead, newDead);
             deadKeys.addAll(newDeadKeys);
         }
         try {
-            FileSync.writeAtomically(queueFile, encode(remaining));
+            queue.rewrite(remaining);
         } catch (IOException e) {
             throw new StoreException("cannot rewrite " + queueFile + ": " + e.getMessage(), e);
         }
@@ -490,59 +351,22 @@ public final class DeadLetterQueue {
         return new ReplayReport(outcome.size(), stored, duplicates, stillFailing, toDead.size());
     }
 
-    private static byte[] encode(List<DeadLetter> entries) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (DeadLetter e : entries) {
-            out.writeBytes(DeadLetterCodec.encodeLine(e));
-        }
-        return out.toByteArray();
-    }
-
     /**
      * Appends whole lines to {@code file} and forces them. A failed write is cut back to the old
      * end; a failed force marks the queue broken (the page cache's state is unknown after it).
      */
-    private void appendDurably(Path file, byte[] bytes) {
+    private void appendDurably(DeadLetterFile file, List<DeadLetter> entries) {
         if (broken) {
             throw new StoreException("the dead-letter queue refuses writes after an earlier fsync failure; "
                     + "reopen it");
         }
-        boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
-        try (FileChannel ch = FileSync.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS)) {
-            long before = ch.size();
-            try {
-                ByteBuffer buf = ByteBuffer.wrap(bytes);
-                long pos = before;
-                while (buf.hasRemaining()) {
-                    pos += ch.write(buf, pos);
-                }
-            } catch (IOException e) {
-                try {
-                    ch.truncate(before);
-                    ch.force(true);
-                } catch (IOException again) {
-                    broken = true;
-                    e.addSuppressed(again);
-                }
-                throw e;
-            }
-            try {
-                ch.force(true);
-            } catch (IOException e) {
-                broken = true;
-                throw e;
-            }
+        try {
+            file.append(entries);
+        } catch (DeadLetterFile.FsyncFailedException e) {
+            broken = true;
+            throw new StoreException(e.getMessage(), e.getCause());
         } catch (IOException e) {
-            throw new StoreException("cannot append to " + file + ": " + e.getMessage(), e);
-        }
-        if (!existed) {
-            try {
-                FileSync.fsyncDirectory(file.getParent());
-            } catch (IOException e) {
-                broken = true;
-                throw new StoreException("cannot fsync " + file.getParent() + ": " + e.getMessage(), e);
-            }
+            throw new StoreException("cannot append to " + file.path() + ": " + e.getMessage(), e);
         }
     }
 

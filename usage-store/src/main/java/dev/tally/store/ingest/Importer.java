@@ -36,18 +36,6 @@ public final class Importer {
     private final Clock clock;
     private volatile ImportHealth health = new ImportHealth(null, null, 0, "", 0, 0);
 
-    /** What one pass did. */
-    public record Pass(long records, long stored, long duplicates, long deadLettered, List<String> errors) {
-        public Pass {
-            errors = List.copyOf(errors);
-        }
-
-        /** Whether the pass found anything to import. */
-        public boolean didWork() {
-            return records > 0;
-        }
-    }
-
     /**
      * @param dataDir      the store's data directory: journal in {@code journal/}, dead letters in
      *                     {@code dlq/}, spool state in {@code import/}
@@ -82,7 +70,7 @@ public final class Importer {
      * Imports everything pending once. A failure leaves every position where its last committed
      * batch put it, is recorded in {@link #health()}, and is rethrown for the loop to back off.
      */
-    public Pass runOnce() {
+    public ImportReport runOnce() {
         return runOnce(() -> false);
     }
 
@@ -91,14 +79,12 @@ public final class Importer {
      * graceful shutdown does not wait for a whole backlog. Every batch is committed whole or not
      * at all either way; what is left is imported by the next pass.
      */
-    public Pass runOnce(java.util.function.BooleanSupplier stop) {
+    public ImportReport runOnce(java.util.function.BooleanSupplier stop) {
         Instant start = clock.instant();
         try {
-            JournalImporter.Pass j = journalImporter.runOnce(stop);
+            ImportReport j = journalImporter.runOnce(stop);
             ImportReport s = stop.getAsBoolean() ? ImportReport.empty() : spoolImporter.runOnce();
-            List<String> errors = new ArrayList<>(s.errors());
-            Pass pass = new Pass(j.records() + s.linesRead(), j.stored() + s.stored(), j.duplicates() + s.duplicates(),
-                    j.deadLettered() + s.deadLettered(), errors);
+            ImportReport pass = j.plus(s);
             health = new ImportHealth(clock.instant(), start, 0, "", lagBytes(), lagSeconds());
             return pass;
         } catch (IOException | RuntimeException e) {

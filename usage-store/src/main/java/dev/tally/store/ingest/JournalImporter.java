@@ -125,12 +125,8 @@ public final class JournalImporter {
         this.readAhead.allowCoreThreadTimeOut(true);
     }
 
-    /** What one pass did. */
-    public record Pass(long records, long stored, long duplicates, long deadLettered, long lagBytes) {
-    }
-
     /** Imports every complete record of every journal file; returns counts and the remaining lag. */
-    public Pass runOnce() throws IOException {
+    public ImportReport runOnce() throws IOException {
         return runOnce(() -> false);
     }
 
@@ -138,7 +134,7 @@ public final class JournalImporter {
      * Like {@link #runOnce()}, and stops between two batches once {@code stop} says so (a
      * graceful shutdown); every batch is committed whole or not at all either way.
      */
-    public Pass runOnce(BooleanSupplier stop) throws IOException {
+    public ImportReport runOnce(BooleanSupplier stop) throws IOException {
         Map<String, ImportPosition> committed = store.importPositions();
         Counts counts = new Counts();
         for (JournalSource src : reader.sources()) {
@@ -160,7 +156,7 @@ public final class JournalImporter {
                 importFile(src, ch, committed.get(positionKey(src.identity(), ch)), stop, counts);
             }
         }
-        return new Pass(counts.records, counts.stored, counts.duplicates, counts.dead, lagBytes());
+        return ImportReport.counts(counts.records, counts.stored, counts.duplicates, counts.dead);
     }
 
     /** Running totals of one pass. */

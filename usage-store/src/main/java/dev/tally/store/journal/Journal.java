@@ -7,26 +7,18 @@ import dev.tally.store.UsageEvent;
 import dev.tally.store.ValidEvent;
 import dev.tally.store.io.FileSync;
 import java.io.IOException;
-import java.math.BigInteger;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
@@ -106,52 +98,41 @@ import org.slf4j.LoggerFactory;
  * {@link #rotateIfDue}, {@link #reap}, {@link #sync}) throws {@link ReadOnlyStoreException}. Read
  * the files with {@link JournalReader}.
  *
+ * <h2>Classes</h2>
+ * This class is the front: open, recovery, rotation, reaping, close and the counters.
+ * {@link GroupCommit} runs the append protocol, {@link LiveJournal} writes, cuts, rotates and forces
+ * {@code journal.wal}, and {@link RecordFormat} is the one place records are encoded and decoded.
+ *
  * <h2>Thread safety</h2>
  * Thread-safe. The write path state (the write buffer, what this journal last wrote, the live
- * journal's first-seen time) is guarded by the in-JVM lock; the live journal file, rotation and the
- * lock file's content by the in-JVM lock and then the file lock, in that order (never the
- * reverse). The queue is lock-free, counters are atomic, followers wait on a monitor that is never
- * held while taking either lock, and the background fsync of {@link FsyncPolicy#interval} takes no
- * lock (it only forces files to disk).
+ * journal's first-seen time, all in {@link LiveJournal}) is guarded by the in-JVM lock; the live
+ * journal file, rotation and the lock file's content by the in-JVM lock and then the file lock, in
+ * that order (never the reverse). The queue is lock-free, counters are atomic, followers wait on a
+ * monitor that is never held while taking either lock, and the background fsync of
+ * {@link FsyncPolicy#interval} takes no lock (it only forces files to disk).
  */
 public final class Journal implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
-    private static final int PREVIEW_BYTES = 120;
 
     private final JournalConfig config;
     private final JournalFiles files;
     /** Null when read-only. */
     private final JournalLocks.Handle locks;
     private final boolean readOnly;
-    private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
+    /** Null when read-only. */
+    private final LiveJournal live;
+    /** Null when read-only. */
+    private final GroupCommit commits;
     private final ScheduledExecutorService syncer;
-    private final AtomicBoolean dirty = new AtomicBoolean();
     private final AtomicBoolean closing = new AtomicBoolean();
-    private volatile boolean closed;
-    private volatile Throwable failure;
-
-    // Guarded by locks.jvmLock().
-    private ByteBuffer writeBuffer;
-    /** Identity and size of journal.wal as this journal last left it, to skip the tail check. */
-    private Object knownKey;
-    private long knownSize = -1;
-    /** Identity of the live journal whose age is being measured, and since when. */
-    private Object liveKey;
-    private Instant liveSince;
-
-    private final LongAdder appends = new LongAdder();
-    private final LongAdder events = new LongAdder();
-    private final LongAdder groups = new LongAdder();
-    private final LongAdder syncs = new LongAdder();
-    private final LongAdder bytes = new LongAdder();
-    private final LongAdder rotations = new LongAdder();
-    private final LongAdder tailRepairs = new LongAdder();
 
     private Journal(JournalConfig config, JournalLocks.Handle locks) {
         this.config = config;
         this.files = config.files();
         this.locks = locks;
         this.readOnly = locks == null;
+        this.live = readOnly ? null : new LiveJournal(config, locks);
+        this.commits = readOnly ? null : new GroupCommit(locks, live);
         this.syncer = !readOnly && config.fsyncPolicy() instanceof FsyncPolicy.Interval
                 ? Executors.newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "tally-journal-fsync");
@@ -192,7 +173,7 @@ public final class Journal implements AutoCloseable {
         }
         if (j.syncer != null) {
             long every = ((FsyncPolicy.Interval) config.fsyncPolicy()).every().toNanos();
-            j.syncer.scheduleWithFixedDelay(j::backgroundSync, every, every, TimeUnit.NANOSECONDS);
+            j.syncer.scheduleWithFixedDelay(j.live::backgroundSync, every, every, TimeUnit.NANOSECONDS);
         }
         return j;
     }
@@ -238,7 +219,7 @@ public final class Journal implements AutoCloseable {
             return;
         }
         ensureUsable();
-        write(RecordFormat.encodeBatch(events, config.maxRecordBytes()), events.size());
+        commits.write(RecordFormat.encodeBatch(events, config.maxRecordBytes()), events.size());
     }
 
     /**
@@ -257,36 +238,7 @@ public final class Journal implements AutoCloseable {
             return;
         }
         ensureUsable();
-        write(RecordFormat.encodeValid(events, config.maxRecordBytes()), events.size());
-    }
-
-    private void write(byte[] records, int count) {
-        Pending p = new Pending(records, count);
-        queue.add(p);
-        ReentrantLock l = locks.jvmLock();
-        boolean interrupted = false;
-        while (!p.done) {
-            if (l.tryLock()) {
-                try {
-                    if (!p.done) {
-                        commitQueued(); // leader: writes every queued batch, ours included
-                    }
-                } finally {
-                    l.unlock();
-                    locks.signalGroupDone();
-                }
-            } else {
-                // Follower: a leader is writing; ours is done by it or we lead the next group.
-                interrupted |= locks.awaitGroupDone(() -> p.done);
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-        if (p.error != null) {
-            throw new StoreException("journal append of " + count + " event(s) failed: " + p.error.getMessage(),
-                    p.error);
-        }
+        commits.write(RecordFormat.encodeValid(events, config.maxRecordBytes()), events.size());
     }
 
     /**
@@ -295,38 +247,19 @@ public final class Journal implements AutoCloseable {
      */
     public RecoveryReport recover() {
         checkWritable("journal recovery");
-        return underLocks(() -> {
-            Path live = files.liveFile();
-            FileChannel ch;
-            try {
-                ch = FileSync.open(live, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            } catch (NoSuchFileException e) {
-                return new RecoveryReport(0, 0, 0);
-            }
-            try (ch) {
-                long size = ch.size();
-                long good = cutTornTail(ch, ch, size, "on recovery");
-                Object key = fileKey(live);
-                knownKey = key;
-                knownSize = good;
-                if (good > 0) {
-                    noteLive(key);
-                }
-                return new RecoveryReport(size, good, lastLinesCut);
-            }
-        });
+        return underLocks(live::recover);
     }
 
     /** Rotates the live journal now unless it is empty; returns the new archive. */
     public Optional<Path> rotate() {
         checkWritable("journal rotation");
-        return underLocks(() -> rotateIf(true));
+        return underLocks(() -> live.rotateIf(true));
     }
 
     /** Rotates the live journal if it is too big or too old; returns the new archive. */
     public Optional<Path> rotateIfDue() {
         checkWritable("journal rotation");
-        return underLocks(() -> rotateIf(false));
+        return underLocks(() -> live.rotateIf(false));
     }
 
     /**
@@ -376,9 +309,9 @@ public final class Journal implements AutoCloseable {
         checkWritable("journal fsync");
         ensureUsable();
         try {
-            syncLive();
+            live.syncLive();
         } catch (IOException e) {
-            fail(e);
+            live.fail(e);
             throw new StoreException("journal fsync failed: " + e.getMessage(), e);
         }
     }
@@ -388,13 +321,16 @@ public final class Journal implements AutoCloseable {
      * worker treats it as unrecoverable: the page cache's state is unknown after a failed fsync.
      */
     public Optional<Throwable> failure() {
-        return Optional.ofNullable(failure);
+        return Optional.ofNullable(readOnly ? null : live.failure());
     }
 
     /** A snapshot of this instance's counters. */
     public JournalStats stats() {
-        return new JournalStats(appends.sum(), events.sum(), groups.sum(), syncs.sum(), bytes.sum(),
-                rotations.sum(), tailRepairs.sum());
+        if (readOnly) {
+            return new JournalStats(0, 0, 0, 0, 0, 0, 0);
+        }
+        return new JournalStats(commits.appends(), commits.events(), live.groups.sum(), live.syncs.sum(),
+                live.bytes.sum(), live.rotations.sum(), live.tailRepairs.sum());
     }
 
     /**
@@ -407,7 +343,6 @@ public final class Journal implements AutoCloseable {
             return;
         }
         if (readOnly) {
-            closed = true;
             return;
         }
         if (syncer != null) {
@@ -421,11 +356,10 @@ public final class Journal implements AutoCloseable {
         ReentrantLock l = locks.jvmLock();
         l.lock();
         try {
-            commitQueued();
-            closed = true;
-            if (dirty.getAndSet(false) && failure == null) {
+            commits.drainAndClose();
+            if (live.takeDirty() && live.failure() == null) {
                 try {
-                    syncLive();
+                    live.syncLive();
                 } catch (IOException e) {
                     LOG.error("journal fsync on close failed; events acknowledged since the last fsync may be lost "
                             + "on power failure", e);
@@ -438,311 +372,6 @@ public final class Journal implements AutoCloseable {
         }
     }
 
-    // ---------------------------------------------------------------- write path (in-JVM lock held)
-
-    /** Writes every queued batch as one group. Caller holds the in-JVM lock. */
-    private void commitQueued() {
-        List<Pending> group = new ArrayList<>();
-        long total = 0;
-        for (Pending q; (q = queue.poll()) != null; ) {
-            group.add(q);
-            total += q.bytes.length;
-        }
-        if (group.isEmpty()) {
-            return;
-        }
-        Throwable error = null;
-        boolean interrupted = Thread.interrupted(); // an interrupt would close the channels mid-write
-        try {
-            if (closed) {
-                throw new StoreException("journal is closed");
-            }
-            if (failure != null) {
-                throw new StoreException("journal failed earlier: " + failure.getMessage(), failure);
-            }
-            FileLock fileLock = locks.lockFile();
-            try {
-                writeGroup(group, total);
-            } finally {
-                releaseQuietly(fileLock);
-            }
-        } catch (Throwable e) { // every batch of the group must be completed, whatever happened
-            error = e;
-            knownKey = null;
-            knownSize = -1;
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        for (Pending q : group) {
-            q.error = error;
-            q.done = true;
-        }
-        if (error == null) {
-            appends.add(group.size());
-            for (Pending q : group) {
-                events.add(q.events);
-            }
-        } else if (error instanceof Error fatal) {
-            throw fatal;
-        }
-    }
-
-    /** Both locks held. */
-    private void writeGroup(List<Pending> group, long total) throws IOException {
-        Path live = files.liveFile();
-        FileChannel ch = openLiveForAppend();
-        try {
-            long size = ch.size();
-            Object key = fileKey(live);
-            if (key == null || !key.equals(knownKey) || size != knownSize) {
-                size = cutTornTail(null, ch, size, "before a write");
-            }
-            String reason = rotationReason(size, total, key);
-            if (reason != null) {
-                ch.close();
-                rotateLocked(size, reason);
-                ch = openLiveForAppend();
-                size = ch.size();
-                key = fileKey(live);
-            }
-            ByteBuffer buf = fill(group, total);
-            long before = size;
-            try {
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-            } catch (IOException e) {
-                undoPartialWrite(before);
-                throw e;
-            }
-            if (config.fsyncPolicy() == FsyncPolicy.PER_BATCH) {
-                try {
-                    ch.force(false);
-                    if (before == 0) {
-                        FileSync.fsyncDirectory(files.journalDir()); // the file may be new
-                    }
-                } catch (IOException e) {
-                    fail(e);
-                    throw e;
-                }
-                syncs.increment();
-            } else {
-                dirty.set(true);
-            }
-            knownKey = key;
-            knownSize = before + total;
-            noteLive(key);
-            groups.increment();
-            bytes.add(total);
-        } finally {
-            ch.close();
-        }
-    }
-
-    private FileChannel openLiveForAppend() throws IOException {
-        return FileSync.open(files.liveFile(), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.APPEND);
-    }
-
-    /** Copies the group into the reusable direct buffer. */
-    private ByteBuffer fill(List<Pending> group, long total) {
-        if (total > Integer.MAX_VALUE - 16) {
-            throw new StoreException("write group of " + total + " bytes is too large");
-        }
-        if (writeBuffer == null || writeBuffer.capacity() < total) {
-            writeBuffer = ByteBuffer.allocateDirect((int) Math.max(64 * 1024, Math.min(Integer.MAX_VALUE - 16,
-                    Long.highestOneBit(total) << 1)));
-        }
-        ByteBuffer buf = writeBuffer;
-        buf.clear();
-        for (Pending q : group) {
-            buf.put(q.bytes);
-        }
-        buf.flip();
-        return buf;
-    }
-
-    /** After a failed write, cuts what it may have left so the file ends at a record boundary. */
-    private void undoPartialWrite(long size) {
-        try (FileChannel ch = FileSync.open(files.liveFile(), StandardOpenOption.WRITE)) {
-            if (ch.size() > size) {
-                ch.truncate(size);
-                ch.force(true);
-            }
-        } catch (IOException e) {
-            LOG.warn("journal {}: could not cut a failed write back to {} bytes; the next writer or recovery cuts "
-                    + "it: {}", files.liveFile(), size, e.toString());
-        }
-    }
-
-    // ---------------------------------------------------------------- rotation (both locks held)
-
-    /** Why the live journal should rotate before writing {@code incoming} more bytes, or null. */
-    private String rotationReason(long size, long incoming, Object key) {
-        if (size == 0) {
-            return null;
-        }
-        if (size + incoming > config.maxJournalBytes()) {
-            return "size: " + size + " + " + incoming + " bytes would pass maxJournalBytes = " + config.maxJournalBytes();
-        }
-        noteLive(key);
-        Instant now = config.clock().instant();
-        if (!now.isBefore(liveSince.plus(config.maxJournalAge()))) {
-            return "age: live since " + liveSince + ", maxJournalAge = " + config.maxJournalAge();
-        }
-        return null;
-    }
-
-    private Optional<Path> rotateIf(boolean force) throws IOException {
-        Path live = files.liveFile();
-        long size;
-        Object key;
-        try (FileChannel ch = FileSync.open(live, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-            size = cutTornTail(null, ch, ch.size(), "before a rotation");
-            key = fileKey(live);
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        }
-        String reason = force ? (size == 0 ? null : "requested") : rotationReason(size, 0, key);
-        if (reason == null) {
-            return Optional.empty();
-        }
-        return Optional.of(rotateLocked(size, reason));
-    }
-
-    private Path rotateLocked(long size, String reason) throws IOException {
-        Path live = files.liveFile();
-        try {
-            FileSync.fsyncFile(live);
-        } catch (IOException e) {
-            fail(e); // an fsync that failed once cannot be trusted again: refuse appends from now on
-            throw e;
-        }
-        syncs.increment();
-        long number = nextArchiveNumber();
-        Path archive = files.archive(number);
-        while (Files.exists(archive, LinkOption.NOFOLLOW_LINKS)) {
-            archive = files.archive(++number);
-        }
-        // ATOMIC_MOVE is rename(2), which would replace an existing file; the check above, made
-        // under the exclusive lock that every rotation holds, is what rules that out.
-        FileSync.rename(live, archive);
-        try {
-            FileSync.fsyncDirectory(files.journalDir());
-        } catch (IOException e) {
-            fail(e);
-            throw e;
-        }
-        locks.writeHighWater(number);
-        rotations.increment();
-        knownKey = null;
-        knownSize = -1;
-        liveKey = null;
-        liveSince = null;
-        LOG.info("rotated journal {} ({} bytes) to {}: {}", JournalFiles.LIVE_FILE, size,
-                archive.getFileName(), reason);
-        return archive;
-    }
-
-    /** max(now in epoch nanos, highest archive number on disk + 1, last recorded number + 1). */
-    private long nextArchiveNumber() throws IOException {
-        Instant now = config.clock().instant();
-        long nanos;
-        try {
-            nanos = Math.max(0, Math.addExact(Math.multiplyExact(now.getEpochSecond(), 1_000_000_000L), now.getNano()));
-        } catch (ArithmeticException e) {
-            nanos = Long.MAX_VALUE / 2;
-        }
-        long next = Math.max(nanos, locks.readHighWater() + 1);
-        BigInteger limit = BigInteger.valueOf(Long.MAX_VALUE / 2);
-        for (Path archive : JournalReader.listArchives(files.journalDir())) {
-            BigInteger n = JournalFiles.archiveNumber(archive.getFileName().toString()).orElseThrow();
-            if (n.compareTo(limit) < 0) {
-                next = Math.max(next, n.longValueExact() + 1);
-            }
-        }
-        return next;
-    }
-
-    /** Starts measuring the live journal's age when this journal first sees it. In-JVM lock held. */
-    private void noteLive(Object key) {
-        if (liveSince == null || key == null || !key.equals(liveKey)) {
-            liveKey = key;
-            liveSince = config.clock().instant();
-        }
-    }
-
-    // ---------------------------------------------------------------- torn tails (both locks held)
-
-    /** Lines cut by the last {@link #cutTornTail}; guarded by the in-JVM lock. */
-    private int lastLinesCut;
-
-    /**
-     * Cuts the live journal back to its last intact record if anything follows it; returns the new
-     * size. {@code reader} may be null (the file is then opened for reading); {@code writer}
-     * truncates.
-     */
-    private long cutTornTail(FileChannel reader, FileChannel writer, long size, String when) throws IOException {
-        lastLinesCut = 0;
-        if (size == 0) {
-            return 0;
-        }
-        FileChannel r = reader != null ? reader : FileChannel.open(files.liveFile(), StandardOpenOption.READ);
-        try {
-            TailScanner.Result res = TailScanner.scan(r, size);
-            if (res.goodEnd() == size) {
-                return size;
-            }
-            byte[] head = TailScanner.head(r, res.goodEnd(), PREVIEW_BYTES);
-            writer.truncate(res.goodEnd());
-            writer.force(true);
-            tailRepairs.increment();
-            lastLinesCut = res.linesCut();
-            LOG.warn("journal {}: cut a torn tail {}: {} bytes ({} line(s)) from offset {}; kept {} bytes of intact "
-                            + "records; the cut bytes began: {}", files.liveFile(), when, size - res.goodEnd(),
-                    res.linesCut(), res.goodEnd(), res.goodEnd(), TailScanner.printable(head));
-            return res.goodEnd();
-        } finally {
-            if (reader == null) {
-                r.close();
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- fsync, failure, helpers
-
-    private void backgroundSync() {
-        if (!dirty.getAndSet(false) || failure != null) {
-            return;
-        }
-        try {
-            syncLive();
-        } catch (IOException | RuntimeException e) {
-            fail(e);
-        }
-    }
-
-    /** Forces journal.wal (if present) and the directory. Takes no lock: it only flushes. */
-    private void syncLive() throws IOException {
-        try {
-            FileSync.fsyncFile(files.liveFile());
-        } catch (NoSuchFileException rotated) {
-            // Rotated meanwhile: the rotation fsynced it before the rename.
-        }
-        FileSync.fsyncDirectory(files.journalDir());
-        syncs.increment();
-    }
-
-    private void fail(Throwable e) {
-        if (failure == null) {
-            failure = e;
-        }
-        LOG.error("journal {}: fsync failed; this instance refuses further appends (reopen the journal). "
-                + "Events acknowledged without a completed fsync may be lost on power failure", files.liveFile(), e);
-    }
-
     private void checkWritable(String operation) {
         if (readOnly) {
             throw new ReadOnlyStoreException(operation);
@@ -750,10 +379,10 @@ public final class Journal implements AutoCloseable {
     }
 
     private void ensureUsable() {
-        if (closed || closing.get()) {
+        if (commits.closed() || closing.get()) {
             throw new StoreException("journal " + files.journalDir() + " is closed");
         }
-        Throwable f = failure;
+        Throwable f = live.failure();
         if (f != null) {
             throw new StoreException("journal " + files.journalDir() + " failed earlier and refuses appends: "
                     + f.getMessage(), f);
@@ -774,11 +403,10 @@ public final class Journal implements AutoCloseable {
             try {
                 return action.run();
             } finally {
-                releaseQuietly(fileLock);
+                GroupCommit.releaseQuietly(fileLock);
             }
         } catch (IOException e) {
-            knownKey = null;
-            knownSize = -1;
+            live.forgetKnownState();
             throw new StoreException("journal " + files.journalDir() + ": " + e.getMessage(), e);
         } finally {
             if (interrupted) {
@@ -787,22 +415,6 @@ public final class Journal implements AutoCloseable {
             l.unlock();
             locks.signalGroupDone();
         }
-    }
-
-    private static void releaseQuietly(FileLock lock) {
-        if (lock == null) {
-            return; // switched off by a mutation test
-        }
-        try {
-            lock.release();
-        } catch (IOException e) {
-            LOG.debug("journal lock release failed (the channel is closed, which released it): {}", e.toString());
-        }
-    }
-
-    private static Object fileKey(Path file) throws IOException {
-        return Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class,
-                LinkOption.NOFOLLOW_LINKS).fileKey();
     }
 
     // ---------------------------------------------------------------- test hooks
@@ -814,19 +426,6 @@ public final class Journal implements AutoCloseable {
 
     /** Batches queued and not yet taken by a leader. */
     int queuedForTest() {
-        return queue.size();
-    }
-
-    /** One caller's encoded batch. Completed by the leader under the in-JVM lock. */
-    private static final class Pending {
-        final byte[] bytes;
-        final int events;
-        volatile boolean done;
-        volatile Throwable error;
-
-        Pending(byte[] bytes, int events) {
-            this.bytes = bytes;
-            this.events = events;
-        }
+        return commits.queued();
     }
 }

@@ -65,7 +65,7 @@ class JournalImportTest {
             journal.append(second);
 
             Importer importer = importer(store);
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(1_900, p.stored());
             assertEquals(0, importer.runOnce().records());
             assertEquals(0, importer.health().lagBytes());
@@ -114,7 +114,7 @@ class JournalImportTest {
         }
         try (TieredStore store = TestStores.open(dir, clock)) {
             Importer importer = importer(store);
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(29, p.stored());
             assertEquals(1, p.deadLettered());
             DeadLetter d = importer.deadLetters().list().get(0);
@@ -131,7 +131,7 @@ class JournalImportTest {
             batch.add(TestEvents.event("acme", "old", "key-0", NOW.minus(Duration.ofDays(40)), 1));
             journal.append(batch);
             Importer importer = importer(store);
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(5, p.stored());
             assertEquals(1, p.deadLettered());
             assertEquals(RejectReason.TIME_TOO_OLD, importer.deadLetters().list().get(0).reason());
@@ -158,7 +158,7 @@ class JournalImportTest {
             assertTrue(store.importPositions().isEmpty());
             assertEquals(1, importer.deadLetters().size(), "dead letter made durable before the failed commit");
 
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(300, p.stored());
             assertEquals(0, importer.health().consecutiveFailures());
             assertEquals(1, importer.deadLetters().size());
@@ -194,7 +194,7 @@ class JournalImportTest {
 
         try (TieredStore store = TestStores.open(dir, clock)) {
             Importer importer = importer(store);
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(4, p.stored());
             assertEquals(2, p.deadLettered());
             List<DeadLetter> letters = importer.deadLetters().list();
@@ -224,7 +224,7 @@ class JournalImportTest {
         clock.advance(Duration.ofDays(10)); // now older than maxEventAge (35 days by default)
         try (TieredStore store = TestStores.open(dir, clock)) {
             Importer importer = importer(store);
-            Importer.Pass p = importer.runOnce();
+            ImportReport p = importer.runOnce();
             assertEquals(0, p.stored());
             assertEquals(2, p.deadLettered());
             List<DeadLetter> letters = importer.deadLetters().list();

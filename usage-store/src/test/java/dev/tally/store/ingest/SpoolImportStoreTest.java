@@ -51,20 +51,14 @@ class SpoolImportStoreTest {
                 DeadLetterQueue.open(data, false), CLOCK);
     }
 
-    private static Importer.Pass drain(Importer importer) {
-        long records = 0;
-        long stored = 0;
-        long deadLettered = 0;
-        List<String> errors = new ArrayList<>();
-        Importer.Pass p;
+    private static ImportReport drain(Importer importer) {
+        ImportReport total = ImportReport.empty();
+        ImportReport p;
         do {
             p = importer.runOnce();
-            records += p.records();
-            stored += p.stored();
-            deadLettered += p.deadLettered();
-            errors.addAll(p.errors());
+            total = total.plus(p);
         } while (p.didWork());
-        return new Importer.Pass(records, stored, 0, deadLettered, errors);
+        return total;
     }
 
     private static String line(UsageEvent e) {
@@ -114,7 +108,7 @@ class SpoolImportStoreTest {
 
         Map<String, ImportPosition> positions;
         try (TieredStore store = openStore(data)) {
-            Importer.Pass pass = drain(importer(store, data, spool));
+            ImportReport pass = drain(importer(store, data, spool));
             assertEquals(List.of(), pass.errors());
             assertEquals(all.size(), pass.stored());
             assertEquals(broken + old, pass.deadLettered());
@@ -128,7 +122,7 @@ class SpoolImportStoreTest {
         Files.writeString(spool.resolve("part-2.jsonl"), pendingLine.substring(40), StandardOpenOption.APPEND);
         all.add(pending);
         try (TieredStore store = openStore(data)) {
-            Importer.Pass pass = drain(importer(store, data, spool));
+            ImportReport pass = drain(importer(store, data, spool));
             assertEquals(1, pass.records(), "only the completed line is read again");
             assertEquals(1, pass.stored());
         }
@@ -165,7 +159,7 @@ class SpoolImportStoreTest {
         second.forEach(e -> more.append(line(e)));
         Files.writeString(file, more, StandardOpenOption.APPEND);
         try (TieredStore store = openStore(data)) {
-            Importer.Pass pass = drain(importer(store, data, spool));
+            ImportReport pass = drain(importer(store, data, spool));
             assertEquals(second.size(), pass.records(), "nothing before the committed boundary is read again");
             assertEquals(second.size(), pass.stored());
             assertEquals(Files.size(file), store.importPositions().values().iterator().next().offset());
@@ -196,7 +190,7 @@ class SpoolImportStoreTest {
         Files.writeString(file, other);
         try (TieredStore store = openStore(data)) {
             Importer importer = importer(store, data, spool);
-            Importer.Pass pass = drain(importer);
+            ImportReport pass = drain(importer);
             assertEquals(0, pass.stored(), "a changed file is not imported again");
             assertFalse(importer.spoolScanner().quarantined().isEmpty(), "the changed file is quarantined");
         }

@@ -66,7 +66,7 @@ class SpoolImporterTest {
         assertEquals(PrefixFingerprint.hexOfPrefix(a, boundary), p.fingerprint());
 
         ImportReport again = importer().runOnce();
-        assertEquals(0, again.linesRead());
+        assertEquals(0, again.records());
     }
 
     /** A failed batch commit stores no row and moves no position; the retry stores each line once and dead-letters the bad one once. */

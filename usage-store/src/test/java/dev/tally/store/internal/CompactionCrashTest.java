@@ -15,7 +15,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** A crash after each step of compaction, then a reopen, keeps every event exactly once and every meter unchanged. */
 class CompactionCrashTest {
@@ -23,7 +23,7 @@ class CompactionCrashTest {
     static final class SimulatedCrash extends Error {
         private static final long serialVersionUID = 1L;
 
-        SimulatedCrash(String step) {
+        SimulatedCrash(CrashPoint.Step step) {
             super("simulated crash at " + step);
         }
     }
@@ -38,11 +38,11 @@ class CompactionCrashTest {
      * leaves only files the manifest names, answers every meter as before, and compacts cleanly.
      */
     @ParameterizedTest
-    @ValueSource(strings = {CrashPoint.COMPACT_PART_TMP, CrashPoint.COMPACT_PART_RENAMED,
-            CrashPoint.COMPACT_PUBLISHED})
-    void compact_crashAtStepThenReopenKeepsEveryEventOnce(String step) throws Exception {
+    @EnumSource(value = CrashPoint.Step.class, names = {"COMPACT_PART_TMP", "COMPACT_PART_RENAMED",
+            "COMPACT_PUBLISHED"})
+    void compact_crashAtStepThenReopenKeepsEveryEventOnce(CrashPoint.Step step) throws Exception {
         CrashPoint crash = s -> {
-            if (s.equals(step)) {
+            if (s == step) {
                 throw new SimulatedCrash(s);
             }
         };

@@ -21,9 +21,9 @@ public final class CrashPointChild {
         Path dir = Path.of(args[0]);
         MutableClock clock = new MutableClock(Instant.ofEpochSecond(Long.parseLong(args[1])));
         String action = args[2];
-        String step = args[3];
+        CrashPoint.Step step = CrashPoint.Step.valueOf(args[3]);
         CrashPoint crash = s -> {
-            if (s.equals(step)) {
+            if (s == step) {
                 System.out.println("AT " + s);
                 System.out.flush();
                 try {

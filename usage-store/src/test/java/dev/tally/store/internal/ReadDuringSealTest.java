@@ -38,9 +38,9 @@ class ReadDuringSealTest {
         Instant from = StoreFixture.NOW.minus(Duration.ofDays(3));
         Instant to = StoreFixture.NOW.plusSeconds(1);
         AtomicReference<TieredStore> storeRef = new AtomicReference<>();
-        Map<String, List<Long>> readsAtStep = new ConcurrentHashMap<>();
+        Map<CrashPoint.Step, List<Long>> readsAtStep = new ConcurrentHashMap<>();
         CrashPoint readHere = step -> {
-            if (step.startsWith("seal.")) {
+            if (step.phase() == CrashPoint.Phase.SEAL) {
                 try {
                     long n = CompletableFuture.supplyAsync(() -> storeRef.get()
                             .total("acme", "llm.request", "key-0", "$.input_tokens", from, to).events(), readers)
@@ -72,7 +72,7 @@ class ReadDuringSealTest {
                 for (long n : seen) {
                     assertEquals(expected, n, "a read during the seal saw " + n + " rows, not " + expected);
                 }
-                for (String step : List.of(CrashPoint.SEAL_PART_TMP, CrashPoint.SEAL_PARTS_RENAMED,
+                for (CrashPoint.Step step : List.of(CrashPoint.SEAL_PART_TMP, CrashPoint.SEAL_PARTS_RENAMED,
                         CrashPoint.SEAL_PUBLISHED)) {
                     List<Long> at = readsAtStep.getOrDefault(step, List.of());
                     assertTrue(!at.isEmpty(), "round " + round + ": no read overlapped seal step " + step);

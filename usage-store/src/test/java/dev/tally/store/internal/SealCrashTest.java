@@ -17,7 +17,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * A child JVM killed ({@code kill -9}) at each named step of rollover, seal and retention, then a
@@ -39,9 +39,9 @@ class SealCrashTest {
 
     /** Killed at the named step of a seal and reopened, the store has every event once and seals the rest. */
     @ParameterizedTest
-    @ValueSource(strings = {CrashPoint.ROLLOVER_CHECKPOINTED, CrashPoint.ROLLOVER_CREATED, CrashPoint.SEAL_PART_TMP,
-            CrashPoint.SEAL_KEYS_WRITTEN, CrashPoint.SEAL_PARTS_RENAMED, CrashPoint.SEAL_PUBLISHED})
-    void sealNow_killedAtStepThenReopen_everyEventOnceOnDisk(String step) throws Exception {
+    @EnumSource(value = CrashPoint.Step.class, names = {"ROLLOVER_CHECKPOINTED", "ROLLOVER_CREATED", "SEAL_PART_TMP",
+            "SEAL_KEYS_WRITTEN", "SEAL_PARTS_RENAMED", "SEAL_PUBLISHED"})
+    void sealNow_killedAtStepThenReopen_everyEventOnceOnDisk(CrashPoint.Step step) throws Exception {
         killChildAt("seal", step);
 
         StoreFixture.open(StoreFixture.config(dir, clock)).close();
@@ -78,10 +78,10 @@ class SealCrashTest {
     }
 
     /** Runs {@link CrashPointChild} and kills it once it reports reaching {@code step}. */
-    private void killChildAt(String action, String step) throws Exception {
+    private void killChildAt(String action, CrashPoint.Step step) throws Exception {
         Path log = dir.resolveSibling(dir.getFileName() + "-child.log");
         try (ChildJvm child = ChildJvm.start(CrashPointChild.class, log, dir.toString(),
-                Long.toString(clock.instant().getEpochSecond()), action, step)) {
+                Long.toString(clock.instant().getEpochSecond()), action, step.name())) {
             assertNotNull(child.await("AT " + step, 120), "child never reached " + step + ": " + child.output()
                     + (Files.exists(log) ? "\n" + Files.readString(log) : ""));
             child.kill();

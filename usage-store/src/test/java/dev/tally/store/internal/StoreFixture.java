@@ -1,10 +1,10 @@
 package dev.tally.store.internal;
 
 import dev.tally.store.StoreConfig;
+import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
 import dev.tally.store.testing.MutableClock;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 
 /** Opens stores on real files with a hand-moved clock and inline sealing. */
@@ -19,9 +19,9 @@ final class StoreFixture {
     }
 
     static StoreConfig config(Path dir, MutableClock clock, long maxSegmentBytes) {
-        return new StoreConfig(dir, maxSegmentBytes, Duration.ofHours(1), Duration.ofDays(35), Duration.ofDays(400),
-                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), Duration.ofDays(1), 1_000, false,
-                clock);
+        // The builder's defaults, except a small result cache.
+        return UsageStore.builder(dir).clock(clock).maxSegmentBytes(maxSegmentBytes).segmentCacheEntries(1_000)
+                .config();
     }
 
     static TieredStore open(StoreConfig config) {

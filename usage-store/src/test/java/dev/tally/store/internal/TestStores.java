@@ -1,9 +1,9 @@
 package dev.tally.store.internal;
 
 import dev.tally.store.StoreConfig;
+import dev.tally.store.UsageStore;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 
 /** Opens real stores with test hooks for tests outside this package. Sealing runs inline. */
 public final class TestStores {
@@ -11,9 +11,9 @@ public final class TestStores {
     }
 
     public static StoreConfig config(Path dir, Clock clock, long maxSegmentBytes) {
-        return new StoreConfig(dir, maxSegmentBytes, Duration.ofHours(1), Duration.ofDays(35), Duration.ofDays(400),
-                Duration.ofDays(35), Duration.ofMinutes(5), Duration.ofHours(1), Duration.ofDays(1), 1_000, false,
-                clock);
+        // The builder's defaults, except a small result cache.
+        return UsageStore.builder(dir).clock(clock).maxSegmentBytes(maxSegmentBytes).segmentCacheEntries(1_000)
+                .config();
     }
 
     public static TieredStore open(Path dir, Clock clock) {

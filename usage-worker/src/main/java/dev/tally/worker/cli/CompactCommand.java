@@ -1,10 +1,7 @@
 package dev.tally.worker.cli;
 
 import dev.tally.store.CompactionReport;
-import dev.tally.store.UsageStore;
 import dev.tally.worker.config.WorkerConfig;
-import dev.tally.worker.daemon.RuntimeFile;
-import dev.tally.worker.daemon.StoreOpener;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.concurrent.Callable;
@@ -29,12 +26,9 @@ public final class CompactCommand implements Callable<Integer> {
     public Integer call() {
         WorkerConfig config = common.load();
         PrintWriter out = spec.commandLine().getOut();
-        if (RuntimeFile.running(config.dataDir()).isPresent()) {
-            throw new CommandException(ExitCodes.STORE, "a worker is running on " + config.dataDir() + " and holds "
-                    + "the store; it compacts days that ended compaction.after ago at every maintenance.interval. "
-                    + "Stop it first to compact by hand");
-        }
-        try (UsageStore store = StoreOpener.openWritable(config, Clock.systemUTC(), "compact")) {
+        StoreCommands.refuseWhileWorkerRuns(config, "it compacts days that ended compaction.after ago at every "
+                + "maintenance.interval. Stop it first to compact by hand");
+        return StoreCommands.withWritableStore(config, Clock.systemUTC(), "compact", store -> {
             CompactionReport report = store.compact(true);
             if (report.units().isEmpty()) {
                 out.println("nothing to compact up to " + report.lastDay());
@@ -43,7 +37,7 @@ public final class CompactCommand implements Callable<Integer> {
                 out.printf("compacted %d %s parts into %s (%d rows, %d bytes)%n", u.sources(),
                         u.kind().toLowerCase(java.util.Locale.ROOT), u.path(), u.rows(), u.bytes());
             }
-        }
-        return ExitCodes.OK;
+            return ExitCodes.OK;
+        });
     }
 }

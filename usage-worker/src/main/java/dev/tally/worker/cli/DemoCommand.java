@@ -7,6 +7,7 @@ import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
+import dev.tally.store.ingest.ImportReport;
 import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
 import dev.tally.store.read.StoreReader;
@@ -274,7 +275,7 @@ public final class DemoCommand implements Callable<Integer> {
             try {
                 while (true) {
                     boolean last = inputDone.get();
-                    Importer.Pass pass;
+                    ImportReport pass;
                     try {
                         pass = importer.runOnce();
                         failuresInARow = 0;

@@ -1,13 +1,11 @@
 package dev.tally.worker.cli;
 
 import dev.tally.store.RejectReason;
-import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.dlq.ReplayReport;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.WorkerConfig;
-import dev.tally.worker.daemon.StoreOpener;
 import dev.tally.worker.http.Json;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -154,7 +152,7 @@ public final class DlqCommand implements Callable<Integer> {
             WorkerConfig config = common.load();
             PrintWriter out = spec.commandLine().getOut();
             Clock clock = Clock.systemUTC();
-            try (UsageStore store = StoreOpener.openWritable(config, clock, "dlq replay")) {
+            return StoreCommands.withWritableStore(config, clock, "dlq replay", store -> {
                 DeadLetterQueue q = DeadLetterQueue.open(config.dataDir(), false,
                         config.count(Setting.DLQ_MAX_ATTEMPTS));
                 ReplayReport r = q.replay(store, clock);
@@ -165,8 +163,8 @@ public final class DlqCommand implements Callable<Integer> {
                 parts.add(String.format(Locale.ROOT, "%,d given up (moved to dlq/dead/)", r.movedToDead()));
                 out.printf(Locale.ROOT, "replayed %,d dead letter(s): %s; %,d left in the queue%n", r.attempted(),
                         String.join(", ", parts), q.size());
-            }
-            return ExitCodes.OK;
+                return ExitCodes.OK;
+            });
         }
     }
 }

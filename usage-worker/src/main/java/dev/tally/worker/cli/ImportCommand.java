@@ -3,6 +3,7 @@ package dev.tally.worker.cli;
 import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.ImportHealth;
+import dev.tally.store.ingest.ImportReport;
 import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
 import dev.tally.worker.config.Setting;
@@ -52,7 +53,7 @@ public final class ImportCommand implements Callable<Integer> {
             long dead = 0;
             long start = System.nanoTime();
             while (true) {
-                Importer.Pass p = importer.runOnce();
+                ImportReport p = importer.runOnce();
                 records += p.records();
                 stored += p.stored();
                 duplicates += p.duplicates();

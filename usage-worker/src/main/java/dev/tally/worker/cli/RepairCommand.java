@@ -1,6 +1,5 @@
 package dev.tally.worker.cli;
 
-import dev.tally.store.UsageStore;
 import dev.tally.store.repair.RepairReport;
 import dev.tally.store.read.StoreReader;
 import dev.tally.store.repair.StoreRepair;
@@ -108,7 +107,7 @@ public final class RepairCommand implements Callable<Integer> {
             WorkerConfig config = common.load();
             requireStopped(config, "check");
             PrintWriter out = spec.commandLine().getOut();
-            try (UsageStore store = StoreOpener.openWritable(config, Clock.systemUTC(), "repair check")) {
+            return StoreCommands.withWritableStore(config, Clock.systemUTC(), "repair check", store -> {
                 List<String> problems = StoreReader.of(store).verifyParts();
                 if (problems.isEmpty()) {
                     out.println("every sealed part is intact");
@@ -116,7 +115,7 @@ public final class RepairCommand implements Callable<Integer> {
                 }
                 problems.forEach(p -> out.println("DAMAGED (quarantined): " + p));
                 return ExitCodes.CHANGES_FOUND;
-            }
+            });
         }
     }
 }

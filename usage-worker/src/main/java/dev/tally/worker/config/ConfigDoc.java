@@ -65,7 +65,10 @@ public final class ConfigDoc {
 
                 Two rules tie settings together: `retention.rollups` must be at least `retention.detail`,
                 and `events.max-age` at most `retention.detail` (so an event is never accepted after the
-                detail it would be checked against for duplicates is gone).
+                detail it would be checked against for duplicates is gone). Both are the store's own rules
+                (`StoreConfig.crossCheck`): the worker's loader and the library's `UsageStoreBuilder` check
+                the same rules, each naming the settings in its own terms. When both are broken at once, the
+                loader and the builder name the `events.max-age` rule first.
 
                 An example file:
 

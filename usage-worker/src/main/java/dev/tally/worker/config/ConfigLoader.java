@@ -1,5 +1,6 @@
 package dev.tally.worker.config;
 
+import dev.tally.store.StoreConfig;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -190,15 +191,18 @@ public final class ConfigLoader {
         Duration detail = (Duration) v.get(Setting.RETENTION_DETAIL);
         Duration rollups = (Duration) v.get(Setting.RETENTION_ROLLUPS);
         Duration maxAge = (Duration) v.get(Setting.EVENTS_MAX_AGE);
-        if (rollups.compareTo(detail) < 0) {
-            throw new ConfigException("retention.rollups = " + Values.format(rollups) + " (from "
-                    + origin.get(Setting.RETENTION_ROLLUPS) + ") is shorter than retention.detail = "
-                    + Values.format(detail) + ": rollups must outlive the detail they summarize");
-        }
-        if (maxAge.compareTo(detail) > 0) {
-            throw new ConfigException("events.max-age = " + Values.format(maxAge) + " (from "
-                    + origin.get(Setting.EVENTS_MAX_AGE) + ") is longer than retention.detail = " + Values.format(detail)
-                    + ": an event older than the kept detail could not be checked for duplicates");
+        // The rules between store settings are StoreConfig's; this only words them in setting keys.
+        List<StoreConfig.CrossCheck> problems = StoreConfig.crossCheck(detail, rollups, maxAge);
+        if (!problems.isEmpty()) {
+            StoreConfig.CrossCheck broken = problems.get(0);
+            throw new ConfigException(switch (broken) {
+                case MAX_EVENT_AGE_OVER_DETAIL_RETENTION -> "events.max-age = " + Values.format(maxAge) + " (from "
+                        + origin.get(Setting.EVENTS_MAX_AGE) + ") is longer than retention.detail = "
+                        + Values.format(detail);
+                case ROLLUPS_SHORTER_THAN_DETAIL -> "retention.rollups = " + Values.format(rollups) + " (from "
+                        + origin.get(Setting.RETENTION_ROLLUPS) + ") is shorter than retention.detail = "
+                        + Values.format(detail);
+            } + ": " + broken.why());
         }
     }
 

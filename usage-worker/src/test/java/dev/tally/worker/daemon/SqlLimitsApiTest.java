@@ -6,58 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tally.worker.config.ConfigLoader;
-import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.testing.Events;
-import dev.tally.worker.testing.Http;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** /v1/sql limits, duplicate keys and redacted errors against a real worker in this JVM. */
-class SqlLimitsApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
-
-    @TempDir
-    Path tmp;
-    Worker worker;
-    Http http;
-    final Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-
-    private void start(String... settings) {
-        Map<String, String> flags = new LinkedHashMap<>();
-        flags.put("data-dir", tmp.resolve("data").toString());
-        flags.put("http.port", "0");
-        flags.put("import.interval", "100ms");
-        for (int i = 0; i < settings.length; i += 2) {
-            flags.put(settings[i], settings[i + 1]);
-        }
-        WorkerConfig config = ConfigLoader.load(null, Map.of(), flags);
-        worker = Worker.open(config, Clock.systemUTC());
-        worker.start();
-        http = new Http("127.0.0.1", worker.httpPort().orElseThrow());
-    }
-
-    @AfterEach
-    void stop() {
-        if (worker != null) {
-            worker.shutdown(Duration.ofSeconds(20));
-        }
-    }
+class SqlLimitsApiTest extends InProcessWorkerTest {
 
     private HttpResponse<String> sql(String statement) throws Exception {
         return http.post("/v1/sql?tenant=acme", "text/plain", statement);

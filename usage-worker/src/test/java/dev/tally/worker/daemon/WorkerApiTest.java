@@ -6,59 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.Totals;
-import dev.tally.worker.config.ConfigLoader;
-import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.testing.Events;
-import dev.tally.worker.testing.Http;
 import dev.tally.worker.testing.PromText;
 import java.math.BigDecimal;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.temporal.ChronoUnit;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The HTTP API against a real worker (store, journal, loops) in this JVM. */
-class WorkerApiTest {
-    static final ObjectMapper JSON = new ObjectMapper();
+class WorkerApiTest extends InProcessWorkerTest {
     static final String TOKEN_ACME = "acme-token-0123456789abcdef";
     static final String TOKEN_GLOBEX = "globex-token-0123456789abcdef";
-
-    @TempDir
-    Path tmp;
-    Worker worker;
-    Http http;
-    final Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
-
-    private void start(String... settings) {
-        Map<String, String> flags = new LinkedHashMap<>();
-        flags.put("data-dir", tmp.resolve("data").toString());
-        flags.put("http.port", "0");
-        flags.put("import.interval", "100ms");
-        for (int i = 0; i < settings.length; i += 2) {
-            flags.put(settings[i], settings[i + 1]);
-        }
-        WorkerConfig config = ConfigLoader.load(null, Map.of(), flags);
-        worker = Worker.open(config, Clock.systemUTC());
-        worker.start();
-        http = new Http("127.0.0.1", worker.httpPort().orElseThrow());
-    }
-
-    @AfterEach
-    void stop() {
-        if (worker != null) {
-            worker.shutdown(Duration.ofSeconds(20));
-        }
-    }
 
     private Totals inputTokens(String tenant, String subject) {
         return worker.store().total(tenant, "llm.request", subject, "$.input_tokens", now.minus(Duration.ofDays(1)),
