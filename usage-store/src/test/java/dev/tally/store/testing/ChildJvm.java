@@ -14,11 +14,14 @@ import java.util.concurrent.TimeUnit;
 /** Starts a main class of the test class path in a child JVM and reads its output line by line. */
 public final class ChildJvm implements AutoCloseable {
     private final Process process;
+    /** The child's own java.io.tmpdir, deleted once it is dead. */
+    private final Path tmp;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final List<String> all = new ArrayList<>();
 
-    private ChildJvm(Process process) {
+    private ChildJvm(Process process, Path tmp) {
         this.process = process;
+        this.tmp = tmp;
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -38,13 +41,20 @@ public final class ChildJvm implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx512m");
+        Path tmp = ChildTmp.create();
+        cmd.add(ChildTmp.option(tmp));
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main.getName());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        return new ChildJvm(pb.start());
+        try {
+            return new ChildJvm(pb.start(), tmp);
+        } catch (IOException e) {
+            ChildTmp.delete(tmp);
+            throw e;
+        }
     }
 
     /** Waits for a line starting with {@code prefix}; returns it, or null at end of output or timeout. */
@@ -75,7 +85,9 @@ public final class ChildJvm implements AutoCloseable {
     /** Kills the child as a crash would ({@code kill -9}). */
     public void kill() throws InterruptedException {
         process.destroyForcibly();
-        process.waitFor(30, TimeUnit.SECONDS);
+        if (process.waitFor(30, TimeUnit.SECONDS)) {
+            ChildTmp.delete(tmp);
+        }
     }
 
     public int waitFor(long seconds) throws InterruptedException {
@@ -89,6 +101,8 @@ public final class ChildJvm implements AutoCloseable {
     public void close() throws InterruptedException {
         if (process.isAlive()) {
             kill();
+        } else {
+            ChildTmp.delete(tmp);
         }
     }
 }

@@ -13,6 +13,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import dev.tally.store.testing.ChildTmp;
 
 /**
  * {@code usage-worker} in a child JVM on the test class path: standard output is read line by
@@ -24,13 +25,16 @@ public final class WorkerProcess implements AutoCloseable {
 
     private final Process process;
     private final Path stderr;
+    /** The child's own java.io.tmpdir, deleted once it is dead. */
+    private final Path tmp;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final List<String> seen = new ArrayList<>();
     private boolean eof;
 
-    private WorkerProcess(Process process, Path stderr) {
+    private WorkerProcess(Process process, Path stderr, Path tmp) {
         this.process = process;
         this.stderr = stderr;
+        this.tmp = tmp;
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
@@ -53,6 +57,8 @@ public final class WorkerProcess implements AutoCloseable {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx384m");
         cmd.add("-XX:TieredStopAtLevel=1");
+        Path tmp = ChildTmp.create();
+        cmd.add(ChildTmp.option(tmp));
         cmd.add("-Dlogback.configurationFile=logback.xml"); // the shipped configuration, not a test one
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
@@ -61,7 +67,12 @@ public final class WorkerProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()));
         pb.redirectInput(ProcessBuilder.Redirect.PIPE);
-        return new WorkerProcess(pb.start(), stderr);
+        try {
+            return new WorkerProcess(pb.start(), stderr, tmp);
+        } catch (IOException e) {
+            ChildTmp.delete(tmp);
+            throw e;
+        }
     }
 
     /** Runs a command to its end; returns exit code, standard output and standard error. */
@@ -161,6 +172,9 @@ public final class WorkerProcess implements AutoCloseable {
         if (process.isAlive()) {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
+        }
+        if (!process.isAlive()) {
+            ChildTmp.delete(tmp);
         }
     }
 }
