@@ -107,20 +107,38 @@ public final class CatalogSync implements AutoCloseable {
             props.put("jdbc.password", settings.password());
         }
         LocalFileIO io = new LocalFileIO(crash);
-        JdbcCatalog catalog = new JdbcCatalog(p -> io, p -> new JdbcClientPool(settings.uri(), p), true);
-        try {
-            catalog.initialize(settings.catalogName(), props);
-            CatalogSync sync = new CatalogSync(root, settings, catalog, crash);
-            for (TallyTable t : TallyTable.values()) {
-                sync.loadOrCreate(t);
+        RuntimeException last = null;
+        for (int attempt = 1; attempt <= OPEN_ATTEMPTS; attempt++) {
+            JdbcCatalog catalog = new JdbcCatalog(p -> io, p -> new JdbcClientPool(settings.uri(), p), true);
+            try {
+                catalog.initialize(settings.catalogName(), props);
+                CatalogSync sync = new CatalogSync(root, settings, catalog, crash);
+                for (TallyTable t : TallyTable.values()) {
+                    sync.loadOrCreate(t);
+                }
+                return sync;
+            } catch (RuntimeException e) {
+                // Workers starting together race to create (or upgrade) the catalog's own tables and
+                // ours; the loser finds them made on a second try.
+                closeQuietly(catalog);
+                last = e;
+                if (attempt < OPEN_ATTEMPTS) {
+                    log.info("catalog: open attempt {} failed, trying again: {}", attempt, e.toString());
+                    try {
+                        Thread.sleep(200L * attempt);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
             }
-            return sync;
-        } catch (RuntimeException e) {
-            closeQuietly(catalog);
-            throw new IOException("cannot open the Iceberg catalog " + CatalogSettings.redact(settings.uri()) + ": "
-                    + e.getMessage(), e);
         }
+        throw new IOException("cannot open the Iceberg catalog " + CatalogSettings.redact(settings.uri()) + ": "
+                + last.getMessage(), last);
     }
+
+    /** Tries to open the catalog before giving up (each retry waits 200 ms longer). */
+    private static final int OPEN_ATTEMPTS = 4;
 
     /** The data directory whose parts this sync registers. */
     public Path dataDir() {

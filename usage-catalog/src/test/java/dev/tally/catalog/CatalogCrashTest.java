@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tally.store.UsageStore;
@@ -26,12 +27,14 @@ import org.apache.iceberg.Table;
 import org.apache.iceberg.io.CloseableIterable;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * A child JVM killed ({@code kill -9}) at each step of a catalog sync (after a seal, a compaction
- * or a retention pass of the store), then a reopen and one sync, leaves the SQLite-backed
- * catalog's file list equal to the manifest: every part once, nothing retired.
+ * A catalog sync stopped at each of its steps, after a seal, a compaction or a retention pass of
+ * the store, then a reopen and one sync, leaves the SQLite-backed catalog's file list equal to the
+ * manifest: every part once, nothing retired, row counts equal. Every step is stopped in process
+ * (the seam throws, nothing is cleaned up); two steps are also stopped for real, a child JVM killed
+ * with {@code kill -9} there.
  */
 class CatalogCrashTest {
     @TempDir
@@ -39,53 +42,101 @@ class CatalogCrashTest {
 
     private final MutableClock clock = new MutableClock(CatalogStores.NOW);
 
-    /** Killed at the named step of the sync after a seal, the next sync registers every sealed part once. */
-    @ParameterizedTest
-    @ValueSource(strings = {CatalogCrashPoint.PLANNED, CatalogCrashPoint.METADATA_WRITTEN,
-            CatalogCrashPoint.EVENTS_COMMITTED, CatalogCrashPoint.COMMITTED})
-    void syncAfterSeal_killedAtStepThenReopen_catalogEqualsManifest(String step) throws Exception {
-        try (UsageStore store = CatalogStores.open(dir, clock)) {
-            store.append(TestEvents.batch("acme", "a", 300, 5, CatalogStores.NOW, Duration.ofDays(3), 1));
-            store.sealNow();
+    /** Thrown by the in-process seam: a crash the sync does not survive. */
+    static final class SimulatedCrash extends RuntimeException {
+        SimulatedCrash(String step) {
+            super("simulated crash at " + step);
         }
-        syncOnce();
-        killChildAt("seal", CatalogStores.NOW, step);
+    }
+
+    /** Stopped at the named step of the sync after the named store pass, the next sync makes the catalog equal the manifest. */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({
+            "seal, " + CatalogCrashPoint.PLANNED, "seal, " + CatalogCrashPoint.METADATA_WRITTEN,
+            "seal, " + CatalogCrashPoint.EVENTS_COMMITTED, "seal, " + CatalogCrashPoint.COMMITTED,
+            "compact, " + CatalogCrashPoint.PLANNED, "compact, " + CatalogCrashPoint.METADATA_WRITTEN,
+            "compact, " + CatalogCrashPoint.EVENTS_COMMITTED,
+            "retention, " + CatalogCrashPoint.METADATA_WRITTEN, "retention, " + CatalogCrashPoint.EVENTS_COMMITTED})
+    void sync_stoppedAtStepThenReopen_catalogEqualsManifest(String action, String step) throws Exception {
+        Instant at = prepare(action);
+        Set<String> before = manifestPaths();
+        runPass(action, at);
+        assertNotEquals(before, manifestPaths(), "the " + action + " pass changed the manifest");
+        CatalogCrashPoint crash = s -> {
+            if (s.equals(step)) {
+                throw new SimulatedCrash(s);
+            }
+        };
+        CatalogSync sync = CatalogSync.open(dir, CatalogSettings.defaults(dir), crash);
+        try {
+            assertThrows(RuntimeException.class, sync::sync);
+        } finally {
+            sync.close();
+        }
+
+        reopenAndSync();
+    }
+
+    /** Killed ({@code kill -9}) at the named step of the sync after the named store pass, the next sync repairs the catalog. */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"seal, " + CatalogCrashPoint.METADATA_WRITTEN, "compact, " + CatalogCrashPoint.EVENTS_COMMITTED})
+    void sync_killedAtStepThenReopen_catalogEqualsManifest(String action, String step) throws Exception {
+        Instant at = prepare(action);
+        Set<String> before = manifestPaths();
+        try (ChildJvm child = ChildJvm.start(CatalogSyncChild.class, dir.resolveSibling("child-" + step + ".log"),
+                dir.toString(), Long.toString(at.getEpochSecond()), action, step)) {
+            String line = child.await("AT ", 120);
+            assertNotNull(line, "child reached " + step + "; output: " + child.output());
+            assertEquals("AT " + step, line);
+            child.kill();
+        }
+        assertNotEquals(before, manifestPaths(), "the " + action + " pass changed the manifest");
 
         reopenAndSync();
     }
 
     /**
-     * Killed at the named step of the sync after a compaction (sources replaced by merged parts)
-     * or a retention pass (expired parts removed), the next sync leaves no retired part registered.
+     * Builds the state before the pass and syncs it cleanly; returns when the pass runs. seal: one
+     * sealed batch; compact: two sealed batches over the same days; retention: those, compacted.
      */
-    @ParameterizedTest
-    @ValueSource(strings = {"compact " + CatalogCrashPoint.METADATA_WRITTEN,
-            "compact " + CatalogCrashPoint.EVENTS_COMMITTED, "retention " + CatalogCrashPoint.EVENTS_COMMITTED})
-    void syncAfterCompactionOrRetention_killedAtStepThenReopen_catalogEqualsManifest(String actionAndStep)
-            throws Exception {
-        String action = actionAndStep.split(" ")[0];
-        String step = actionAndStep.split(" ")[1];
+    private Instant prepare(String action) throws Exception {
         try (UsageStore store = CatalogStores.open(dir, clock)) {
             store.append(TestEvents.batch("acme", "a", 300, 5, CatalogStores.NOW, Duration.ofDays(3), 1));
             store.sealNow();
-            store.append(TestEvents.batch("acme", "b", 300, 5, CatalogStores.NOW, Duration.ofDays(3), 2));
-            store.sealNow();
+            if (!action.equals("seal")) {
+                store.append(TestEvents.batch("acme", "b", 300, 5, CatalogStores.NOW, Duration.ofDays(3), 2));
+                store.sealNow();
+            }
         }
         syncOnce();
-        Instant at = CatalogStores.NOW.plus(Duration.ofDays(3));
-        if (action.equals("retention")) {
-            clock.set(at);
-            try (UsageStore store = CatalogStores.open(dir, clock)) {
-                store.compact(true);
+        switch (action) {
+            case "seal" -> {
+                return CatalogStores.NOW;
             }
-            syncOnce();
-            at = CatalogStores.NOW.plus(Duration.ofDays(50));
+            case "compact" -> {
+                return CatalogStores.NOW.plus(Duration.ofDays(3));
+            }
+            default -> {
+                runPass("compact", CatalogStores.NOW.plus(Duration.ofDays(3)));
+                syncOnce();
+                return CatalogStores.NOW.plus(Duration.ofDays(50));
+            }
         }
-        Set<String> before = manifestPaths();
-        killChildAt(action, at, step);
-        assertNotEquals(before, manifestPaths(), "the " + action + " pass changed the manifest");
+    }
 
-        reopenAndSync();
+    /** The store pass {@link CatalogSyncChild} runs, in process. */
+    private void runPass(String action, Instant at) {
+        clock.set(at);
+        try (UsageStore store = CatalogStores.open(dir, clock)) {
+            switch (action) {
+                case "seal" -> {
+                    store.append(TestEvents.batch("acme", "c", 400, 7, at, Duration.ofDays(3), 11));
+                    store.sealNow();
+                }
+                case "compact" -> store.compact(true);
+                default -> store.retention(false);
+            }
+        }
     }
 
     private void syncOnce() throws Exception {
@@ -131,16 +182,6 @@ class CatalogCrashTest {
                 }
                 assertEquals(rows, registeredRows, t.tableName() + " row count");
             }
-        }
-    }
-
-    private void killChildAt(String action, Instant at, String step) throws Exception {
-        try (ChildJvm child = ChildJvm.start(CatalogSyncChild.class, dir.resolveSibling("child-" + step + ".log"),
-                dir.toString(), Long.toString(at.getEpochSecond()), action, step)) {
-            String line = child.await("AT ", 120);
-            assertNotNull(line, "child reached " + step + "; output: " + child.output());
-            assertEquals("AT " + step, line);
-            child.kill();
         }
     }
 }
