@@ -1,5 +1,6 @@
 package dev.tally.catalog;
 
+import dev.tally.store.io.FileSync;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -15,8 +16,9 @@ import org.apache.iceberg.io.PositionOutputStream;
  * Iceberg file I/O on the local file system (or any shared mount), so the catalog needs no Hadoop.
  * Accepts {@code file:} URIs and plain absolute paths. Writes go through Iceberg's local output
  * files (new metadata, manifest and manifest-list files only; Iceberg never rewrites a file it
- * wrote); the catalog's atomic pointer swap in the database is the commit point, so a metadata
- * file left by a crash before that swap is unreferenced, never half-read.
+ * wrote), each forced to disk with its directory when closed; the catalog's atomic pointer swap
+ * in the database is the commit point, so a metadata file left by a crash before that swap is
+ * unreferenced, never half-read.
  *
  * <p>Thread-safe: stateless apart from the crash seam, which is set once at construction.
  */
@@ -75,9 +77,6 @@ public final class LocalFileIO implements FileIO {
             }
 
             private PositionOutputStream watch(PositionOutputStream s) {
-                if (!path.endsWith(".metadata.json")) {
-                    return s;
-                }
                 return new PositionOutputStream() {
                     @Override
                     public long getPos() throws IOException {
@@ -102,7 +101,14 @@ public final class LocalFileIO implements FileIO {
                     @Override
                     public void close() throws IOException {
                         s.close();
-                        crash.at(CatalogCrashPoint.METADATA_WRITTEN);
+                        // Durable before the catalog database can point at it: a power cut after the
+                        // commit must not leave a referenced file short.
+                        Path file = toPath(path);
+                        FileSync.fsyncFile(file);
+                        FileSync.fsyncDirectory(file.getParent());
+                        if (path.endsWith(".metadata.json")) {
+                            crash.at(CatalogCrashPoint.METADATA_WRITTEN);
+                        }
                     }
                 };
             }
