@@ -1,6 +1,7 @@
 package dev.tally.worker;
 
 import dev.tally.store.StoreException;
+import dev.tally.worker.cli.CatalogCommand;
 import dev.tally.worker.cli.CommandException;
 import dev.tally.worker.cli.DemoCommand;
 import dev.tally.worker.cli.DlqCommand;
@@ -28,7 +29,7 @@ import picocli.CommandLine.Spec;
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
         subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, QueryCommand.class, SqlCommand.class,
                 SegmentsCommand.class, RetentionCommand.class, CompactCommand.class, DlqCommand.class, VerifyCommand.class,
-                RepairCommand.class},
+                RepairCommand.class, CatalogCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {
     @Spec

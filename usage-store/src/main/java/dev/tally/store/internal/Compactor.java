@@ -161,12 +161,12 @@ final class Compactor {
         long expectedRows = unit.rows();
         try (DuckDBConnection c = engine.newConnection(); Statement s = c.createStatement()) {
             if (detail) {
-                s.execute("COPY (SELECT " + SegmentSchema.EVENT_COLUMNS + " FROM " + sources
+                s.execute("COPY (SELECT " + SegmentSchema.PART_EVENT_COLUMNS + " FROM " + sources
                         + " ORDER BY tenant, subject, time, id) TO " + Engine.literal(tmp)
                         + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + Sealer.DETAIL_ROW_GROUP_ROWS
                         + ", FIELD_IDS " + SegmentSchema.DETAIL_FIELD_IDS + ")");
             } else {
-                s.execute("COPY (SELECT " + ROLLUP_COLUMNS + " FROM " + sources
+                s.execute("COPY (SELECT " + SegmentSchema.PART_ROLLUP_COLUMNS + " FROM " + sources
                         + " ORDER BY tenant, type, subject, hour, property NULLS FIRST) TO " + Engine.literal(tmp)
                         + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + Sealer.ROLLUP_ROW_GROUP_ROWS
                         + ", FIELD_IDS " + SegmentSchema.ROLLUP_FIELD_IDS + ")");
@@ -256,9 +256,6 @@ final class Compactor {
         }
         KeysFile.write(sidecar, seq, hashes, n);
     }
-
-    private static final String ROLLUP_COLUMNS =
-            "tenant, type, subject, hour, property, value_count, value_sum, value_min, value_max";
 
     private static String parquet(List<Path> sourceFiles) {
         StringBuilder sb = new StringBuilder("read_parquet([");

@@ -94,7 +94,7 @@ final class Sealer {
         String rel = SegmentFiles.partPath(PartKind.DETAIL, d.day, seg.seq());
         Path target = FileSync.resolveInside(files.root(), rel);
         Path tmp = prepare(target);
-        s.execute("COPY (SELECT " + SegmentSchema.EVENT_COLUMNS + " FROM " + seg.eventsTable() + where
+        s.execute("COPY (SELECT " + SegmentSchema.PART_EVENT_COLUMNS + " FROM " + seg.eventsTable() + where
                 + " ORDER BY tenant, subject, time, id) TO " + Engine.literal(tmp)
                 + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + DETAIL_ROW_GROUP_ROWS + ", FIELD_IDS "
                 + SegmentSchema.DETAIL_FIELD_IDS + ")");
@@ -144,7 +144,9 @@ final class Sealer {
         String rel = SegmentFiles.partPath(PartKind.ROLLUP, d.day, seg.seq());
         Path target = FileSync.resolveInside(files.root(), rel);
         Path tmp = prepare(target);
-        s.execute("COPY (" + SegmentSchema.rollupQuery(seg.eventsTable(), from, to, keys) + ") TO " + Engine.literal(tmp)
+        s.execute("COPY (SELECT " + SegmentSchema.PART_ROLLUP_COLUMNS + " FROM ("
+                + SegmentSchema.rollupQuery(seg.eventsTable(), from, to, keys)
+                + ") ORDER BY tenant, type, subject, hour, property NULLS FIRST) TO " + Engine.literal(tmp)
                 + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + ROLLUP_ROW_GROUP_ROWS + ", FIELD_IDS "
                 + SegmentSchema.ROLLUP_FIELD_IDS + ")");
         FileSync.fsyncFile(tmp);

@@ -24,6 +24,23 @@ public final class SegmentSchema {
                 + "seq BIGINT NOT NULL, created_at TIMESTAMP NOT NULL, schema_version INTEGER NOT NULL);";
     }
 
+    /**
+     * A UTC time column as a part writes it: a Parquet timestamp adjusted to UTC (Iceberg
+     * {@code timestamptz}), because event times are UTC instants. Built from the microseconds so
+     * it is exact and the same whatever the session's zone, and whether the input is a segment's
+     * {@code TIMESTAMP} or an older or newer part (compaction reads both).
+     */
+    static String utc(String column) {
+        return "timezone('UTC', make_timestamp(epoch_us(" + column + "))) AS " + column;
+    }
+
+    /** Detail columns as a part writes them ({@link #EVENT_COLUMNS} with {@code time} adjusted to UTC). */
+    static final String PART_EVENT_COLUMNS = "tenant, id, type, subject, source, " + utc("time") + ", data, key_hash";
+
+    /** Rollup columns as a part writes them ({@code hour} adjusted to UTC). */
+    static final String PART_ROLLUP_COLUMNS = "tenant, type, subject, " + utc("hour")
+            + ", property, value_count, value_sum, value_min, value_max";
+
     /** Parquet field ids for the detail columns, so other engines can map columns by id. */
     static final String DETAIL_FIELD_IDS =
             "{tenant: 1, id: 2, type: 3, subject: 4, source: 5, time: 6, data: 7, key_hash: 8}";

@@ -96,7 +96,8 @@ public final class ConfigLoader {
         String key = s.key();
         return switch (s.kind()) {
             case STRING -> {
-                if (v.isEmpty()) {
+                // Empty is "not set" only for a key whose default is empty (catalog.user).
+                if (v.isEmpty() && !s.defaultValue().isEmpty()) {
                     throw new ConfigException(key + " must not be empty");
                 }
                 yield v;
@@ -188,6 +189,8 @@ public final class ConfigLoader {
             throw new ConfigException("http.tls.keystore and http.tls.keystore-password-file go together: set both "
                     + "for HTTPS, or neither for cleartext HTTP");
         }
+        range(v, origin, Setting.CATALOG_SNAPSHOTS_KEPT, 1, 10_000);
+        CatalogConfig.checkUri((String) v.get(Setting.CATALOG_URI), origin.get(Setting.CATALOG_URI));
         Duration detail = (Duration) v.get(Setting.RETENTION_DETAIL);
         Duration rollups = (Duration) v.get(Setting.RETENTION_ROLLUPS);
         Duration maxAge = (Duration) v.get(Setting.EVENTS_MAX_AGE);

@@ -46,6 +46,11 @@ public enum Setting {
                     + "(HTTP/1.1, and HTTP/2 by ALPN); empty means cleartext HTTP/1.1 and h2c."),
     HTTP_TLS_KEYSTORE_PASSWORD_FILE("http.tls.keystore-password-file", Group.FREQUENT, Kind.PATH, "", "path",
             "File whose first line is the key store's password. Required with http.tls.keystore."),
+    CATALOG_URI("catalog.uri", Group.FREQUENT, Kind.STRING, "off", "off | sqlite | jdbc:sqlite:PATH | jdbc:postgresql://HOST:PORT/DB",
+            "Register every sealed part in the Iceberg tables usage_events and usage_rollups_hourly of this JDBC "
+                    + "catalog (docs/scale-out.md). off: no catalog; sqlite: an SQLite file in the data "
+                    + "directory (catalog/catalog.db), no setup; a PostgreSQL URL for a catalog shared by several "
+                    + "workers."),
     LOG_FORMAT("log.format", Group.FREQUENT, Kind.LOG_FORMAT, "text", "text | json",
             "Log line format on standard error; json writes one JSON object per line."),
     LOG_LEVEL("log.level", Group.FREQUENT, Kind.LOG_LEVEL, "info", "error | warn | info | debug | trace",
@@ -62,6 +67,23 @@ public enum Setting {
     COMPACT_AFTER("compaction.after", Group.RARE, Kind.DURATION, "1d", "duration",
             "Maintenance merges a UTC day's sealed parts into one file per month (rollups) and per ISO week "
                     + "(detail) once the day ended this long ago. `usage-worker compact` does every closed day now."),
+    CATALOG_USER("catalog.user", Group.RARE, Kind.STRING, "", "name",
+            "Database user of catalog.uri (PostgreSQL). Empty: none."),
+    CATALOG_PASSWORD_FILE("catalog.password-file", Group.RARE, Kind.PATH, "", "path",
+            "File whose first line is the password of catalog.user. Empty: no password."),
+    CATALOG_WAREHOUSE("catalog.warehouse", Group.RARE, Kind.PATH, "", "path",
+            "Folder of the tables' Iceberg metadata (the parts themselves stay in the data directory). Empty: "
+                    + "catalog/warehouse in the data directory; a folder every worker and reader sees when the "
+                    + "catalog is shared."),
+    CATALOG_NAMESPACE("catalog.namespace", Group.RARE, Kind.STRING, "tally", "name",
+            "Namespace (database) of the two tables in the catalog: letters, digits and _."),
+    CATALOG_SNAPSHOT_RETENTION("catalog.snapshot-retention", Group.RARE, Kind.DURATION, "7d", "duration",
+            "Catalog snapshots older than this are expired (the newest catalog.snapshots-kept are always kept); "
+                    + "time travel reaches back this far."),
+    CATALOG_SNAPSHOTS_KEPT("catalog.snapshots-kept", Group.RARE, Kind.COUNT, "10", "snapshots",
+            "Snapshots per table kept whatever their age (1 to 10000)."),
+    CATALOG_EXPIRE_INTERVAL("catalog.expire-interval", Group.RARE, Kind.DURATION, "1h", "duration",
+            "How often the maintenance loop expires old catalog snapshots."),
     IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "10000", "events",
             "Events per import transaction (1 to 100000)."),
     IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",

@@ -10,6 +10,7 @@ import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
 import dev.tally.store.metrics.TallyMetrics;
+import dev.tally.worker.config.CatalogConfig;
 import dev.tally.worker.config.ConfigException;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.Values;
@@ -73,6 +74,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private final WorkerMetrics metrics;
     private final Loop importLoop;
     private final Loop maintenanceLoop;
+    /** Null when {@code catalog.uri} is off. */
+    private final CatalogMaintenance catalog;
     private final Instant startedAt;
     private final CountDownLatch stopRequested = new CountDownLatch(1);
     private final AtomicReference<Throwable> fatal = new AtomicReference<>();
@@ -90,6 +93,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
         this.deadLetters = deadLetters;
         this.importer = importer;
         this.startedAt = clock.instant();
+        this.catalog = CatalogConfig.settings(config).map(c -> new CatalogMaintenance(config.dataDir(), c,
+                config.duration(Setting.CATALOG_EXPIRE_INTERVAL), clock)).orElse(null);
         Duration maxBackoff = config.duration(Setting.LOOP_MAX_BACKOFF);
         this.importLoop = new Loop("import", config.duration(Setting.IMPORT_INTERVAL), maxBackoff,
                 () -> importer.runOnce(() -> state != State.RUNNING).didWork(), this::isFatal, this::fatal, clock);
@@ -287,6 +292,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
         RuntimeFile.delete(config.dataDir());
         queries.close();
         metrics.close();
+        if (catalog != null) {
+            catalog.close();
+        }
         store.close();
         state = State.STOPPED;
         log.info("stopped{}; store closed and unlocked", stopReason.isEmpty() ? "" : " (" + stopReason + ")");
@@ -312,6 +320,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
         store.maintain();
         journal.rotateIfDue();
         importer.reap(journal);
+        if (catalog != null) {
+            catalog.pass();
+        }
         return false;
     }
 
