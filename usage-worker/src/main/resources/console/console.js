@@ -394,7 +394,6 @@
     const from = new Date(to.getTime() - range * 1000);
     const path = '/v1/meters/' + encodeURIComponent(meter) + '/query' + query({
       tenant: state.tenant, from: iso(from), to: iso(to), window, tz, 'sum-subjects': 'true' });
-    $('meter-query').textContent = path;
     let answer;
     try {
       answer = await api(path);
@@ -405,6 +404,7 @@
       errorBox.hidden = false;
       $('chart').replaceChildren();
       $('meter-rows').tBodies[0].replaceChildren();
+      $('meter-query').textContent = path;
       return;
     }
     if (generation !== state.generation) return;
@@ -415,6 +415,8 @@
       'data-start': r.window_start, 'data-value': r.value === null ? 'null' : r.value },
     el('td', null, r.window_start), el('td', null, r.window_end),
     el('td', { class: 'num' }, r.value === null ? '—' : r.value), el('td', { class: 'num' }, fmtInt(r.events)))));
+    // Last: once the query shows, the chart and the table above are its answer.
+    $('meter-query').textContent = path;
   }
 
   function windowLabel(start, window) {
