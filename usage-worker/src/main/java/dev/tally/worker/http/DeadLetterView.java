@@ -3,6 +3,7 @@ package dev.tally.worker.http;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import dev.tally.store.RejectReason;
 import dev.tally.store.dlq.DeadLetter;
@@ -35,7 +36,9 @@ final class DeadLetterView {
     /** Characters of an example's original line in the answer; the rest is cut (and said so). */
     static final int MAX_TEXT_CHARS = 2_000;
 
+    // NaN and Infinity are refused events, not damage: read past them to a tenant named after them.
     private static final JsonFactory FACTORY = JsonFactory.builder()
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).build()).build();
 
     private DeadLetterView() {
