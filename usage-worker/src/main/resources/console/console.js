@@ -12,7 +12,7 @@
   const TIERS = ['ACTIVE', 'PENDING', 'SEALED_DETAIL', 'SEALED_ROLLUP', 'QUARANTINED'];
 
   const $ = (id) => document.getElementById(id);
-  const state = { token: '', tenant: '', connected: false, timer: null, lastSample: null, generation: 0 };
+  const state = { token: '', tenant: '', connected: false, timer: null, lastSample: null, generation: 0, meterSeq: 0 };
 
   // ------------------------------------------------------------------ DOM helpers
 
@@ -378,6 +378,9 @@
 
   async function refreshMeter() {
     const generation = state.generation;
+    // Answers can arrive out of order when pickers change quickly: only the newest question is drawn.
+    const seq = ++state.meterSeq;
+    const stale = () => generation !== state.generation || seq !== state.meterSeq;
     const meter = $('meter').value.trim() || 'requests';
     const window = $('window').value;
     const range = RANGE_SECONDS[$('range').value];
@@ -385,6 +388,9 @@
     const errorBox = $('meter-error');
     errorBox.hidden = true;
     if (range / WINDOW_SECONDS[window] > MAX_WINDOWS) {
+      $('chart').replaceChildren();
+      $('meter-rows').tBodies[0].replaceChildren();
+      $('meter-query').textContent = '';
       errorBox.textContent = 'That is more than ' + MAX_WINDOWS + ' ' + window + ' windows; choose a larger window or a shorter range.';
       errorBox.hidden = false;
       return;
@@ -398,7 +404,7 @@
     try {
       answer = await api(path);
     } catch (e) {
-      if (generation !== state.generation) return;
+      if (stale()) return;
       if (e instanceof ApiError && e.status === 401) { disconnect(refusal(e)); return; }
       errorBox.textContent = e.code + ': ' + e.message;
       errorBox.hidden = false;
@@ -407,7 +413,7 @@
       $('meter-query').textContent = path;
       return;
     }
-    if (generation !== state.generation) return;
+    if (stale()) return;
     $('meter-tenant').textContent = 'tenant ' + answer.tenant + ' · ' + answer.aggregation + ' of ' + answer.meter
       + ' per ' + window + ' (' + answer.tz + ') · from ' + answer.source;
     renderChart(answer);

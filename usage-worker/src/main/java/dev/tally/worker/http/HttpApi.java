@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The worker's HTTP API: routes, authentication and JSON, over the transport in
  * {@link JettyTransport} (which enforces the connection, timeout and size limits). Every response
- * is JSON (except {@code /metrics} and SQL results in CSV or table form); every error is
- * {@code {"error": code, "message": ...}}. See docs/http-api.md.
+ * is JSON (except {@code /metrics}, SQL results in CSV or table form and the console's files);
+ * every error is {@code {"error": code, "message": ...}}. See docs/http-api.md.
  *
  * <pre>
  * POST /v1/events                 events (object, array, NDJSON, CloudEvents); 202 once durable

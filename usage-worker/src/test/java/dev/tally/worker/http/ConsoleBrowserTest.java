@@ -229,7 +229,8 @@ class ConsoleBrowserTest {
         assertChartEqualsApi(PARTNER);
         assertTrue(text("meter-rows").contains("-05:00") || text("meter-rows").contains("-04:00"), text("meter-rows"));
 
-        // Back to the daily view for the screenshot in the README.
+        // Back to the daily view in UTC for the screenshot in the README: three questions in quick succession
+        // (each picker asks at once), of which only the last may be drawn, however the answers arrive.
         choose("range", "P7D");
         choose("window", "day");
         tz.clear();
@@ -238,6 +239,8 @@ class ConsoleBrowserTest {
         await().atMost(WAIT).until(() -> text("meter-query").contains("window=day&tz=UTC"));
         assertChartEqualsApi(PARTNER);
         screenshot();
+        assertTrue(text("meter-query").contains("window=day&tz=UTC"), "an older answer was drawn over the newest: "
+                + text("meter-query"));
     }
 
     /** A token the worker does not know sees nothing, also after a valid token showed data in the same page. */
