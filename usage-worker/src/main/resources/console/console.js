@@ -350,7 +350,6 @@
     }
     const d = result.value;
     $('dlq-total').textContent = fmtInt(d.queued) + ' queued' + (d.tenant ? ' for ' + d.tenant : ', all tenants');
-    if (d.tenant && !state.tenant) $('meter-tenant').textContent = 'tenant ' + d.tenant;
     if (!d.reasons.length) {
       box.replaceChildren(el('p', { class: 'empty-note', id: 'dlq-empty' }, 'No dead letters.'));
       return;
