@@ -6,6 +6,7 @@ import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
@@ -402,6 +403,11 @@ public final class Worker implements ApiBackend, AutoCloseable {
     @Override
     public List<SegmentInfo> segments() {
         return store.segments();
+    }
+
+    @Override
+    public List<DeadLetter> deadLetters() {
+        return deadLetters.list();
     }
 
     @Override

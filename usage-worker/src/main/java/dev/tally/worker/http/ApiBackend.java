@@ -3,6 +3,7 @@ package dev.tally.worker.http;
 import dev.tally.store.Rejection;
 import dev.tally.store.SegmentInfo;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.dlq.DeadLetter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
 import java.util.Map;
@@ -32,6 +33,11 @@ public interface ApiBackend {
 
     /** Every tier's segments and parts. */
     List<SegmentInfo> segments();
+
+    /** The queued dead letters, oldest first (none when the backend has no queue). */
+    default List<DeadLetter> deadLetters() {
+        return List.of();
+    }
 
     /** Why the worker is not ready to serve, empty when it is. */
     List<String> notReadyReasons();

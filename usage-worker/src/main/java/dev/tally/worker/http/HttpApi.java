@@ -28,17 +28,20 @@ import org.slf4j.LoggerFactory;
 /**
  * The worker's HTTP API: routes, authentication and JSON, over the transport in
  * {@link JettyTransport} (which enforces the connection, timeout and size limits). Every response
- * is JSON (except {@code /metrics} and SQL results in CSV or table form); every error is
- * {@code {"error": code, "message": ...}}. See docs/http-api.md.
+ * is JSON (except {@code /metrics}, SQL results in CSV or table form and the console's files);
+ * every error is {@code {"error": code, "message": ...}}. See docs/http-api.md.
  *
  * <pre>
  * POST /v1/events                 events (object, array, NDJSON, CloudEvents); 202 once durable
  * GET  /v1/meters/{name}/query    a meter query
  * POST /v1/sql                    sandboxed SQL
+ * GET  /v1/segments               tiers, segments and parts
+ * GET  /v1/dead-letters           the tenant's dead letters by reason, with examples
  * GET  /healthz                   the process is up
  * GET  /readyz                    the store is open and the loops are healthy (else 503)
  * GET  /metrics                   Prometheus text format 0.0.4
  * GET  /openapi.json              the OpenAPI 3.1 contract (src/main/resources/openapi.json)
+ * GET  /, /console/{file}         the operator console's static files ({@link ConsoleAssets})
  * </pre>
  *
  * With a token file, the {@code /v1/} endpoints require {@code Authorization: Bearer <token>}
@@ -181,6 +184,14 @@ public final class HttpApi implements AutoCloseable {
                 requireMethod(method, "GET");
                 principal(ex);
                 status = send(ex, 200, Json.bytes(segmentsJson(backend.segments())));
+            } else if (path.equals("/v1/dead-letters")) {
+                route = "/v1/dead-letters";
+                requireMethod(method, "GET");
+                String tenant = principal(ex);
+                Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
+                int examples = DeadLetterView.examples(first(params, "examples"));
+                status = send(ex, 200, Json.bytes(DeadLetterView.answer(backend.deadLetters(),
+                        scopeTenant(tenant, params), examples)));
             } else if (path.equals("/healthz")) {
                 route = "/healthz";
                 requireMethod(method, "GET");
@@ -200,12 +211,12 @@ public final class HttpApi implements AutoCloseable {
                 route = "/openapi.json";
                 requireMethod(method, "GET");
                 status = send(ex, 200, OpenApi.document());
-            } else if (path.equals("/")) {
-                route = "/";
+            } else if (ConsoleAssets.serves(path)) {
+                route = ConsoleAssets.route(path);
                 requireMethod(method, "GET");
-                status = send(ex, 200, Json.bytes(index()));
+                status = ConsoleAssets.send(ex, path);
             } else {
-                throw new ApiException(404, "not_found", "no endpoint " + path + "; see GET / for the list");
+                throw new ApiException(404, "not_found", "no endpoint " + path + "; see GET /openapi.json for the list");
             }
         } catch (ApiException e) {
             status = sendError(ex, e.status(), e.code(), e.getMessage(), e.extra(), e.status() == 405
@@ -247,15 +258,6 @@ public final class HttpApi implements AutoCloseable {
         Map<String, Object> out = Json.object();
         out.put("segments", list);
         return out;
-    }
-
-    private static Map<String, Object> index() {
-        Map<String, Object> m = Json.object();
-        m.put("service", "tally usage-worker");
-        m.put("endpoints", List.of("POST /v1/events", "GET /v1/meters/{name}/query", "POST /v1/sql",
-                "GET /v1/segments", "GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json"));
-        m.put("docs", "docs/http-api.md");
-        return m;
     }
 
     private static void requireMethod(String method, String allowed) {

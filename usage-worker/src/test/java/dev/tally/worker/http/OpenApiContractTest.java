@@ -94,6 +94,11 @@ class OpenApiContractTest {
         flags.put("http.tokens-file", tokens.toString());
         flags.put("http.max-request-bytes", "4KiB");
         flags.put("http.request-timeout", "1s");
+        // A spool file with a broken acme line and a line of no readable tenant, for GET /v1/dead-letters.
+        Path spool = Files.createDirectories(tmp.resolve("spool"));
+        Files.writeString(spool.resolve("partner.jsonl"), "{\"tenant\":\"acme\",\"id\":\"s-1\",\"type\":\"llm.request\""
+                + ",\"subject\":\"k\",\"time\":\"" + now + "\",\"data\":{\"n\":NaN}}\nnot json at all\n");
+        flags.put("import.spool-dirs", spool.toString());
         WorkerConfig config = ConfigLoader.load(null, Map.of(), flags);
         worker = Worker.open(config, Clock.systemUTC());
         worker.start();
@@ -169,10 +174,25 @@ class OpenApiContractTest {
                 .statusCode() != 200);
         check(base, "GET", hugeQuery, ACME, null, null);
 
+        // GET /v1/dead-letters: the acme line only (the other names no tenant), with its example.
+        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(send(base, "GET", "/v1/dead-letters", ACME,
+                null, null).body()).get("queued").asInt() == 1);
+        check(base, "GET", "/v1/dead-letters", ACME, null, null);
+        check(base, "GET", "/v1/dead-letters?tenant=acme&examples=0", ACME, null, null);
+        check(base, "GET", "/v1/dead-letters?examples=99", ACME, null, null);
+        check(base, "GET", "/v1/dead-letters", null, null, null);
+        check(base, "GET", "/v1/dead-letters?tenant=acme", GLOBEX, null, null);
+
+        // The console's page and files
+        for (String f : List.of("console.js", "console.css", "favicon.svg", "nope.js")) {
+            check(base, "GET", "/console/" + f, null, null, null);
+        }
+
         // GET /v1/segments, /healthz, /readyz, /metrics, /openapi.json, /
         check(base, "GET", "/v1/segments", ACME, null, null);
         check(base, "GET", "/v1/segments", null, null, null);
-        for (String p : List.of("/v1/segments", "/healthz", "/readyz", "/metrics", "/openapi.json", "/")) {
+        for (String p : List.of("/v1/segments", "/v1/dead-letters", "/healthz", "/readyz", "/metrics", "/openapi.json",
+                "/", "/console/console.js")) {
             check(base, "GET", p, ACME, null, null);
             check(base, "DELETE", p, ACME, null, null);
         }
