@@ -67,6 +67,11 @@ public final class ConfigDoc {
                 and `events.max-age` at most `retention.detail` (so an event is never accepted after the
                 detail it would be checked against for duplicates is gone).
 
+                With several workers splitting the tenants (`docs/scale-out.md`), `shard.id` and
+                `shard.map-file` go together, and the map file is checked at start-up like every
+                other value: each tenant has one owner, each worker an http(s) base URL, and this
+                worker's id is in it.
+
                 An example file:
 
                 ```properties

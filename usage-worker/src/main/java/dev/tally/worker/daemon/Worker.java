@@ -19,6 +19,8 @@ import dev.tally.worker.http.ApiException;
 import dev.tally.worker.http.HttpApi;
 import dev.tally.worker.http.HttpServerSettings;
 import dev.tally.worker.http.TokenAuth;
+import dev.tally.worker.shard.OwnedTenantsStore;
+import dev.tally.worker.shard.TenantGuard;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.BindException;
@@ -71,6 +73,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private final IngestService ingest;
     private final QueryService queries;
     private final WorkerMetrics metrics;
+    private final TenantGuard tenants;
     private final Loop importLoop;
     private final Loop maintenanceLoop;
     private final Instant startedAt;
@@ -90,6 +93,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         this.deadLetters = deadLetters;
         this.importer = importer;
         this.startedAt = clock.instant();
+        this.tenants = TenantGuard.of(config.shards());
         Duration maxBackoff = config.duration(Setting.LOOP_MAX_BACKOFF);
         this.importLoop = new Loop("import", config.duration(Setting.IMPORT_INTERVAL), maxBackoff,
                 () -> importer.runOnce(() -> state != State.RUNNING).didWork(), this::isFatal, this::fatal, clock);
@@ -114,7 +118,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
         try {
             journal = Journal.open(config.journalConfig(clock));
             DeadLetterQueue dlq = DeadLetterQueue.open(config.dataDir(), false, config.count(Setting.DLQ_MAX_ATTEMPTS));
-            Importer importer = new Importer(store, config.dataDir(), config.paths(Setting.SPOOL_DIRS),
+            // A sharded worker dead-letters journal and spool lines of tenants it does not own.
+            Importer importer = new Importer(OwnedTenantsStore.wrap(store, config.shards()), config.dataDir(), config.paths(Setting.SPOOL_DIRS),
                     config.count(Setting.IMPORT_BATCH_SIZE), (int) config.size(Setting.IMPORT_MAX_LINE_BYTES), dlq,
                     clock);
             return new Worker(config, clock, store, journal, dlq, importer);
@@ -363,6 +368,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
             throw new ApiException(503, "shutting_down", "the worker is " + state.name().toLowerCase(java.util.Locale.ROOT)
                     + "; nothing of this request was stored");
         }
+        tenants.checkEvents(events);
         return ingest.ingest(events, rejected);
     }
 
@@ -395,11 +401,14 @@ public final class Worker implements ApiBackend, AutoCloseable {
 
     @Override
     public Answer meterQuery(String meter, Map<String, List<String>> params) {
+        List<String> tenant = params.get("tenant");
+        tenants.checkTenant(tenant == null || tenant.isEmpty() ? null : tenant.get(0));
         return queries.meterQuery(meter, params);
     }
 
     @Override
     public Answer sql(String statement, String tenant, String from, String to, String format) {
+        tenants.checkTenant(tenant);
         return queries.sql(statement, tenant, from, to, format);
     }
 
