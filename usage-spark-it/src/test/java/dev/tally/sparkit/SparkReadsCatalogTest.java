@@ -68,20 +68,16 @@ class SparkReadsCatalogTest {
     final Instant start = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     final MutableClock clock = new MutableClock(start);
     final Map<String, Worker> workers = new TreeMap<>();
-    final Map<String, CatalogSync> syncs = new java.util.concurrent.ConcurrentSkipListMap<>();
     final Map<String, String> urls = new TreeMap<>();
     SparkSession spark;
     String catalogUri;
     Path warehouse;
-    final java.util.concurrent.atomic.AtomicInteger syncRetries = new java.util.concurrent.atomic.AtomicInteger();
+    final Object catalogTurn = new Object();
 
     @AfterEach
     void stopAll() throws Exception {
         if (spark != null) {
             spark.stop();
-        }
-        for (CatalogSync s : syncs.values()) {
-            s.close();
         }
         for (Worker w : workers.values()) {
             w.shutdown(Duration.ofSeconds(30));
@@ -104,8 +100,7 @@ class SparkReadsCatalogTest {
             }
         }
         Files.writeString(map, mapText);
-        // Several processes (here: three workers and Spark) share one SQLite file: wait for its write lock
-        // rather than fail at once when another commit holds it.
+        // Three workers and Spark share one SQLite file: wait for its write lock rather than fail at once.
         catalogUri = "jdbc:sqlite:" + shared.resolve("catalog.db") + "?busy_timeout=60000&journal_mode=WAL";
         warehouse = shared.resolve("warehouse");
         for (String id : TENANTS.keySet()) {
@@ -122,7 +117,6 @@ class SparkReadsCatalogTest {
             Worker w = Worker.open(ConfigLoader.load(null, Map.of(), flags), clock);
             workers.put(id, w);
             w.start();
-            syncs.put(id, CatalogSync.open(data, catalogSettings(id)));
         }
 
         // 1. Producers post concurrently, each to the owner of its tenant, with some retries (duplicates).
@@ -139,7 +133,7 @@ class SparkReadsCatalogTest {
             }
         }
 
-        // 2. Every worker seals and registers its parts at the same time: concurrent catalog commits.
+        // 2. Every worker seals at the same time and registers its parts in the shared catalog.
         all(pool, TENANTS.keySet().stream().<Callable<Void>>map(id -> () -> {
             workers.get(id).store().sealNow();
             sync(id);
@@ -154,9 +148,6 @@ class SparkReadsCatalogTest {
             return null;
         }).toList());
         pool.shutdown();
-        for (CatalogSync s : syncs.values()) {
-            s.check().forEach(c -> assertTrue(c.consistent(), c.toString()));
-        }
 
         // 4. Spark reads the catalog and must agree with the meters, to the token.
         spark = SparkSession.builder().master("local[2]").appName("tally-spark-it")
@@ -185,8 +176,8 @@ class SparkReadsCatalogTest {
 
         Map<String, Day> meters = new TreeMap<>();
         TENANTS.forEach((id, tenants) -> tenants.forEach(t -> meters.putAll(meterDays(urls.get(id), t))));
-        System.out.printf("Spark read %d tenant-days from usage_rollups_hourly and %d from usage_events; meters: %d; "
-                + "catalog syncs tried again: %d%n", rollups.size(), detail.size(), meters.size(), syncRetries.get());
+        System.out.printf("Spark read %d tenant-days from usage_rollups_hourly and %d from usage_events; meters: %d%n",
+                rollups.size(), detail.size(), meters.size());
         assertEquals(meters, rollups, "rollup table per tenant and day vs the meters");
         assertFalse(detail.isEmpty());
         assertTrue(detail.size() < meters.size(), "retention removed the oldest detail from the catalog: " + detail);
@@ -196,27 +187,17 @@ class SparkReadsCatalogTest {
     }
 
     /**
-     * One sync of a worker's parts into the catalog, tried again while a concurrent commit of
-     * another worker holds the catalog (as the worker's maintenance loop would, with backoff): a
-     * sync reconciles the table with the manifest, so a failed attempt leaves nothing to undo.
+     * One sync of a worker's parts into the shared catalog, on a connection of its own that is
+     * closed afterwards. Syncs of different workers take turns: several writers on one SQLite file
+     * fail with SQLITE_BUSY (see docs/scale-out.md), which a shared PostgreSQL catalog does not.
      */
-    private void sync(String id) {
-        // One thread per worker calls this, so the worker's entry in syncs is only replaced by its own thread.
-        await().atMost(Duration.ofMinutes(3)).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(250))
-                .until(() -> {
-                    try {
-                        syncs.get(id).sync();
-                        return true;
-                    } catch (RuntimeException e) {
-                        System.out.println(id + ": catalog sync failed, trying again: " + e);
-                        syncRetries.incrementAndGet();
-                        // A fresh connection: SQLite refuses a write on a connection whose read began
-                        // before another worker's commit, however long it waits.
-                        syncs.get(id).close();
-                        syncs.put(id, CatalogSync.open(dataDir(id), catalogSettings(id)));
-                        return false;
-                    }
-                });
+    private void sync(String id) throws Exception {
+        synchronized (catalogTurn) {
+            try (CatalogSync s = CatalogSync.open(dataDir(id), catalogSettings(id))) {
+                s.sync();
+                s.check().forEach(c -> assertTrue(c.consistent(), id + ": " + c));
+            }
+        }
     }
 
     private Path dataDir(String id) {
