@@ -286,7 +286,9 @@ class SparkReadsCatalogTest {
     }
 
     private static String day(JsonNode row) {
-        return LocalDate.ofInstant(Instant.parse(row.get("window_start").asText()), ZoneOffset.UTC).toString();
+        // Windows start at a zoned time, e.g. 2026-11-29T00:00Z (tz=UTC).
+        return LocalDate.ofInstant(java.time.OffsetDateTime.parse(row.get("window_start").asText()).toInstant(),
+                ZoneOffset.UTC).toString();
     }
 
     private static void all(ExecutorService pool, List<Callable<Void>> tasks) throws Exception {
