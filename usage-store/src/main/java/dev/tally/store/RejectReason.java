@@ -32,7 +32,9 @@ public enum RejectReason {
     /** Bytes that are not valid UTF-8. */
     MALFORMED_UTF8,
     /** A journal record whose checksum does not match its bytes (damaged on disk). */
-    CORRUPT_RECORD;
+    CORRUPT_RECORD,
+    /** The event's tenant belongs to another worker of a sharded group (or to none): see the message for the owner. */
+    TENANT_NOT_OWNED;
 
     /** The lower-case wire name, e.g. {@code time_too_old}. */
     public String code() {

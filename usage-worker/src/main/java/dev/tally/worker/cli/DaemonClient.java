@@ -3,7 +3,9 @@ package dev.tally.worker.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.SegmentInfo;
+import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.daemon.RuntimeFile;
+import dev.tally.worker.shard.ShardMap;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -28,10 +30,31 @@ final class DaemonClient {
 
     private final String url;
     private final String token;
+    private final String who;
 
-    private DaemonClient(String url, String token) {
+    private DaemonClient(String url, String token, String who) {
         this.url = url;
         this.token = token;
+        this.who = who;
+    }
+
+    /**
+     * A client for the worker that owns {@code tenant}: with a shard map ({@code shard.map-file})
+     * and a tenant another worker owns, that worker's API at its base URL from the map; otherwise
+     * as {@link #find}.
+     *
+     * @throws CommandException (exit 2) when the map gives the tenant to no worker
+     */
+    static Optional<DaemonClient> forTenant(WorkerConfig config, String tenant, String token, String command) {
+        Optional<ShardMap> shards = config.shards();
+        if (shards.isPresent() && tenant != null && !shards.get().ownsHere(tenant)) {
+            ShardMap map = shards.get();
+            ShardMap.Member owner = map.owner(tenant).orElseThrow(() -> new CommandException(ExitCodes.USAGE,
+                    map.refusal(tenant).orElseThrow()));
+            return Optional.of(new DaemonClient(owner.url(), token, "worker '" + owner.id() + "', which owns tenant '"
+                    + tenant + "',"));
+        }
+        return find(config.dataDir(), token, command);
     }
 
     /**
@@ -49,7 +72,7 @@ final class DaemonClient {
                     ? " (pid " + info.get().pid() + ")" : "") + " without its HTTP API, and it holds the store; '"
                     + command + "' needs one of the two. Stop the worker, or run it with http.port set");
         }
-        return Optional.of(new DaemonClient(info.get().url(), token));
+        return Optional.of(new DaemonClient(info.get().url(), token, "worker running on this data directory"));
     }
 
     String url() {
@@ -99,8 +122,7 @@ final class DaemonClient {
         try {
             r = HTTP.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
         } catch (IOException e) {
-            throw new CommandException(ExitCodes.STORE, "the worker running on this data directory does not answer "
-                    + "at " + url + ": " + e.getMessage());
+            throw new CommandException(ExitCodes.STORE, "the " + who + " does not answer at " + url + ": " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CommandException(ExitCodes.FATAL, "interrupted");
@@ -115,7 +137,7 @@ final class DaemonClient {
             }
             String hint = r.statusCode() == 401 ? " (the worker requires a token: pass --token or set TALLY_TOKEN)" : "";
             throw new CommandException(r.statusCode() >= 500 ? ExitCodes.STORE : ExitCodes.USAGE,
-                    message + hint + " [HTTP " + r.statusCode() + " from the running worker at " + url + "]");
+                    message + hint + " [HTTP " + r.statusCode() + " from the " + who + " at " + url + "]");
         }
         return r;
     }

@@ -6,6 +6,7 @@ import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.dlq.ReplayReport;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.WorkerConfig;
+import dev.tally.worker.shard.OwnedTenantsStore;
 import dev.tally.worker.http.Json;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -155,7 +156,7 @@ public final class DlqCommand implements Callable<Integer> {
             return StoreCommands.withWritableStore(config, clock, "dlq replay", store -> {
                 DeadLetterQueue q = DeadLetterQueue.open(config.dataDir(), false,
                         config.count(Setting.DLQ_MAX_ATTEMPTS));
-                ReplayReport r = q.replay(store, clock);
+                ReplayReport r = q.replay(OwnedTenantsStore.wrap(store, config.shards()), clock);
                 List<String> parts = new ArrayList<>();
                 parts.add(String.format(Locale.ROOT, "%,d stored", r.stored()));
                 parts.add(String.format(Locale.ROOT, "%,d already stored", r.duplicates()));

@@ -8,6 +8,7 @@ import dev.tally.store.ingest.Importer;
 import dev.tally.store.journal.Journal;
 import dev.tally.worker.config.Setting;
 import dev.tally.worker.config.WorkerConfig;
+import dev.tally.worker.shard.OwnedTenantsStore;
 import dev.tally.worker.daemon.StoreOpener;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -44,7 +45,7 @@ public final class ImportCommand implements Callable<Integer> {
         try (UsageStore store = StoreOpener.openWritable(config, clock, "import");
                 Journal journal = Journal.open(config.journalConfig(clock))) {
             DeadLetterQueue dlq = DeadLetterQueue.open(config.dataDir(), false, config.count(Setting.DLQ_MAX_ATTEMPTS));
-            Importer importer = new Importer(store, config.dataDir(), config.paths(Setting.SPOOL_DIRS),
+            Importer importer = new Importer(OwnedTenantsStore.wrap(store, config.shards()), config.dataDir(), config.paths(Setting.SPOOL_DIRS),
                     config.count(Setting.IMPORT_BATCH_SIZE), (int) config.size(Setting.IMPORT_MAX_LINE_BYTES), dlq,
                     clock);
             long records = 0;

@@ -106,7 +106,7 @@ public final class QueryCommand implements Callable<Integer> {
                             .toList()));
         }
         Map<String, List<String>> params = params();
-        Optional<DaemonClient> daemon = DaemonClient.find(config.dataDir(), common.token(), "query");
+        Optional<DaemonClient> daemon = DaemonClient.forTenant(config, tenant, common.token(), "query");
         if (daemon.isPresent()) {
             params.put("format", List.of(fmt.name().toLowerCase(java.util.Locale.ROOT)));
             out.print(new String(daemon.get().get("/v1/meters/" + URLEncoder.encode(meter, StandardCharsets.UTF_8)

@@ -62,7 +62,7 @@ public final class SqlCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         QueryParams.Format fmt = QueryCommand.CliQueries.format(format);
         String sql = statement.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : statement;
-        Optional<DaemonClient> daemon = DaemonClient.find(config.dataDir(), common.token(), "sql");
+        Optional<DaemonClient> daemon = DaemonClient.forTenant(config, tenant, common.token(), "sql");
         if (daemon.isPresent()) {
             Map<String, List<String>> p = new LinkedHashMap<>();
             p.put("tenant", List.of(tenant));

@@ -70,6 +70,11 @@ public final class ConfigDoc {
                 the same rules, each naming the settings in its own terms. When both are broken at once, the
                 loader and the builder name the `events.max-age` rule first.
 
+                With several workers splitting the tenants (`docs/scale-out.md`), `shard.id` and
+                `shard.map-file` go together, and the map file is checked at start-up like every
+                other value: each tenant has one owner, each worker an http(s) base URL, and this
+                worker's id is in it.
+
                 An example file:
 
                 ```properties

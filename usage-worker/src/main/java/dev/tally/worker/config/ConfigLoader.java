@@ -1,6 +1,7 @@
 package dev.tally.worker.config;
 
 import dev.tally.store.StoreConfig;
+import dev.tally.worker.shard.ShardMap;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -71,7 +72,7 @@ public final class ConfigLoader {
             }
         }
         crossCheck(values, origin);
-        return new WorkerConfig(values, origin);
+        return new WorkerConfig(values, origin, shardMap(values, origin));
     }
 
     private static Setting known(String key, String where) {
@@ -101,6 +102,13 @@ public final class ConfigLoader {
                     throw new ConfigException(key + " must not be empty");
                 }
                 yield v;
+            }
+            case NAME -> {
+                if (!v.isEmpty() && !v.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")) {
+                    throw new ConfigException(key + " = '" + v + "' must be 1 to 64 letters, digits, '.', '_' or '-', "
+                            + "starting with a letter or digit");
+                }
+                yield v.isEmpty() ? null : v;
             }
             case PATH -> v.isEmpty() ? (s == Setting.DATA_DIR ? defaultDataDir(env) : null) : Path.of(v).toAbsolutePath();
             case PATH_LIST -> {
@@ -206,6 +214,25 @@ public final class ConfigLoader {
                         + origin.get(Setting.RETENTION_ROLLUPS) + ") is shorter than retention.detail = "
                         + Values.format(detail);
             } + ": " + broken.why());
+        }
+    }
+
+    /** The shard map, read and checked now so a bad one stops start-up; null when sharding is off. */
+    private static ShardMap shardMap(Map<Setting, Object> v, Map<Setting, String> origin) {
+        String id = (String) v.get(Setting.SHARD_ID);
+        Path file = (Path) v.get(Setting.SHARD_MAP_FILE);
+        if (id == null && file == null) {
+            return null;
+        }
+        if (id == null || file == null) {
+            throw new ConfigException("shard.id and shard.map-file go together: set both to split tenants between "
+                    + "workers, or neither (shard.id from " + origin.get(Setting.SHARD_ID) + ", shard.map-file from "
+                    + origin.get(Setting.SHARD_MAP_FILE) + ")");
+        }
+        try {
+            return ShardMap.load(file, id, Setting.SHARD_MAP_FILE.key());
+        } catch (ConfigException e) {
+            throw new ConfigException(e.getMessage() + " (from " + origin.get(Setting.SHARD_MAP_FILE) + ")");
         }
     }
 

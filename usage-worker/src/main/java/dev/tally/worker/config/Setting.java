@@ -58,6 +58,13 @@ public enum Setting {
                     + "reason, and failures; nothing is logged per event."),
 
     // ---- Rare.
+    SHARD_ID("shard.id", Group.RARE, Kind.NAME, "", "worker id",
+            "This worker's id in shard.map-file, when several workers split the tenants between them (see "
+                    + "docs/scale-out.md). Empty means one worker owns every tenant."),
+    SHARD_MAP_FILE("shard.map-file", Group.RARE, Kind.PATH, "", "path",
+            "Properties file shared by every worker of the group: `worker.ID = BASE-URL` and `tenant.TENANT = ID` "
+                    + "lines. Events and queries of a tenant this worker does not own are refused with 421 "
+                    + "naming the owner; the CLI sends queries to the owner. Required with shard.id."),
     EVENTS_MAX_AGE("events.max-age", Group.RARE, Kind.DURATION, "35d", "duration",
             "Refuse events older than this. At most retention.detail, so dedup always sees the original."),
     EVENTS_MAX_CLOCK_SKEW("events.max-clock-skew", Group.RARE, Kind.DURATION, "5m", "duration",
@@ -144,7 +151,7 @@ public enum Setting {
     }
 
     /** The value syntax of a setting. */
-    public enum Kind { STRING, PATH, PATH_LIST, PORT, DURATION, SIZE, COUNT, FSYNC, LOG_FORMAT, LOG_LEVEL }
+    public enum Kind { STRING, NAME, PATH, PATH_LIST, PORT, DURATION, SIZE, COUNT, FSYNC, LOG_FORMAT, LOG_LEVEL }
 
     private final String key;
     private final Group group;

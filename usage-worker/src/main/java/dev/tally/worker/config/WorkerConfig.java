@@ -4,6 +4,7 @@ import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
 import dev.tally.store.journal.FsyncPolicy;
 import dev.tally.store.journal.JournalConfig;
+import dev.tally.worker.shard.ShardMap;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -11,6 +12,7 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The worker's validated settings. Immutable; values are parsed once by {@link ConfigLoader},
@@ -29,10 +31,17 @@ public final class WorkerConfig {
 
     private final Map<Setting, Object> values;
     private final Map<Setting, String> origins;
+    private final ShardMap shards;
 
-    WorkerConfig(Map<Setting, Object> values, Map<Setting, String> origins) {
+    WorkerConfig(Map<Setting, Object> values, Map<Setting, String> origins, ShardMap shards) {
         this.values = Collections.unmodifiableMap(new EnumMap<>(values));
         this.origins = Collections.unmodifiableMap(new EnumMap<>(origins));
+        this.shards = shards;
+    }
+
+    /** The shard map (shard.id with shard.map-file), or empty when this worker owns every tenant. */
+    public Optional<ShardMap> shards() {
+        return Optional.ofNullable(shards);
     }
 
     public Object get(Setting s) {

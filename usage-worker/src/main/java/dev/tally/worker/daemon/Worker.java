@@ -21,6 +21,8 @@ import dev.tally.worker.http.ApiException;
 import dev.tally.worker.http.HttpApi;
 import dev.tally.worker.http.HttpServerSettings;
 import dev.tally.worker.http.TokenAuth;
+import dev.tally.worker.shard.OwnedTenantsStore;
+import dev.tally.worker.shard.TenantGuard;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.net.BindException;
@@ -73,6 +75,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     private final IngestService ingest;
     private final QueryService queries;
     private final WorkerMetrics metrics;
+    private final TenantGuard tenants;
     private final Loop importLoop;
     private final Loop maintenanceLoop;
     /** Null when {@code catalog.uri} is off. */
@@ -96,6 +99,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
         this.startedAt = clock.instant();
         this.catalog = CatalogConfig.settings(config).map(c -> new CatalogMaintenance(config.dataDir(), c,
                 config.duration(Setting.CATALOG_EXPIRE_INTERVAL), clock)).orElse(null);
+        this.tenants = TenantGuard.of(config.shards());
         Duration maxBackoff = config.duration(Setting.LOOP_MAX_BACKOFF);
         this.importLoop = new Loop("import", config.duration(Setting.IMPORT_INTERVAL), maxBackoff,
                 () -> importer.runOnce(() -> state != State.RUNNING).didWork(), this::isFatal, this::fatal, clock);
@@ -120,7 +124,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
         try {
             journal = Journal.open(config.journalConfig(clock));
             DeadLetterQueue dlq = DeadLetterQueue.open(config.dataDir(), false, config.count(Setting.DLQ_MAX_ATTEMPTS));
-            Importer importer = new Importer(store, config.dataDir(), config.paths(Setting.SPOOL_DIRS),
+            // A sharded worker dead-letters journal and spool lines of tenants it does not own.
+            Importer importer = new Importer(OwnedTenantsStore.wrap(store, config.shards()), config.dataDir(), config.paths(Setting.SPOOL_DIRS),
                     config.count(Setting.IMPORT_BATCH_SIZE), (int) config.size(Setting.IMPORT_MAX_LINE_BYTES), dlq,
                     clock);
             return new Worker(config, clock, store, journal, dlq, importer);
@@ -375,6 +380,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
             throw new ApiException(503, "shutting_down", "the worker is " + state.name().toLowerCase(java.util.Locale.ROOT)
                     + "; nothing of this request was stored");
         }
+        tenants.checkEvents(events);
         return ingest.ingest(events, rejected);
     }
 
@@ -412,11 +418,14 @@ public final class Worker implements ApiBackend, AutoCloseable {
 
     @Override
     public Answer meterQuery(String meter, Map<String, List<String>> params) {
+        List<String> tenant = params.get("tenant");
+        tenants.checkTenant(tenant == null || tenant.isEmpty() ? null : tenant.get(0));
         return queries.meterQuery(meter, params);
     }
 
     @Override
     public Answer sql(String statement, String tenant, String from, String to, String format) {
+        tenants.checkTenant(tenant);
         return queries.sql(statement, tenant, from, to, format);
     }
 

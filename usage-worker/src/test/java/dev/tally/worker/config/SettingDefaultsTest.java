@@ -44,6 +44,8 @@ class SettingDefaultsTest {
         expected.put(Setting.CATALOG_URI, "off");
         expected.put(Setting.LOG_FORMAT, "text");
         expected.put(Setting.LOG_LEVEL, "info");
+        expected.put(Setting.SHARD_ID, null);
+        expected.put(Setting.SHARD_MAP_FILE, null);
         expected.put(Setting.EVENTS_MAX_AGE, Duration.ofDays(35));
         expected.put(Setting.EVENTS_MAX_CLOCK_SKEW, Duration.ofMinutes(5));
         expected.put(Setting.ORPHAN_GRACE, Duration.ofHours(1));

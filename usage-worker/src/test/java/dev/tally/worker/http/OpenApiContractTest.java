@@ -56,6 +56,8 @@ class OpenApiContractTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String ACME = "acme-token-0123456789abcdef";
     static final String GLOBEX = "globex-token-0123456789abcdef";
+    /** A tenant the shard map gives to another worker: its requests get 421. */
+    static final String INITECH = "initech-token-0123456789abcdef";
     static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     /** Documented answers this test cannot provoke on demand, and why. */
@@ -86,7 +88,10 @@ class OpenApiContractTest {
     @Test
     void everyEndpoint_realResponses_validateAgainstOpenApi() throws Exception {
         Path tokens = tmp.resolve("tokens.properties");
-        Files.writeString(tokens, ACME + " = acme\n" + GLOBEX + " = globex\n");
+        Files.writeString(tokens, ACME + " = acme\n" + GLOBEX + " = globex\n" + INITECH + " = initech\n");
+        Path shards = tmp.resolve("shards.properties");
+        Files.writeString(shards, "worker.here = http://127.0.0.1:1\nworker.there = http://127.0.0.1:2\n"
+                + "tenant.acme = here\ntenant.globex = here\ntenant.initech = there\n");
         Map<String, String> flags = new LinkedHashMap<>();
         flags.put("data-dir", tmp.resolve("data").toString());
         flags.put("http.port", "0");
@@ -99,6 +104,8 @@ class OpenApiContractTest {
         Files.writeString(spool.resolve("partner.jsonl"), "{\"tenant\":\"acme\",\"id\":\"s-1\",\"type\":\"llm.request\""
                 + ",\"subject\":\"k\",\"time\":\"" + now + "\",\"data\":{\"n\":NaN}}\nnot json at all\n");
         flags.put("import.spool-dirs", spool.toString());
+        flags.put("shard.id", "here");
+        flags.put("shard.map-file", shards.toString());
         WorkerConfig config = ConfigLoader.load(null, Map.of(), flags);
         worker = Worker.open(config, Clock.systemUTC());
         worker.start();
@@ -125,6 +132,7 @@ class OpenApiContractTest {
         check(base, "POST", "/v1/events", null, "application/json", event);
         check(base, "POST", "/v1/events", "not-a-known-token-at-all", "application/json", event);
         check(base, "POST", "/v1/events", ACME, "application/json", Events.json("globex", "g-1", "k", now, 1));
+        check(base, "POST", "/v1/events", INITECH, "application/json", Events.json("initech", "i-1", "k", now, 1));
         check(base, "GET", "/v1/events", ACME, null, null);
         check(base, "POST", "/v1/events", ACME, "application/json", "[" + (event + ",").repeat(40) + event + "]");
         check(base, "POST", "/v1/events", ACME, "application/x-evil", event);
@@ -140,6 +148,7 @@ class OpenApiContractTest {
         check(base, "GET", query, null, null, null);
         check(base, "GET", query.replace("tenant=acme", "tenant=globex"), ACME, null, null);
         check(base, "GET", query.replace("input_tokens", "nope"), ACME, null, null);
+        check(base, "GET", query.replace("tenant=acme", "tenant=initech"), INITECH, null, null);
         check(base, "POST", query, ACME, "text/plain", "");
 
         // POST /v1/sql
@@ -157,6 +166,7 @@ class OpenApiContractTest {
         check(base, "POST", sql, null, "text/plain", "SELECT 1");
         check(base, "POST", sql, ACME, "text/plain", "SELECT * FROM read_csv('/etc/passwd')");
         check(base, "POST", "/v1/sql?tenant=globex", ACME, "text/plain", "SELECT 1");
+        check(base, "POST", "/v1/sql?tenant=initech", INITECH, "text/plain", "SELECT 1");
         check(base, "GET", sql, ACME, null, null);
         check(base, "POST", sql, ACME, "text/plain", "SELECT 1 AS x -- " + "y".repeat(5000));
         checkSlowBody(base, sql);
