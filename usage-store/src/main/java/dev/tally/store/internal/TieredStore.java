@@ -120,6 +120,9 @@ public final class TieredStore implements UsageStore {
     /** Files retired but still pinned by readers: not orphans, whatever their age. */
     private final Set<java.nio.file.Path> draining = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final StoreMetrics metrics = new StoreMetrics();
+    /** Corrections: their own record and lock; see {@link dev.tally.store.correct.CorrectionLog}. */
+    private final dev.tally.store.correct.CorrectionLog corrections;
+    private final dev.tally.store.correct.Corrector corrector;
     /** Told of each part retention or compaction deleted, after its last reader let go; see {@link #onPartDeleted}. */
     private final List<java.util.function.Consumer<SealedPart>> partDeletedListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -166,6 +169,8 @@ public final class TieredStore implements UsageStore {
         this.lockChannel = lockChannel;
         this.storeLock = storeLock;
         this.writer = new ActiveWriter(engine, files);
+        this.corrections = new dev.tally.store.correct.CorrectionLog(engine, config.dataDir(), config.readOnly());
+        this.corrector = new dev.tally.store.correct.Corrector(this, corrections, config.clock(), crash);
     }
 
     /** Opens (creating if needed) the store in {@code config.dataDir()}, running recovery. */
@@ -228,6 +233,7 @@ public final class TieredStore implements UsageStore {
     private void recover() throws IOException, SQLException {
         Instant now = config.clock().instant();
         StoreLoader.Loaded loaded = new StoreLoader(files, engine, writer, config.readOnly()).load(now);
+        corrections.open();
         manifest = loaded.manifest();
         nextSeq = loaded.nextSeq();
         active = loaded.active();
@@ -1021,7 +1027,7 @@ public final class TieredStore implements UsageStore {
             for (PartHandle p : v.parts(PartKind.DETAIL, from, to)) {
                 boolean whole = p.part().within(from, to);
                 PartQueryKey key = new PartQueryKey(p.part().path(), p.part().crc32c(), tenant, type, subject,
-                        valuePath, whole ? null : from, whole ? null : to);
+                        valuePath, whole ? null : from, whole ? null : to, corrections.version(tenant));
                 Totals cached = partCache.getIfPresent(key);
                 if (cached != null) {
                     sum = sum.plus(cached);
@@ -1031,7 +1037,7 @@ public final class TieredStore implements UsageStore {
                 }
             }
             if (!misses.isEmpty()) {
-                Map<String, Totals> perFile = totalsByFile(c, parquetSource(misses, ", filename = true"),
+                Map<String, Totals> perFile = totalsByFile(c, corrections.excluding(tenant, parquetSource(misses, ", filename = true")),
                         tenant, type, subject, valuePath, from, to);
                 for (PartHandle p : misses) {
                     Totals t = perFile.getOrDefault(p.file().toString(), Totals.ZERO);
@@ -1041,9 +1047,14 @@ public final class TieredStore implements UsageStore {
             }
             for (SegmentHandle h : v.segments()) {
                 if (h.overlaps(from, to)) {
-                    sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + h.eventsTable() + ")", tenant,
-                            type, subject, valuePath, from, to).getOrDefault("", Totals.ZERO));
+                    sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + corrections.excluding(tenant,
+                            h.eventsTable()) + ")", tenant, type, subject, valuePath, from, to).getOrDefault("", Totals.ZERO));
                 }
+            }
+            String amended = corrections.replacements(tenant, v);
+            if (amended != null) {
+                sum = sum.plus(totalsByFile(c, "(SELECT *, '' AS filename FROM " + amended + ")", tenant, type, subject,
+                        valuePath, from, to).getOrDefault("", Totals.ZERO));
             }
             return sum;
         } catch (SQLException e) {
@@ -1191,7 +1202,7 @@ public final class TieredStore implements UsageStore {
 
     /** Cache key of one part's totals; the CRC makes a replaced file a different key. */
     record PartQueryKey(String path, long crc32c, String tenant, String type, String subject, String valuePath,
-            Instant from, Instant to) {
+            Instant from, Instant to, long corrections) {
     }
 
     @Override
@@ -1283,6 +1294,39 @@ public final class TieredStore implements UsageStore {
 
     public StoreMetrics metrics() {
         return metrics;
+    }
+
+    /** The corrections record readers apply; see {@link dev.tally.store.correct.CorrectionLog}. */
+    public dev.tally.store.correct.CorrectionLog corrections() {
+        return corrections;
+    }
+
+    @Override
+    public dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        checkWritable("correct");
+        return corrector.apply(correction);
+    }
+
+    @Override
+    public List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        return corrections.list(tenant, false);
+    }
+
+    @Override
+    public dev.tally.store.correct.ClosedPeriod closePeriod(String tenant, java.time.YearMonth month,
+            java.time.ZoneId zone, String actor) {
+        checkWritable("close-period");
+        return corrector.closePeriod(tenant, month, zone, actor);
+    }
+
+    @Override
+    public List<dev.tally.store.correct.ClosedPeriod> closedPeriods(String tenant) {
+        return corrections.closedPeriods(tenant);
+    }
+
+    @Override
+    public List<dev.tally.store.correct.ForcedCorrection> forcedCorrections(String tenant) {
+        return corrector.forcedReport(tenant);
     }
 
     public DedupIndex dedupIndex() {
