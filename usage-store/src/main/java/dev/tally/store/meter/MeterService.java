@@ -4,6 +4,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
+import dev.tally.store.correct.CorrectedView;
 import dev.tally.store.internal.DetailCoverage;
 import dev.tally.store.internal.PartHandle;
 import dev.tally.store.internal.PartKind;
@@ -110,11 +111,24 @@ public final class MeterService implements AutoCloseable {
      * gone (detail deleted by retention) or a value leaves DECIMAL(38,9).
      */
     public MeterResult query(MeterQuery q) {
+        return query(q, false);
+    }
+
+    /**
+     * Like {@link #query(MeterQuery)}; with {@code uncorrected} the events are read as stored,
+     * ignoring every correction (the audit view; see {@code docs/corrections.md}).
+     */
+    public MeterResult query(MeterQuery q, boolean uncorrected) {
         Objects.requireNonNull(q, "query");
         MeterDefinition meter = registry.get(q.meter()).orElseThrow(() -> new InvalidMeterException("meter",
                 q.meter(), "no such meter; registered: " + registry.all().stream().map(MeterDefinition::name).toList()));
         ResolvedQuery r = new ResolvedQuery(meter, q);
         String refusal = r.rollupRefusal();
+        if (refusal == null && !uncorrected && store.corrections().any(q.tenant())
+                && (meter.aggregation() == Aggregation.MIN || meter.aggregation() == Aggregation.MAX)) {
+            refusal = "tenant '" + q.tenant() + "' has corrections, and a " + meter.aggregation()
+                    + " cannot take a voided value back out of an hourly rollup";
+        }
         boolean rollup = refusal == null;
         String plan = rollup ? "hourly rollups: " + meter.aggregation() + " combines exactly from hourly sums, no "
                 + "groups or filters, and every window is whole UTC hours"
@@ -124,6 +138,7 @@ public final class MeterService implements AutoCloseable {
         try {
             c = store.engine().borrow();
             Run run = new Run();
+            run.fix = CorrectedView.of(store.corrections(), view, q.tenant(), !uncorrected);
             Map<Partial.Key, Object> values;
             if (!rollup) {
                 checkDetailKept(view, r, refusal);
@@ -160,6 +175,8 @@ public final class MeterService implements AutoCloseable {
         int partsRead;
         int partsFromCache;
         int segmentsRead;
+        /** The corrections this query applies. */
+        CorrectedView fix;
     }
 
     /**
@@ -190,8 +207,9 @@ public final class MeterService implements AutoCloseable {
         Map<PartHandle, PartKey> keys = new HashMap<>();
         for (PartHandle p : view.parts(kind, r.query.from(), r.query.to())) {
             boolean whole = p.part().within(r.query.from(), r.query.to());
+            // Rollup parts are read as stored (corrections are subtracted below), detail parts without corrected events.
             PartKey key = new PartKey(p.part().path(), p.part().crc32c(), shape, whole ? null : r.query.from(),
-                    whole ? null : r.query.to());
+                    whole ? null : r.query.to(), rollup ? 0 : run.fix.version());
             Map<Partial.Key, Partial> hit = cacheEnabled ? cache.getIfPresent(key) : null;
             if (hit != null) {
                 merge(acc, hit, keep);
@@ -203,7 +221,7 @@ public final class MeterService implements AutoCloseable {
         }
         if (!misses.isEmpty()) {
             String sql = rollup ? MeterSql.rollupPartials(perPart, misses)
-                    : MeterSql.detailPartials(perPart, MeterSql.parquet(misses, true), "filename");
+                    : MeterSql.detailPartials(perPart, run.fix.source(MeterSql.parquet(misses, true)), "filename");
             Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
             for (PartHandle p : misses) {
                 Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
@@ -222,12 +240,32 @@ public final class MeterService implements AutoCloseable {
         for (SegmentHandle h : view.segments()) {
             if (h.overlaps(r.query.from(), r.query.to())) {
                 Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
-                        MeterSql.detailPartials(r, h.eventsTable(), null), r, false);
+                        MeterSql.detailPartials(r, run.fix.source(h.eventsTable()), null), r, false);
                 m.values().forEach(x -> merge(acc, x));
                 run.segmentsRead++;
             }
         }
+        corrections(c, r, rollup, run, acc);
         return acc;
+    }
+
+    /**
+     * Adds the amended events' new values, and on the rollup path takes the originals of corrected
+     * events out of the hourly sums (rollup parts are immutable: corrections are deltas). MIN and
+     * MAX never come here with corrections (they cannot subtract; they read detail).
+     */
+    private static void corrections(DuckDBConnection c, ResolvedQuery r, boolean rollup, Run run,
+            Map<Partial.Key, Partial> acc) throws SQLException {
+        String amended = run.fix.amended();
+        if (amended != null) {
+            readPartials(c, MeterSql.detailPartials(r, amended, null), r, false).values().forEach(x -> merge(acc, x));
+        }
+        String originals = rollup ? run.fix.sealedOriginals() : null;
+        if (originals != null) {
+            readPartials(c, MeterSql.detailPartials(r, originals, null), r, false).values().forEach(x -> x.forEach(
+                    (k, p) -> acc.merge(k, new Partial(-p.events(), -p.values(), p.sum() == null ? null : p.sum().negate(),
+                            null, null), Partial::plus)));
+        }
     }
 
     private static void merge(Map<Partial.Key, Partial> into, Map<Partial.Key, Partial> from) {
@@ -310,14 +348,17 @@ public final class MeterService implements AutoCloseable {
         List<String> sources = new ArrayList<>();
         List<PartHandle> parts = view.parts(PartKind.DETAIL, r.query.from(), r.query.to());
         if (!parts.isEmpty()) {
-            sources.add(MeterSql.parquet(parts, false));
+            sources.add(run.fix.source(MeterSql.parquet(parts, false)));
             run.partsRead += parts.size();
         }
         for (SegmentHandle h : view.segments()) {
             if (h.overlaps(r.query.from(), r.query.to())) {
-                sources.add(h.eventsTable());
+                sources.add(run.fix.source(h.eventsTable()));
                 run.segmentsRead++;
             }
+        }
+        if (run.fix.amended() != null) {
+            sources.add(run.fix.amended());
         }
         Map<Partial.Key, Object> out = new HashMap<>();
         if (sources.isEmpty()) {
@@ -404,7 +445,8 @@ public final class MeterService implements AutoCloseable {
     }
 
     /** A cached per-part result: the part's identity (path and CRC32C), the query's shape and, when the part is not wholly inside the range, the range. */
-    record PartKey(String path, long crc32c, ResolvedQuery.PartialShape shape, Instant from, Instant to) {
+    record PartKey(String path, long crc32c, ResolvedQuery.PartialShape shape, Instant from, Instant to,
+            long corrections) {
     }
 
 }

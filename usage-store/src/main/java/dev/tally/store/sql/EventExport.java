@@ -4,6 +4,7 @@ import dev.tally.store.EventRules;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
 import dev.tally.store.internal.DetailCoverage;
+import dev.tally.store.correct.CorrectedView;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.io.FileSync;
 import dev.tally.store.internal.PartHandle;
@@ -162,18 +163,22 @@ public final class EventExport {
                 + TimeUtil.sqlTimestamp(req.from()) + " AND time < " + TimeUtil.sqlTimestamp(req.to());
         String cols = "tenant, id, type, subject, source, time, data";
         List<String> sources = new ArrayList<>();
+        CorrectedView fix = CorrectedView.of(store.corrections(), view, req.tenant(), true);
         List<PartHandle> parts = view.parts(PartKind.DETAIL, req.from(), req.to());
         if (!parts.isEmpty()) {
-            StringBuilder sb = new StringBuilder("SELECT " + cols + " FROM read_parquet([");
+            StringBuilder sb = new StringBuilder("read_parquet([");
             for (int i = 0; i < parts.size(); i++) {
                 sb.append(i == 0 ? "" : ", ").append(Engine.literal(parts.get(i).file()));
             }
-            sources.add(sb.append("])").append(where).toString());
+            sources.add("SELECT " + cols + " FROM " + fix.source(sb.append("])").toString()) + where);
         }
         for (SegmentHandle h : view.segments()) {
             if (h.overlaps(req.from(), req.to())) {
-                sources.add("SELECT " + cols + " FROM " + h.eventsTable() + where);
+                sources.add("SELECT " + cols + " FROM " + fix.source(h.eventsTable()) + where);
             }
+        }
+        if (fix.amended() != null) {
+            sources.add("SELECT " + cols + " FROM " + fix.amended() + where);
         }
         if (sources.isEmpty()) {
             sources.add("SELECT " + cols + " FROM (SELECT NULL::VARCHAR AS tenant, NULL::VARCHAR AS id, NULL::VARCHAR "

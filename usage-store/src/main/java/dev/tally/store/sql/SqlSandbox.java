@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.EngineErrors;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
+import dev.tally.store.correct.CorrectedView;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.internal.Manifest;
 import dev.tally.store.internal.PartHandle;
@@ -131,6 +132,15 @@ public final class SqlSandbox implements AutoCloseable {
 
     /** Builds the sandbox of {@code tenant}: copies its rows, then locks the instance down. */
     public static SqlSandbox open(UsageStore store, String tenant, SandboxOptions options) {
+        return open(store, tenant, options, false);
+    }
+
+    /**
+     * Like {@link #open(UsageStore, String, SandboxOptions)}; with {@code uncorrected} the tables
+     * hold the events as stored, ignoring corrections (the audit view). Either way the table
+     * {@code usage_corrections} lists the tenant's corrected events (see {@code docs/corrections.md}).
+     */
+    public static SqlSandbox open(UsageStore store, String tenant, SandboxOptions options, boolean uncorrected) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(options, "options");
         if (!(store instanceof TieredStore ts)) {
@@ -149,7 +159,7 @@ public final class SqlSandbox implements AutoCloseable {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path db = folder.resolve("sandbox.duckdb");
             List<String> warnings = new ArrayList<>();
-            long events = build(ts, tenant, options, folder, db, warnings);
+            long events = build(ts, tenant, options, folder, db, warnings, uncorrected);
             DuckDBConnection conn = lockedDown(db, folder, options);
             log.info("sql sandbox for tenant {} ready: {} events", tenant, events);
             return new SqlSandbox(tenant, options, folder, conn, events, warnings);
@@ -166,7 +176,7 @@ public final class SqlSandbox implements AutoCloseable {
 
     /** Copies the tenant's rows into {@code db}; returns how many events. */
     private static long build(TieredStore store, String tenant, SandboxOptions o, Path folder, Path db,
-            List<String> warnings) throws SQLException, IOException {
+            List<String> warnings, boolean uncorrected) throws SQLException, IOException {
         String t = Engine.literal(tenant);
         String eventRange = (o.from() == null ? "" : " AND time >= " + TimeUtil.sqlTimestamp(o.from()))
                 + (o.to() == null ? "" : " AND time < " + TimeUtil.sqlTimestamp(o.to()));
@@ -175,7 +185,9 @@ public final class SqlSandbox implements AutoCloseable {
                 + (o.to() == null ? "" : " AND hour < " + TimeUtil.sqlTimestamp(o.to()));
         TierView view = store.acquireView();
         List<Path> segmentExports = new ArrayList<>();
+        SandboxCorrections corr = null;
         try {
+            CorrectedView fix = CorrectedView.of(store.corrections(), view, tenant, !uncorrected);
             // 1. Active and pending segments live in the store's engine: export the tenant's rows.
             DuckDBConnection sc = store.engine().borrow();
             try (Statement s = sc.createStatement()) {
@@ -184,10 +196,11 @@ public final class SqlSandbox implements AutoCloseable {
                         continue;
                     }
                     Path out = folder.resolve("segment-" + h.seq() + ".parquet");
-                    s.execute("COPY (SELECT " + EVENT_COLUMNS + " FROM " + h.eventsTable() + " WHERE tenant = " + t
+                    s.execute("COPY (SELECT " + EVENT_COLUMNS + " FROM " + fix.source(h.eventsTable()) + " WHERE tenant = " + t
                             + eventRange + ") TO " + Engine.literal(out) + " (FORMAT parquet)");
                     segmentExports.add(out);
                 }
+                corr = SandboxCorrections.export(s, store.corrections(), fix, tenant, folder);
             } finally {
                 store.engine().giveBack(sc);
             }
@@ -209,8 +222,12 @@ public final class SqlSandbox implements AutoCloseable {
                         + "data VARCHAR NOT NULL)");
                 StringBuilder union = new StringBuilder();
                 if (!detail.isEmpty()) {
-                    union.append("SELECT ").append(EVENT_COLUMNS).append(" FROM ").append(files(detail))
+                    union.append("SELECT ").append(EVENT_COLUMNS).append(" FROM ").append(corr.source(files(detail)))
                             .append(" WHERE tenant = ").append(t).append(eventRange);
+                }
+                if (corr.amended() != null) {
+                    union.append(union.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(EVENT_COLUMNS)
+                            .append(" FROM ").append(corr.amended()).append(" WHERE tenant = ").append(t).append(eventRange);
                 }
                 if (!segmentExports.isEmpty()) {
                     union.append(union.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(EVENT_COLUMNS)
@@ -226,22 +243,32 @@ public final class SqlSandbox implements AutoCloseable {
                 StringBuilder ru = new StringBuilder();
                 String rollupCols = "tenant, type, subject, hour, property, value_count, value_sum, value_min, value_max";
                 if (!rollups.isEmpty()) {
-                    ru.append("SELECT ").append(rollupCols).append(" FROM ").append(files(rollups))
+                    ru.append("SELECT ").append(rollupCols).append(", false AS corrected FROM ").append(files(rollups))
                             .append(" WHERE tenant = ").append(t).append(hourRange);
                 }
+                String deltas = corr.rollupDeltas(rollupCols, hourRange);
+                if (deltas != null) {
+                    ru.append(ru.isEmpty() ? "" : " UNION ALL ").append(deltas);
+                }
                 if (!segmentExports.isEmpty()) {
-                    ru.append(ru.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(rollupCols).append(" FROM (")
+                    ru.append(ru.isEmpty() ? "" : " UNION ALL ").append("SELECT ").append(rollupCols)
+                            .append(", false AS corrected FROM (")
                             .append(SegmentSchema.rollupQuery(pathList(segmentExports), "TIMESTAMP '0001-01-01'",
                                     "TIMESTAMP '9999-01-01'"))
                             .append(")");
                 }
                 if (!ru.isEmpty()) {
-                    // An hour split across segments has a row per segment: merge them.
+                    // An hour split across segments has a row per segment: merge them. An hour a correction
+                    // changed keeps exact counts and sums, but its min and max are unknown (NULL): a
+                    // voided value cannot be taken back out of a min.
                     s.execute("INSERT INTO usage_rollups_hourly SELECT tenant, type, subject, hour, property, "
-                            + "CAST(sum(value_count) AS BIGINT), sum(value_sum), min(value_min), max(value_max) FROM ("
-                            + ru + ") GROUP BY tenant, type, subject, hour, property "
+                            + "CAST(sum(value_count) AS BIGINT), sum(value_sum), CASE WHEN bool_or(corrected) THEN NULL "
+                            + "ELSE min(value_min) END, CASE WHEN bool_or(corrected) THEN NULL ELSE max(value_max) END "
+                            + "FROM (" + ru + ") GROUP BY tenant, type, subject, hour, property "
+                            + "HAVING sum(value_count) <> 0 "
                             + "ORDER BY tenant, type, subject, hour, property NULLS FIRST");
                 }
+                corr.createTable(s);
                 s.execute("CHECKPOINT");
                 try (ResultSet rs = s.executeQuery("SELECT count(*) FROM usage_events")) {
                     rs.next();
@@ -257,6 +284,9 @@ public final class SqlSandbox implements AutoCloseable {
             view.close();
             for (Path p : segmentExports) {
                 Files.deleteIfExists(p);
+            }
+            if (corr != null) {
+                corr.delete();
             }
         }
     }
