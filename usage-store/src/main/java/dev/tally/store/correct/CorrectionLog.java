@@ -118,7 +118,7 @@ public final class CorrectionLog {
 
     private static String schema() {
         return "CREATE TABLE IF NOT EXISTS " + CORRECTIONS + " (seq BIGINT PRIMARY KEY, tenant VARCHAR NOT NULL, "
-                + "correction_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, "
+                + "correction_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, "
                 + "reason VARCHAR NOT NULL, forced BOOLEAN NOT NULL, forced_periods VARCHAR NOT NULL, "
                 + "events BIGINT NOT NULL, request VARCHAR NOT NULL, UNIQUE (tenant, correction_id)); "
                 + "CREATE TABLE IF NOT EXISTS " + EFFECTS + " (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, "
@@ -248,7 +248,7 @@ public final class CorrectionLog {
 
     /** Every correction of {@code tenant}, oldest first; {@code forcedOnly} keeps the forced ones. */
     public List<CorrectionRecord> list(String tenant, boolean forcedOnly) {
-        String sql = "SELECT seq, correction_id, tenant, kind, epoch_us(at), actor, reason, forced, forced_periods, "
+        String sql = "SELECT seq, correction_id, tenant, kind, epoch_us(applied_at), actor, reason, forced, forced_periods, "
                 + "events, request FROM " + CORRECTIONS + " WHERE tenant = " + Engine.literal(tenant)
                 + (forcedOnly ? " AND forced" : "") + " ORDER BY seq";
         List<CorrectionRecord> out = new ArrayList<>();
@@ -270,7 +270,7 @@ public final class CorrectionLog {
     /** The stored correction {@code correctionId} of {@code tenant}, or null. */
     CorrectionRecord find(DuckDBConnection c, String tenant, String correctionId) throws SQLException {
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT seq, correction_id, tenant, "
-                + "kind, epoch_us(at), actor, reason, forced, forced_periods, events, request FROM " + CORRECTIONS
+                + "kind, epoch_us(applied_at), actor, reason, forced, forced_periods, events, request FROM " + CORRECTIONS
                 + " WHERE tenant = " + Engine.literal(tenant) + " AND correction_id = " + Engine.literal(correctionId))) {
             return rs.next() ? record(rs) : null;
         }

@@ -37,7 +37,7 @@ final class SandboxCorrections {
     static SandboxCorrections export(Statement s, CorrectionLog log, CorrectedView fix, String tenant, Path folder)
             throws SQLException {
         SandboxCorrections c = new SandboxCorrections(folder, fix.active());
-        s.execute("COPY (SELECT c.correction_id, c.kind, c.at, c.actor, c.reason, c.forced, e.tenant, e.id, e.voided, "
+        s.execute("COPY (SELECT c.correction_id, c.kind, c.applied_at, c.actor, c.reason, c.forced, e.tenant, e.id, e.voided, "
                 + "e.type, e.subject, e.source, e.time, e.data, e.orig_type, e.orig_subject, e.orig_source, e.orig_time, "
                 + "e.orig_data FROM " + CorrectionLog.ALIAS + ".main.effects e JOIN " + CorrectionLog.ALIAS
                 + ".main.corrections c ON c.seq = e.seq WHERE e.tenant = " + Engine.literal(tenant)
