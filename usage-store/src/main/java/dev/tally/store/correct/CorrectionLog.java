@@ -65,6 +65,7 @@ public final class CorrectionLog {
     private final ReentrantLock lock = new ReentrantLock();
     /** Corrected events per tenant: 0 (absent) means readers need not apply anything. */
     private final Map<String, Long> versions = new ConcurrentHashMap<>();
+    private final CorrectionMetrics metrics = new CorrectionMetrics();
     // Guarded by lock.
     private long lastSeq;
 
@@ -146,6 +147,11 @@ public final class CorrectionLog {
         if (events > 0) {
             versions.merge(tenant, events, Long::sum);
         }
+    }
+
+    /** Counters since the store opened. */
+    public CorrectionMetrics metrics() {
+        return metrics;
     }
 
     public boolean readOnly() {

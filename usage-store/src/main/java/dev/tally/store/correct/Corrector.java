@@ -83,8 +83,10 @@ public final class Corrector {
             conn = store.engine().borrow();
             CorrectionRecord stored = log.find(conn, c.tenant(), c.correctionId());
             if (stored != null) {
-                return new CorrectionResult(stored.correctionId(), true, stored.events(), List.of(),
+                CorrectionResult dup = new CorrectionResult(stored.correctionId(), true, stored.events(), List.of(),
                         stored.forcedPeriods());
+                log.metrics().record(c.kind(), CorrectionMetrics.Outcome.DUPLICATE, dup);
+                return dup;
             }
             view = store.acquireView();
             String raw = rawEvents(view, c.tenant());
@@ -159,11 +161,14 @@ public final class Corrector {
             }
             List<String> forcedPeriods = closedPeriodsTouched(conn, c, joined, targets, newTime);
             if (!forcedPeriods.isEmpty() && !c.force()) {
+                log.metrics().record(c.kind(), CorrectionMetrics.Outcome.CLOSED_PERIOD, null);
                 throw new ClosedPeriodException(c.correctionId(), forcedPeriods);
             }
             if (targets.isEmpty()) {
                 // Nothing to record: a resend after the events arrive can still apply it.
-                return new CorrectionResult(c.correctionId(), false, 0, rejected, List.of());
+                CorrectionResult none = new CorrectionResult(c.correctionId(), false, 0, rejected, List.of());
+                log.metrics().record(c.kind(), CorrectionMetrics.Outcome.NOTHING_TO_CORRECT, none);
+                return none;
             }
             long seq = log.nextSeq();
             Instant now = clock.instant();
@@ -194,7 +199,14 @@ public final class Corrector {
             }
             crash.at(CRASH_APPENDED);
             log.committed(seq, c.tenant(), targets.size());
-            return new CorrectionResult(c.correctionId(), false, targets.size(), rejected, forcedPeriods);
+            CorrectionResult done = new CorrectionResult(c.correctionId(), false, targets.size(), rejected, forcedPeriods);
+            log.metrics().record(c.kind(), CorrectionMetrics.Outcome.APPLIED, done);
+            if (!forcedPeriods.isEmpty()) {
+                org.slf4j.LoggerFactory.getLogger(Corrector.class).warn("correction '{}' of tenant '{}' by '{}' changed "
+                        + "the closed period(s) {} by force: {}", c.correctionId(), c.tenant(), c.actor(), forcedPeriods,
+                        c.reason());
+            }
+            return done;
         } catch (SQLException e) {
             throw new StoreException("correction '" + c.correctionId() + "' of tenant '" + c.tenant()
                     + "' failed; nothing was corrected: " + e.getMessage(), e);

@@ -404,6 +404,16 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     @Override
+    public dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        return store.correct(correction);
+    }
+
+    @Override
+    public List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        return store.corrections(tenant);
+    }
+
+    @Override
     public PrometheusMeterRegistry metrics() {
         return metrics.registry();
     }
