@@ -45,8 +45,10 @@ public final class CorrectionCodec {
         JsonNode n;
         try {
             n = JSON.readTree(json);
-        } catch (IOException e) {
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalArgumentException("the correction is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("the correction is not valid JSON: " + e.getMessage());
         }
         if (n == null || !n.isObject()) {
             throw new IllegalArgumentException("the correction must be a JSON object");

@@ -62,6 +62,9 @@ import org.slf4j.LoggerFactory;
  *       value_count, value_sum, value_min, value_max)}: one row per tenant, type, subject, hour and
  *       property (NULL = the event count) over every sealed rollup part plus rollups of the
  *       active and pending segments.</li>
+ *   <li>{@code usage_corrections}: the tenant's corrected events (see {@code docs/corrections.md});
+ *       the two tables above are corrected unless the sandbox was opened uncorrected (the audit
+ *       view).</li>
  * </ul>
  *
  * <p>How it is kept apart: {@link #open} copies the tenant's rows into a DuckDB file in a private

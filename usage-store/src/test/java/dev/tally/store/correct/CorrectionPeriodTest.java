@@ -42,12 +42,13 @@ class CorrectionPeriodTest {
      */
     @Test
     void correct_closedPeriod_refusedUnlessForcedAndReported(@TempDir Path dir) {
+        clock.set(Instant.parse("2026-11-05T12:00:00Z"));
         try (UsageStore store = open(dir)) {
-            store.append(List.of(ev("acme", "oct-15", "2026-10-15T10:00:00Z", 100),
+            assertEquals(4, store.append(List.of(ev("acme", "oct-15", "2026-10-15T10:00:00Z", 100),
                     // 2026-10-31T23:30Z is already November in Berlin: not in the closed October.
                     ev("acme", "oct-31-late", "2026-10-31T23:30:00Z", 7),
                     ev("acme", "oct-20", "2026-10-20T10:00:00Z", 40),
-                    ev("rival", "oct-15", "2026-10-15T10:00:00Z", 9)));
+                    ev("rival", "oct-15", "2026-10-15T10:00:00Z", 9))).accepted());
             store.sealNow();
             ClosedPeriod p = store.closePeriod("acme", YearMonth.of(2026, 10), BERLIN, "finance");
             assertEquals(Instant.parse("2026-09-30T22:00:00Z"), p.start());
