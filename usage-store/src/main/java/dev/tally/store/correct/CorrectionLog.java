@@ -27,7 +27,7 @@ import org.duckdb.DuckDBConnection;
 
 /**
  * The corrections of a store: an append-only record in its own DuckDB file
- * ({@code corrections.duckdb} in the data directory), attached to the store's engine as
+ * ({@code corrections.db} in the data directory), attached to the store's engine as
  * {@value #ALIAS}. Sealed Parquet parts never change; readers apply corrections on the fly
  * through the SQL this class builds around "the events of this view":
  * <ul>
@@ -51,8 +51,8 @@ import org.duckdb.DuckDBConnection;
 public final class CorrectionLog {
     /** The engine alias of the corrections database. */
     public static final String ALIAS = "tally_corrections";
-    /** The file name in the data directory. */
-    public static final String FILE = "corrections.duckdb";
+    /** The file name in the data directory (a DuckDB database; not {@code .duckdb}, which names segments). */
+    public static final String FILE = "corrections.db";
 
     static final String CORRECTIONS = ALIAS + ".main.corrections";
     static final String EFFECTS = ALIAS + ".main.effects";
