@@ -70,6 +70,73 @@ public interface UsageStore extends AutoCloseable {
      */
     Totals total(String tenant, String type, String subject, String valuePath, Instant from, Instant to);
 
+    /**
+     * Applies a correction (void, amend or range void; see {@link dev.tally.store.correct.Correction}):
+     * every reader then answers as if the voided events were never stored and the amended ones had
+     * their new values, in every tier. Appended atomically and idempotent by correction id. Ids
+     * that cannot be corrected are reported one by one; a correction touching a closed period
+     * throws {@link dev.tally.store.correct.ClosedPeriodException} unless forced. See
+     * {@code docs/corrections.md}.
+     */
+    default dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        throw new UnsupportedOperationException("corrections are not supported by " + getClass().getName());
+    }
+
+    /** Voids {@code ids} of {@code tenant} under a new correction id; see {@link #correct}. */
+    default dev.tally.store.correct.CorrectionResult voidEvents(String tenant, List<String> ids, String reason) {
+        return correct(dev.tally.store.correct.Correction.voidIds(java.util.UUID.randomUUID().toString(), tenant, ids,
+                "", reason));
+    }
+
+    /**
+     * Replaces the values of the event {@code (tenant, id)} with {@code replacement} (same tenant and
+     * id; its time may move within its UTC day) under a new correction id; see {@link #correct}.
+     */
+    default dev.tally.store.correct.CorrectionResult amend(String tenant, String id, UsageEvent replacement,
+            String reason) {
+        if (replacement != null && (!java.util.Objects.equals(tenant, replacement.tenant())
+                || !java.util.Objects.equals(id, replacement.id()))) {
+            throw new IllegalArgumentException("replacement (" + replacement.tenant() + ", " + replacement.id()
+                    + ") must keep the tenant and id (" + tenant + ", " + id + ")");
+        }
+        return correct(dev.tally.store.correct.Correction.amend(java.util.UUID.randomUUID().toString(), replacement,
+                "", reason));
+    }
+
+    /**
+     * Voids every event of {@code tenant} with time in {@code [from, to)}, of {@code subject} and
+     * {@code type} when given (null for any), under a new correction id; see {@link #correct}.
+     */
+    default dev.tally.store.correct.CorrectionResult voidRange(String tenant, String subject, String type,
+            Instant from, Instant to, String reason) {
+        return correct(dev.tally.store.correct.Correction.voidRange(java.util.UUID.randomUUID().toString(), tenant,
+                new dev.tally.store.correct.Correction.Range(subject, type, from, to), "", reason));
+    }
+
+    /** Every correction of {@code tenant}, oldest first. */
+    default List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        throw new UnsupportedOperationException("corrections are not supported by " + getClass().getName());
+    }
+
+    /**
+     * Closes a month of {@code tenant} in {@code zone} (after invoicing it): later corrections
+     * touching it are refused unless forced.
+     */
+    default dev.tally.store.correct.ClosedPeriod closePeriod(String tenant, java.time.YearMonth month,
+            java.time.ZoneId zone, String actor) {
+        throw new UnsupportedOperationException("closed periods are not supported by " + getClass().getName());
+    }
+
+    /** The closed periods of {@code tenant}. */
+    default List<dev.tally.store.correct.ClosedPeriod> closedPeriods(String tenant) {
+        throw new UnsupportedOperationException("closed periods are not supported by " + getClass().getName());
+    }
+
+    /** Every forced correction of {@code tenant}: what changed an invoiced period, by how much, who and why. */
+    default List<dev.tally.store.correct.ForcedCorrection> forcedCorrections(String tenant) {
+        throw new UnsupportedOperationException("corrections are not supported by " + getClass().getName());
+    }
+
     /** Rolls the active segment now (if it holds rows) and seals every pending segment. */
     void sealNow();
 

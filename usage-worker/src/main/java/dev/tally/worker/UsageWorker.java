@@ -14,6 +14,7 @@ import dev.tally.worker.cli.RetentionCommand;
 import dev.tally.worker.cli.RunCommand;
 import dev.tally.worker.cli.SegmentsCommand;
 import dev.tally.worker.cli.SqlCommand;
+import dev.tally.worker.cli.CorrectCommand;
 import dev.tally.worker.cli.VerifyCommand;
 import dev.tally.worker.config.ConfigException;
 import java.io.PrintWriter;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Spec;
         description = "Tally usage-metering worker: daemon, import, queries and maintenance over one data directory.",
         subcommands = {RunCommand.class, DemoCommand.class, ImportCommand.class, QueryCommand.class, SqlCommand.class,
                 SegmentsCommand.class, RetentionCommand.class, CompactCommand.class, DlqCommand.class, VerifyCommand.class,
-                RepairCommand.class, CatalogCommand.class},
+                RepairCommand.class, CatalogCommand.class, CorrectCommand.class},
         footer = ExitCodes.HELP)
 public final class UsageWorker implements Callable<Integer> {
     @Spec

@@ -16,7 +16,7 @@ public interface CrashPoint {
 
     /** Which job a step belongs to. */
     enum Phase {
-        ROLLOVER, SEAL, RETENTION, COMPACTION
+        ROLLOVER, SEAL, RETENTION, COMPACTION, CORRECTION
     }
 
     /** The steps, in the order a store passes them within each phase. */
@@ -40,7 +40,11 @@ public interface CrashPoint {
         /** Compaction: the merged part is verified and renamed into place; the manifest does not name it. */
         COMPACT_PART_RENAMED(Phase.COMPACTION),
         /** Compaction: the manifest names the merged part instead of its sources; the sources still exist. */
-        COMPACT_PUBLISHED(Phase.COMPACTION);
+        COMPACT_PUBLISHED(Phase.COMPACTION),
+        /** Correction: its record and effects are written, the transaction not yet committed. */
+        CORRECTION_BEFORE_COMMIT(Phase.CORRECTION),
+        /** Correction: committed; nothing else is left to do (readers apply it from the record). */
+        CORRECTION_APPENDED(Phase.CORRECTION);
 
         private final Phase phase;
 
@@ -64,6 +68,8 @@ public interface CrashPoint {
     Step COMPACT_PART_TMP = Step.COMPACT_PART_TMP;
     Step COMPACT_PART_RENAMED = Step.COMPACT_PART_RENAMED;
     Step COMPACT_PUBLISHED = Step.COMPACT_PUBLISHED;
+    Step CORRECTION_BEFORE_COMMIT = Step.CORRECTION_BEFORE_COMMIT;
+    Step CORRECTION_APPENDED = Step.CORRECTION_APPENDED;
 
     /** Called when the store reaches {@code step}. */
     void at(Step step);

@@ -15,6 +15,14 @@ import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.correct.ClosedPeriod;
+import dev.tally.store.correct.CorrectedStore;
+import dev.tally.store.correct.Correction;
+import dev.tally.store.correct.CorrectionLog;
+import dev.tally.store.correct.CorrectionRecord;
+import dev.tally.store.correct.CorrectionResult;
+import dev.tally.store.correct.Corrector;
+import dev.tally.store.correct.ForcedCorrection;
 import dev.tally.store.meter.StoreTotals;
 import dev.tally.store.read.PartFile;
 import dev.tally.store.read.PartInfo;
@@ -62,7 +70,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe.
  */
-public final class TieredStore implements UsageStore, StoreReader {
+public final class TieredStore implements UsageStore, StoreReader, CorrectedStore {
     private static final Logger log = LoggerFactory.getLogger(TieredStore.class);
 
     /** Test hooks; production uses {@link #DEFAULT_HOOKS}. */
@@ -94,6 +102,9 @@ public final class TieredStore implements UsageStore, StoreReader {
     private final StoreMaintenance maintenance;
     private final PartChecks checks;
     private final StoreLock storeLock;
+    /** Corrections: their own record and lock; see {@link CorrectionLog}. */
+    private final CorrectionLog corrections;
+    private final Corrector corrector;
     /** Run once after close (a snapshot's copy is deleted there). */
     private final List<Runnable> closeActions = new CopyOnWriteArrayList<>();
 
@@ -108,6 +119,11 @@ public final class TieredStore implements UsageStore, StoreReader {
         this.writer = new StoreWriter(ctx, tiers, hooks.seam(), gate, this::scheduleSeal);
         this.maintenance = new StoreMaintenance(ctx, tiers, writer, sealExecutor);
         this.checks = new PartChecks(ctx, tiers, maintenance);
+        this.corrections = new CorrectionLog(engine, config.dataDir(), config.readOnly());
+        CrashPoint crash = hooks.crash();
+        this.corrector = new Corrector(this, corrections, config.clock(),
+                step -> crash.at(step.equals(Corrector.CRASH_APPENDED) ? CrashPoint.CORRECTION_APPENDED
+                        : CrashPoint.CORRECTION_BEFORE_COMMIT));
         this.storeLock = storeLock;
     }
 
@@ -142,6 +158,7 @@ public final class TieredStore implements UsageStore, StoreReader {
         Instant now = config.clock().instant();
         ActiveWriter segments = writer.segmentWriter();
         StoreLoader.Loaded loaded = new StoreLoader(files, engine, segments, config.readOnly()).load(now);
+        corrections.open();
         writer.nextSeq(loaded.nextSeq());
         tiers.install(loaded);
         if (!config.readOnly()) {
@@ -313,6 +330,40 @@ public final class TieredStore implements UsageStore, StoreReader {
 
     public StoreMetrics metrics() {
         return ctx.metrics();
+    }
+
+    // ---------------------------------------------------------------- corrections (Corrector)
+
+    @Override
+    public CorrectionLog corrections() {
+        return corrections;
+    }
+
+    @Override
+    public CorrectionResult correct(Correction correction) {
+        tiers.checkWritable("correct");
+        return corrector.apply(correction);
+    }
+
+    @Override
+    public List<CorrectionRecord> corrections(String tenant) {
+        return corrections.list(tenant, false);
+    }
+
+    @Override
+    public ClosedPeriod closePeriod(String tenant, java.time.YearMonth month, java.time.ZoneId zone, String actor) {
+        tiers.checkWritable("close-period");
+        return corrector.closePeriod(tenant, month, zone, actor);
+    }
+
+    @Override
+    public List<ClosedPeriod> closedPeriods(String tenant) {
+        return corrections.closedPeriods(tenant);
+    }
+
+    @Override
+    public List<ForcedCorrection> forcedCorrections(String tenant) {
+        return corrector.forcedReport(tenant);
     }
 
     @Override

@@ -1,5 +1,8 @@
 package dev.tally.store.meter;
 
+import dev.tally.store.correct.CorrectedStore;
+import dev.tally.store.correct.CorrectedView;
+import dev.tally.store.correct.CorrectionLog;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.tally.store.StoreException;
@@ -73,11 +76,15 @@ public final class MeterService implements AutoCloseable {
         return new MeterService(Objects.requireNonNull(reader, "reader"), registry, cacheRows);
     }
 
+    /** The store's corrections record, or null for a reader without one. */
+    private final CorrectionLog corrections;
+
     private MeterService(StoreReader ts, MeterRegistry registry, long cacheRows) {
         if (cacheRows < 0) {
             throw new IllegalArgumentException("cacheRows = " + cacheRows + " must not be negative");
         }
         this.store = Objects.requireNonNull(ts, "store");
+        this.corrections = ts instanceof CorrectedStore cs ? cs.corrections() : null;
         this.registry = Objects.requireNonNull(registry, "registry");
         this.cacheEnabled = cacheRows > 0;
         this.maxWideRows = Math.max(1, cacheRows / 256);
@@ -113,11 +120,24 @@ public final class MeterService implements AutoCloseable {
      * gone (detail deleted by retention) or a value leaves DECIMAL(38,9).
      */
     public MeterResult query(MeterQuery q) {
+        return query(q, false);
+    }
+
+    /**
+     * Like {@link #query(MeterQuery)}; with {@code uncorrected} the events are read as stored,
+     * ignoring every correction (the audit view; see {@code docs/corrections.md}).
+     */
+    public MeterResult query(MeterQuery q, boolean uncorrected) {
         Objects.requireNonNull(q, "query");
         MeterDefinition meter = registry.get(q.meter()).orElseThrow(() -> new InvalidMeterException("meter",
                 q.meter(), "no such meter; registered: " + registry.all().stream().map(MeterDefinition::name).toList()));
         ResolvedQuery r = new ResolvedQuery(meter, q);
         String refusal = r.rollupRefusal();
+        if (refusal == null && !uncorrected && corrections != null && corrections.any(q.tenant())
+                && (meter.aggregation() == Aggregation.MIN || meter.aggregation() == Aggregation.MAX)) {
+            refusal = "tenant '" + q.tenant() + "' has corrections, and a " + meter.aggregation()
+                    + " cannot take a voided value back out of an hourly rollup";
+        }
         boolean rollup = refusal == null;
         String plan = rollup ? "hourly rollups: " + meter.aggregation() + " combines exactly from hourly sums, no "
                 + "groups or filters, and every window is whole UTC hours"
@@ -126,7 +146,7 @@ public final class MeterService implements AutoCloseable {
         DuckDBConnection c = null;
         try {
             c = store.engine().borrow();
-            Run run = new Run();
+            Run run = new Run(CorrectedView.of(corrections, view, q.tenant(), !uncorrected));
             Map<Partial.Key, Object> values;
             if (!rollup) {
                 checkDetailKept(view, r, refusal);
@@ -161,7 +181,8 @@ public final class MeterService implements AutoCloseable {
         try {
             c = store.engine().borrow();
             Partial sum = Partial.EMPTY;
-            for (Partial p : partials(c, view, r, false, new Run()).values()) {
+            Run run = new Run(CorrectedView.of(corrections, view, q.tenant(), true));
+            for (Partial p : partials(c, view, r, false, run).values()) {
                 sum = sum.plus(p);
             }
             return sum;
@@ -192,6 +213,12 @@ public final class MeterService implements AutoCloseable {
         int partsRead;
         int partsFromCache;
         int segmentsRead;
+        /** The corrections this query applies. */
+        final CorrectedView fix;
+
+        Run(CorrectedView fix) {
+            this.fix = fix;
+        }
     }
 
     /**
@@ -223,8 +250,9 @@ public final class MeterService implements AutoCloseable {
                 : view.detailParts(r.query.from(), r.query.to());
         for (PartFile p : parts) {
             boolean whole = p.part().within(r.query.from(), r.query.to());
+            // Rollup parts are read as stored (corrections are subtracted below), detail parts without corrected events.
             PartKey key = new PartKey(p.part().path(), p.part().crc32c(), shape, whole ? null : r.query.from(),
-                    whole ? null : r.query.to());
+                    whole ? null : r.query.to(), rollup ? 0 : run.fix.version());
             Map<Partial.Key, Partial> hit = cacheEnabled ? cache.getIfPresent(key) : null;
             if (hit != null) {
                 merge(acc, hit, keep);
@@ -236,7 +264,7 @@ public final class MeterService implements AutoCloseable {
         }
         if (!misses.isEmpty()) {
             String sql = rollup ? MeterSql.rollupPartials(perPart, misses)
-                    : MeterSql.detailPartials(perPart, TierSql.parquet(misses, true), "filename");
+                    : MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, true)), "filename");
             Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
             for (PartFile p : misses) {
                 Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
@@ -254,11 +282,31 @@ public final class MeterService implements AutoCloseable {
         }
         for (SegmentSource h : TierSql.overlapping(view.segments(), r.query.from(), r.query.to())) {
             Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
-                    MeterSql.detailPartials(r, h.eventsTable(), null), r, false);
+                    MeterSql.detailPartials(r, run.fix.source(h.eventsTable()), null), r, false);
             m.values().forEach(x -> merge(acc, x));
             run.segmentsRead++;
         }
+        corrections(c, r, rollup, run, acc);
         return acc;
+    }
+
+    /**
+     * Adds the amended events' new values, and on the rollup path takes the originals of corrected
+     * events out of the hourly sums (rollup parts are immutable: corrections are deltas). MIN and
+     * MAX never come here with corrections (they cannot subtract; they read detail).
+     */
+    private static void corrections(DuckDBConnection c, ResolvedQuery r, boolean rollup, Run run,
+            Map<Partial.Key, Partial> acc) throws SQLException {
+        String amended = run.fix.amended();
+        if (amended != null) {
+            readPartials(c, MeterSql.detailPartials(r, amended, null), r, false).values().forEach(x -> merge(acc, x));
+        }
+        String originals = rollup ? run.fix.sealedOriginals() : null;
+        if (originals != null) {
+            readPartials(c, MeterSql.detailPartials(r, originals, null), r, false).values().forEach(x -> x.forEach(
+                    (k, p) -> acc.merge(k, new Partial(-p.events(), -p.values(), p.sum() == null ? null : p.sum().negate(),
+                            null, null), Partial::plus)));
+        }
     }
 
     private static void merge(Map<Partial.Key, Partial> into, Map<Partial.Key, Partial> from) {
@@ -338,7 +386,13 @@ public final class MeterService implements AutoCloseable {
     /** UNIQUE_COUNT, LATEST and percentiles: one statement over every source. Values are {@link Holistic}. */
     private static Map<Partial.Key, Object> holistic(DuckDBConnection c, ReadView view, ResolvedQuery r, Run run)
             throws SQLException {
-        List<String> sources = TierSql.detailSources(view, r.query.from(), r.query.to());
+        List<String> sources = new ArrayList<>();
+        for (String source : TierSql.detailSources(view, r.query.from(), r.query.to())) {
+            sources.add(run.fix.source(source));
+        }
+        if (run.fix.amended() != null) {
+            sources.add(run.fix.amended());
+        }
         run.partsRead += view.detailParts(r.query.from(), r.query.to()).size();
         run.segmentsRead += TierSql.overlapping(view.segments(), r.query.from(), r.query.to()).size();
         Map<Partial.Key, Object> out = new HashMap<>();
@@ -426,7 +480,8 @@ public final class MeterService implements AutoCloseable {
     }
 
     /** A cached per-part result: the part's identity (path and CRC32C), the query's shape and, when the part is not wholly inside the range, the range. */
-    record PartKey(String path, long crc32c, ResolvedQuery.PartialShape shape, Instant from, Instant to) {
+    record PartKey(String path, long crc32c, ResolvedQuery.PartialShape shape, Instant from, Instant to,
+            long corrections) {
     }
 
 }

@@ -65,6 +65,28 @@ public final class TallyMetrics implements MeterBinder {
         return new Builder(store);
     }
 
+    /** Correction counters; see {@code docs/corrections.md}. */
+    private static void bindCorrections(MeterRegistry registry, dev.tally.store.correct.CorrectionMetrics cm) {
+        for (dev.tally.store.correct.Correction.Kind k : dev.tally.store.correct.Correction.Kind.values()) {
+            for (dev.tally.store.correct.CorrectionMetrics.Outcome o
+                    : dev.tally.store.correct.CorrectionMetrics.Outcome.values()) {
+                FunctionCounter.builder("tally.corrections", cm, x -> x.requests(k, o))
+                        .description("Correction requests, by kind and outcome.")
+                        .tags("kind", k.code(), "outcome", o.code()).register(registry);
+            }
+            FunctionCounter.builder("tally.corrections.events", cm, x -> x.events(k))
+                    .description("Events voided or amended by corrections, by kind.").tags("kind", k.code())
+                    .register(registry);
+        }
+        for (dev.tally.store.correct.CorrectionRejectReason r : dev.tally.store.correct.CorrectionRejectReason.values()) {
+            FunctionCounter.builder("tally.corrections.rejected", cm, x -> x.rejected(r))
+                    .description("Ids of correction requests that were not corrected, by reason.")
+                    .tags("reason", r.code()).register(registry);
+        }
+        FunctionCounter.builder("tally.corrections.forced", cm, dev.tally.store.correct.CorrectionMetrics::forced)
+                .description("Corrections applied to a closed period by force.").register(registry);
+    }
+
     @Override
     public void bindTo(MeterRegistry registry) {
         StoreStats m = store instanceof StoreReader r ? r.stats() : null;
@@ -78,6 +100,9 @@ public final class TallyMetrics implements MeterBinder {
                         .description(REJECTED_HELP).tags("stage", "import", "reason", r.code()).register(registry);
             }
             counter(registry, "tally.seals", "Segments sealed to Parquet.", m, StoreStats::seals);
+            if (store instanceof dev.tally.store.correct.CorrectedStore cs) {
+                bindCorrections(registry, cs.corrections().metrics());
+            }
             counter(registry, "tally.seal.seconds", "Time spent sealing segments.", m, StoreStats::sealSeconds);
             counter(registry, "tally.retention.seconds", "Time spent in retention passes.", m,
                     StoreStats::retentionSeconds);

@@ -14,6 +14,9 @@ public interface SegmentSource {
 
     long rows();
 
+    /** Oldest event time in the segment, or null when it holds none. */
+    java.time.Instant minTime();
+
     /** Whether any row may fall in {@code [from, to)}. */
     boolean overlaps(Instant from, Instant to);
 }

@@ -118,13 +118,35 @@ public final class TierSql {
         return events(view.detailParts(lo, hi), overlapping(view.segments(), from, to), columns, tenant, from, to);
     }
 
+    /**
+     * Like {@link #events(ReadView, String, String, Instant, Instant)}, each source passed through
+     * {@code filter} (e.g. without corrected events) and {@code extra} (a source of its own, e.g.
+     * amended events' new values; null for none) added.
+     */
+    public static String events(ReadView view, String columns, String tenant, Instant from, Instant to,
+            java.util.function.UnaryOperator<String> filter, String extra) {
+        Instant lo = from == null ? TimeUtil.MIN : from;
+        Instant hi = to == null ? TimeUtil.MAX : to;
+        return events(view.detailParts(lo, hi), overlapping(view.segments(), from, to), columns, tenant, from, to,
+                filter, extra);
+    }
+
     /** Like {@link #events(ReadView, String, String, Instant, Instant)} over sources the caller chose. */
     public static String events(List<? extends PartFile> parts, List<? extends SegmentSource> segments,
             String columns, String tenant, Instant from, Instant to) {
+        return events(parts, segments, columns, tenant, from, to, java.util.function.UnaryOperator.identity(), null);
+    }
+
+    private static String events(List<? extends PartFile> parts, List<? extends SegmentSource> segments,
+            String columns, String tenant, Instant from, Instant to, java.util.function.UnaryOperator<String> filter,
+            String extra) {
         String where = where(tenant, from, to);
         List<String> selects = new ArrayList<>();
         for (String source : sources(parts, segments)) {
-            selects.add("SELECT " + columns + " FROM " + source + where);
+            selects.add("SELECT " + columns + " FROM " + filter.apply(source) + where);
+        }
+        if (extra != null) {
+            selects.add("SELECT " + columns + " FROM " + extra + where);
         }
         if (selects.isEmpty()) {
             return "SELECT " + columns + " FROM " + NO_EVENTS;

@@ -3,6 +3,8 @@ package dev.tally.store.sql;
 import dev.tally.store.EventRules;
 import dev.tally.store.StoreException;
 import dev.tally.store.UsageStore;
+import dev.tally.store.correct.CorrectedStore;
+import dev.tally.store.correct.CorrectedView;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.io.FileSync;
 import dev.tally.store.read.ReadView;
@@ -150,7 +152,10 @@ public final class EventExport {
     }
 
     private static long write(StoreReader store, ReadView view, Request req, Path tmp) throws SQLException {
-        String events = TierSql.events(view, TierSql.EVENT_COLUMNS, req.tenant(), req.from(), req.to());
+        // Corrected: voided events left out, amended ones with their new values.
+        CorrectedView fix = CorrectedView.of(CorrectedStore.of(store), view, req.tenant(), true);
+        String events = TierSql.events(view, TierSql.EVENT_COLUMNS, req.tenant(), req.from(), req.to(), fix::source,
+                fix.amended());
         String time = req.format() == Format.CSV ? "strftime(time, '%Y-%m-%dT%H:%M:%S.%fZ') AS time"
                 : "time::TIMESTAMPTZ AS time";
         String select = "SELECT tenant, id, type, subject, source, " + time + ", data FROM ("

@@ -1,5 +1,8 @@
 package dev.tally.store.sql;
 
+import dev.tally.store.correct.CorrectedView;
+import dev.tally.store.correct.CorrectionLog;
+import dev.tally.store.engine.TimeUtil;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.read.PartFile;
 import dev.tally.store.read.QuarantinedPart;
@@ -41,11 +44,17 @@ final class SandboxLoader {
     }
 
     /** Copies the tenant's rows into {@code db}; returns how many events. */
-    static long build(StoreReader store, String tenant, SandboxOptions o, Path folder, Path db,
-            List<String> warnings) throws SQLException, IOException {
+    static long build(StoreReader store, CorrectionLog corrections, String tenant, SandboxOptions o, Path folder,
+            Path db, List<String> warnings, boolean uncorrected) throws SQLException, IOException {
         ReadView view = store.acquireView();
         List<Path> segmentExports = new ArrayList<>();
+        SandboxCorrections corr = null;
+        String where = TierSql.where(tenant, o.from(), o.to());
+        String hourRange = (o.from() == null ? ""
+                : " AND hour >= " + TimeUtil.sqlTimestamp(o.from().truncatedTo(ChronoUnit.HOURS)))
+                + (o.to() == null ? "" : " AND hour < " + TimeUtil.sqlTimestamp(o.to()));
         try {
+            CorrectedView fix = CorrectedView.of(corrections, view, tenant, !uncorrected);
             // 1. Active and pending segments live in the store's engine: export the tenant's rows.
             DuckDBConnection sc = store.engine().borrow();
             try (Statement s = sc.createStatement()) {
@@ -54,10 +63,11 @@ final class SandboxLoader {
                         continue;
                     }
                     Path out = folder.resolve("segment-" + h.seq() + ".parquet");
-                    s.execute("COPY (" + TierSql.events(List.of(), List.of(h), TierSql.EVENT_COLUMNS, tenant, o.from(),
-                            o.to()) + ") TO " + Engine.literal(out) + " (FORMAT parquet)");
+                    s.execute("COPY (SELECT " + TierSql.EVENT_COLUMNS + " FROM " + fix.source(h.eventsTable()) + where
+                            + ") TO " + Engine.literal(out) + " (FORMAT parquet)");
                     segmentExports.add(out);
                 }
+                corr = SandboxCorrections.export(s, corrections, fix, tenant, folder);
             } finally {
                 store.engine().giveBack(sc);
             }
@@ -79,7 +89,11 @@ final class SandboxLoader {
                         + "data VARCHAR NOT NULL)");
                 List<String> union = new ArrayList<>();
                 if (!detail.isEmpty()) {
-                    union.add(TierSql.events(detail, List.of(), TierSql.EVENT_COLUMNS, tenant, o.from(), o.to()));
+                    union.add("SELECT " + TierSql.EVENT_COLUMNS + " FROM " + corr.source(TierSql.parquet(detail, false))
+                            + where);
+                }
+                if (corr.amended() != null) {
+                    union.add("SELECT " + TierSql.EVENT_COLUMNS + " FROM " + corr.amended() + where);
                 }
                 if (!segmentExports.isEmpty()) {
                     union.add("SELECT " + TierSql.EVENT_COLUMNS + " FROM " + TierSql.parquetFiles(segmentExports, false));
@@ -94,21 +108,30 @@ final class SandboxLoader {
                         + "value_max DECIMAL(38,9))");
                 List<String> ru = new ArrayList<>();
                 if (!rollups.isEmpty()) {
-                    ru.add(TierSql.rollups(rollups, TierSql.ROLLUP_COLUMNS, false, tenant,
-                            o.from() == null ? null : o.from().truncatedTo(ChronoUnit.HOURS), o.to()));
+                    ru.add("SELECT *, false AS corrected FROM (" + TierSql.rollups(rollups, TierSql.ROLLUP_COLUMNS, false,
+                            tenant, o.from() == null ? null : o.from().truncatedTo(ChronoUnit.HOURS), o.to()) + ")");
+                }
+                String deltas = corr.rollupDeltas(TierSql.ROLLUP_COLUMNS, hourRange);
+                if (deltas != null) {
+                    ru.add(deltas);
                 }
                 if (!segmentExports.isEmpty()) {
-                    ru.add("SELECT " + TierSql.ROLLUP_COLUMNS + " FROM (" + TierSql.hourlyRollups(
+                    ru.add("SELECT " + TierSql.ROLLUP_COLUMNS + ", false AS corrected FROM (" + TierSql.hourlyRollups(
                             TierSql.parquetFiles(segmentExports, false), "TIMESTAMP '0001-01-01'",
                             "TIMESTAMP '9999-01-01'", null) + ")");
                 }
                 if (!ru.isEmpty()) {
-                    // An hour split across segments has a row per segment: merge them.
+                    // An hour split across segments has a row per segment: merge them. An hour a correction
+                    // changed keeps exact counts and sums, but its min and max are unknown (NULL): a
+                    // voided value cannot be taken back out of a min.
                     s.execute("INSERT INTO usage_rollups_hourly SELECT tenant, type, subject, hour, property, "
-                            + "CAST(sum(value_count) AS BIGINT), sum(value_sum), min(value_min), max(value_max) FROM ("
-                            + String.join(" UNION ALL ", ru) + ") GROUP BY tenant, type, subject, hour, property "
+                            + "CAST(sum(value_count) AS BIGINT), sum(value_sum), CASE WHEN bool_or(corrected) THEN NULL "
+                            + "ELSE min(value_min) END, CASE WHEN bool_or(corrected) THEN NULL ELSE max(value_max) END "
+                            + "FROM (" + String.join(" UNION ALL ", ru) + ") GROUP BY tenant, type, subject, hour, property "
+                            + "HAVING sum(value_count) <> 0 "
                             + "ORDER BY tenant, type, subject, hour, property NULLS FIRST");
                 }
+                corr.createTable(s);
                 s.execute("CHECKPOINT");
                 try (ResultSet rs = s.executeQuery("SELECT count(*) FROM usage_events")) {
                     rs.next();
@@ -124,6 +147,9 @@ final class SandboxLoader {
             view.close();
             for (Path p : segmentExports) {
                 Files.deleteIfExists(p);
+            }
+            if (corr != null) {
+                corr.delete();
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.tally.store.sql;
 
+import dev.tally.store.correct.CorrectedStore;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tally.store.EngineErrors;
 import dev.tally.store.EventRules;
@@ -44,6 +45,9 @@ import org.slf4j.LoggerFactory;
  *       value_count, value_sum, value_min, value_max)}: one row per tenant, type, subject, hour and
  *       property (NULL = the event count) over every sealed rollup part plus rollups of the
  *       active and pending segments.</li>
+ *   <li>{@code usage_corrections}: the tenant's corrected events (see {@code docs/corrections.md});
+ *       the two tables above are corrected unless the sandbox was opened uncorrected (the audit
+ *       view).</li>
  * </ul>
  *
  * <p>How it is kept apart: {@link #open} copies the tenant's rows into a DuckDB file in a private
@@ -106,6 +110,15 @@ public final class SqlSandbox implements AutoCloseable {
 
     /** Builds the sandbox of {@code tenant}: copies its rows, then locks the instance down. */
     public static SqlSandbox open(UsageStore store, String tenant, SandboxOptions options) {
+        return open(store, tenant, options, false);
+    }
+
+    /**
+     * Like {@link #open(UsageStore, String, SandboxOptions)}; with {@code uncorrected} the tables
+     * hold the events as stored, ignoring corrections (the audit view). Either way the table
+     * {@code usage_corrections} lists the tenant's corrected events (see {@code docs/corrections.md}).
+     */
+    public static SqlSandbox open(UsageStore store, String tenant, SandboxOptions options, boolean uncorrected) {
         Objects.requireNonNull(store, "store");
         Objects.requireNonNull(options, "options");
         StoreReader reader = StoreReader.of(store);
@@ -121,7 +134,8 @@ public final class SqlSandbox implements AutoCloseable {
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Path db = folder.resolve("sandbox.duckdb");
             List<String> warnings = new ArrayList<>();
-            long events = SandboxLoader.build(reader, tenant, options, folder, db, warnings);
+            long events = SandboxLoader.build(reader, CorrectedStore.of(store), tenant, options, folder, db, warnings,
+                    uncorrected);
             DuckDBConnection conn = SandboxLoader.lockedDown(db, folder, options);
             log.info("sql sandbox for tenant {} ready: {} events", tenant, events);
             return new SqlSandbox(tenant, options, folder, conn, events, warnings);

@@ -85,9 +85,9 @@ class SqlSandboxTest {
     void catalog_showsNothingOfAnotherTenant() {
         assertEquals(List.of(List.of(0L)), sandbox.query("SELECT count(*) FROM usage_events WHERE tenant = 'globex' "
                 + "OR subject = 'secret-subject'").rows());
-        assertEquals(Set.of("usage_events", "usage_rollups_hourly"), Set.copyOf(sandbox.query(
+        assertEquals(Set.of("usage_events", "usage_rollups_hourly", "usage_corrections"), Set.copyOf(sandbox.query(
                 "SELECT table_name FROM duckdb_tables()").rows().stream().map(x -> x.get(0)).toList()));
-        assertEquals(Set.of("usage_events", "usage_rollups_hourly"), Set.copyOf(sandbox.query(
+        assertEquals(Set.of("usage_events", "usage_rollups_hourly", "usage_corrections"), Set.copyOf(sandbox.query(
                 "SELECT table_name FROM information_schema.tables").rows().stream().map(x -> x.get(0)).toList()));
         for (String catalog : List.of("duckdb_tables()", "duckdb_views()", "duckdb_columns()", "duckdb_databases()",
                 "information_schema.columns", "duckdb_schemas()")) {

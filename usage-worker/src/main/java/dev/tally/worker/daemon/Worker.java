@@ -430,6 +430,18 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     @Override
+    public dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        tenants.checkTenant(correction.tenant()); // a tenant's corrections go to its owner, like its events
+        return store.correct(correction);
+    }
+
+    @Override
+    public List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        tenants.checkTenant(tenant);
+        return store.corrections(tenant);
+    }
+
+    @Override
     public PrometheusMeterRegistry metrics() {
         return metrics.registry();
     }

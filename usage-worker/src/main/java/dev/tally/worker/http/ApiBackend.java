@@ -62,6 +62,16 @@ public interface ApiBackend {
      */
     Answer sql(String statement, String tenant, String from, String to, String format);
 
+    /** Applies a correction; see {@code UsageStore#correct}. */
+    default dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        throw new ApiException(501, "not_implemented", "this worker does not take corrections");
+    }
+
+    /** The corrections of {@code tenant}, oldest first. */
+    default List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        throw new ApiException(501, "not_implemented", "this worker does not list corrections");
+    }
+
     /** A result ready to send. */
     record Answer(String contentType, byte[] body) {
     }

@@ -179,6 +179,14 @@ public final class HttpApi implements AutoCloseable {
                 route = "/v1/sql";
                 requireMethod(method, "POST");
                 status = postSql(ex, principal(ex));
+            } else if (path.equals("/v1/corrections")) {
+                route = "/v1/corrections";
+                if (method.equals("GET")) {
+                    status = listCorrections(ex, principal(ex));
+                } else {
+                    requireMethod(method, "POST");
+                    status = postCorrection(ex, principal(ex));
+                }
             } else if (path.equals("/v1/segments")) {
                 route = "/v1/segments";
                 requireMethod(method, "GET");
@@ -360,6 +368,82 @@ public final class HttpApi implements AutoCloseable {
         ApiBackend.Answer answer = backend.sql(statement, tenant, first(params, "from"), first(params, "to"),
                 format == null ? "json" : format);
         return send(ex, 200, answer.contentType(), answer.body());
+    }
+
+    /**
+     * {@code POST /v1/corrections}: one correction as JSON ({@link dev.tally.store.correct.CorrectionCodec}).
+     * A token may only correct its own tenant's events (403 otherwise, before anything is read);
+     * a closed period answers 409 naming it.
+     */
+    private int postCorrection(HttpExchange ex, String principal) throws IOException {
+        byte[] body = readBody(ex);
+        dev.tally.store.correct.Correction c;
+        try {
+            c = dev.tally.store.correct.CorrectionCodec.parse(new String(body, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
+        }
+        if (principal != null && (!principal.equals(c.tenant())
+                || c.replacement() != null && !principal.equals(c.replacement().tenant()))) {
+            throw new ApiException(403, "forbidden", "the token is for tenant '" + principal + "', not '" + c.tenant()
+                    + "'; nothing was corrected");
+        }
+        dev.tally.store.correct.CorrectionResult r;
+        try {
+            r = backend.correct(c);
+        } catch (dev.tally.store.correct.ClosedPeriodException e) {
+            Map<String, Object> extra = Json.object();
+            extra.put("periods", e.periods());
+            throw new ApiException(409, "closed_period", e.getMessage(), extra);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
+        }
+        Map<String, Object> m = Json.object();
+        m.put("correction_id", r.correctionId());
+        m.put("duplicate", r.duplicate());
+        m.put("events", r.events());
+        List<Map<String, Object>> rejected = new ArrayList<>();
+        for (dev.tally.store.correct.CorrectionRejection x : r.rejected()) {
+            Map<String, Object> j = Json.object();
+            j.put("index", x.index());
+            j.put("id", x.id());
+            j.put("reason", x.reason().code());
+            j.put("message", x.message());
+            rejected.add(j);
+        }
+        m.put("rejected", rejected);
+        m.put("forced_periods", r.forcedPeriods());
+        return send(ex, 200, Json.bytes(m));
+    }
+
+    /** {@code GET /v1/corrections?tenant=}: the tenant's corrections, oldest first. */
+    private int listCorrections(HttpExchange ex, String principal) throws IOException {
+        String tenant = scopeTenant(principal, queryParams(ex.getRequestURI().getRawQuery()));
+        if (tenant == null) {
+            throw ApiException.badRequest("invalid_parameter", "tenant is required (?tenant=...)");
+        }
+        if (!dev.tally.store.EventRules.isTenant(tenant)) {
+            throw ApiException.badRequest("invalid_parameter", "tenant = '" + tenant + "' is not a tenant name");
+        }
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (dev.tally.store.correct.CorrectionRecord rec : backend.corrections(tenant)) {
+            Map<String, Object> j = Json.object();
+            j.put("seq", rec.seq());
+            j.put("correction_id", rec.correctionId());
+            j.put("tenant", rec.tenant());
+            j.put("kind", rec.kind().code());
+            j.put("at", rec.at().toString());
+            j.put("actor", rec.actor());
+            j.put("reason", rec.reason());
+            j.put("forced", rec.forced());
+            j.put("forced_periods", rec.forcedPeriods());
+            j.put("events", rec.events());
+            j.put("request", Json.MAPPER.readTree(rec.request()));
+            list.add(j);
+        }
+        Map<String, Object> m = Json.object();
+        m.put("corrections", list);
+        return send(ex, 200, Json.bytes(m));
     }
 
     private int readyz(HttpExchange ex) throws IOException {

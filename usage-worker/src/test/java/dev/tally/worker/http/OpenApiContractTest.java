@@ -64,7 +64,8 @@ class OpenApiContractTest {
     static final Map<String, String> NOT_DRIVEN = Map.of(
             "post /v1/sql 422", "sql_timeout needs a statement running the sandbox's full 30 s",
             "post /v1/sql 500", "sql_failed needs DuckDB to fail inside the sandbox for another reason than the statement",
-            "post /v1/sql 429", "sql_busy needs sql.max-concurrent statements held running; SqlLimitsApiTest drives it");
+            "post /v1/sql 429", "sql_busy needs sql.max-concurrent statements held running; SqlLimitsApiTest drives it",
+            "get /v1/corrections 400", "a missing tenant needs a worker without tokens; CorrectionsApiTest drives it");
 
     @TempDir
     Path tmp;
@@ -170,6 +171,30 @@ class OpenApiContractTest {
         check(base, "GET", sql, ACME, null, null);
         check(base, "POST", sql, ACME, "text/plain", "SELECT 1 AS x -- " + "y".repeat(5000));
         checkSlowBody(base, sql);
+
+        // POST and GET /v1/corrections: an unknown id is reported, an amend applies, a closed period refuses,
+        // and a token never reaches another tenant's events.
+        String corrections = "/v1/corrections";
+        check(base, "POST", corrections, ACME, "application/json",
+                "{\"correction_id\":\"k-1\",\"tenant\":\"acme\",\"kind\":\"void\",\"ids\":[\"nope\"],"
+                        + "\"actor\":\"ops\",\"reason\":\"test keys\"}");
+        check(base, "POST", corrections, ACME, "application/json",
+                "{\"correction_id\":\"k-2\",\"tenant\":\"acme\",\"kind\":\"amend\",\"replacement\":"
+                        + Events.json("acme", "c-1", "key-1", now.minusSeconds(30), 7) + "}");
+        check(base, "POST", corrections, ACME, "application/json", "{\"correction_id\":\"k-3\",\"tenant\":\"acme\","
+                + "\"kind\":\"void\"}");
+        check(base, "POST", corrections, ACME, "application/json", "{{");
+        check(base, "POST", corrections, null, "application/json", "{}");
+        check(base, "POST", corrections, ACME, "application/json",
+                "{\"correction_id\":\"k-4\",\"tenant\":\"globex\",\"kind\":\"void\",\"ids\":[\"g-1\"]}");
+        worker.store().closePeriod("acme", java.time.YearMonth.from(now.atZone(java.time.ZoneOffset.UTC)),
+                java.time.ZoneOffset.UTC, "test");
+        check(base, "POST", corrections, ACME, "application/json",
+                "{\"correction_id\":\"k-5\",\"tenant\":\"acme\",\"kind\":\"void\",\"ids\":[\"c-1\"]}");
+        check(base, "GET", corrections + "?tenant=acme", ACME, null, null);
+        check(base, "GET", corrections, ACME, null, null);
+        check(base, "GET", corrections, null, null, null);
+        check(base, "GET", corrections + "?tenant=globex", ACME, null, null);
 
         // Two values at the top of DECIMAL(38,9): their sum does not fit, so the meter query cannot answer (422).
         // (After this the tenant's SQL sandbox cannot be built either: its rollup sums overflow too.)
