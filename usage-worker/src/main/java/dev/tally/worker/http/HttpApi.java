@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import dev.tally.store.EngineErrors;
 import dev.tally.store.Rejection;
-import dev.tally.store.SegmentInfo;
 import dev.tally.store.StoreException;
 import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
@@ -168,7 +167,7 @@ public final class HttpApi implements AutoCloseable {
                 requireMethod(method, "GET");
                 String tenant = principal(ex);
                 String name = URLDecoder.decode(meter.group(1), StandardCharsets.UTF_8);
-                Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
+                Map<String, List<String>> params = RequestParams.parse(ex.getRequestURI().getRawQuery());
                 String scoped = scopeTenant(tenant, params);
                 if (scoped != null) {
                     params.put("tenant", List.of(scoped));
@@ -191,13 +190,13 @@ public final class HttpApi implements AutoCloseable {
                 route = "/v1/segments";
                 requireMethod(method, "GET");
                 principal(ex);
-                status = send(ex, 200, Json.bytes(segmentsJson(backend.segments())));
+                status = send(ex, 200, Json.bytes(Json.segments(backend.segments())));
             } else if (path.equals("/v1/dead-letters")) {
                 route = "/v1/dead-letters";
                 requireMethod(method, "GET");
                 String tenant = principal(ex);
-                Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
-                int examples = DeadLetterView.examples(first(params, "examples"));
+                Map<String, List<String>> params = RequestParams.parse(ex.getRequestURI().getRawQuery());
+                int examples = DeadLetterView.examples(RequestParams.first(params, "examples"));
                 status = send(ex, 200, Json.bytes(DeadLetterView.answer(backend.deadLetters(),
                         scopeTenant(tenant, params), examples)));
             } else if (path.equals("/healthz")) {
@@ -247,25 +246,6 @@ public final class HttpApi implements AutoCloseable {
             ex.close();
         }
         countRequest(route, status);
-    }
-
-    /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
-    static Map<String, Object> segmentsJson(List<SegmentInfo> segments) {
-        List<Map<String, Object>> list = new ArrayList<>();
-        for (SegmentInfo s : segments) {
-            Map<String, Object> m = Json.object();
-            m.put("state", s.state().name());
-            m.put("seq", s.seq());
-            m.put("path", s.path());
-            m.put("min_time", s.minTime() == null ? null : s.minTime().toString());
-            m.put("max_time", s.maxTime() == null ? null : s.maxTime().toString());
-            m.put("rows", s.rows());
-            m.put("bytes", s.bytes());
-            list.add(m);
-        }
-        Map<String, Object> out = Json.object();
-        out.put("segments", list);
-        return out;
     }
 
     private static void requireMethod(String method, String allowed) {
@@ -321,7 +301,7 @@ public final class HttpApi implements AutoCloseable {
     private int postSql(HttpExchange ex, String principal) throws IOException {
         byte[] body = readBody(ex);
         String type = EventBodyParser.mediaType(ex.getRequestHeaders().getFirst("Content-Type"));
-        Map<String, List<String>> params = queryParams(ex.getRequestURI().getRawQuery());
+        Map<String, List<String>> params = RequestParams.parse(ex.getRequestURI().getRawQuery());
         if (type.equals("application/json")) {
             // {"query": "...", "tenant": "...", "format": "...", "from": "...", "to": "..."}
             Map<?, ?> req;
@@ -355,7 +335,7 @@ public final class HttpApi implements AutoCloseable {
         } else {
             params.put("query", List.of(new String(body, StandardCharsets.UTF_8)));
         }
-        String statement = first(params, "query");
+        String statement = RequestParams.first(params, "query");
         if (statement == null || statement.isBlank()) {
             throw ApiException.badRequest("invalid_request", "the SQL statement is empty");
         }
@@ -364,86 +344,21 @@ public final class HttpApi implements AutoCloseable {
             throw ApiException.badRequest("invalid_parameter", "tenant is required: SQL runs over one tenant's "
                     + "events (?tenant=... or \"tenant\" in the JSON body)");
         }
-        String format = first(params, "format");
-        ApiBackend.Answer answer = backend.sql(statement, tenant, first(params, "from"), first(params, "to"),
+        String format = RequestParams.first(params, "format");
+        ApiBackend.Answer answer = backend.sql(statement, tenant, RequestParams.first(params, "from"), RequestParams.first(params, "to"),
                 format == null ? "json" : format);
         return send(ex, 200, answer.contentType(), answer.body());
     }
 
-    /**
-     * {@code POST /v1/corrections}: one correction as JSON ({@link dev.tally.store.correct.CorrectionCodec}).
-     * A token may only correct its own tenant's events (403 otherwise, before anything is read);
-     * a closed period answers 409 naming it.
-     */
+    /** {@code POST /v1/corrections}; see {@link CorrectionRoutes#post}. */
     private int postCorrection(HttpExchange ex, String principal) throws IOException {
-        byte[] body = readBody(ex);
-        dev.tally.store.correct.Correction c;
-        try {
-            c = dev.tally.store.correct.CorrectionCodec.parse(new String(body, StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
-        }
-        if (principal != null && (!principal.equals(c.tenant())
-                || c.replacement() != null && !principal.equals(c.replacement().tenant()))) {
-            throw new ApiException(403, "forbidden", "the token is for tenant '" + principal + "', not '" + c.tenant()
-                    + "'; nothing was corrected");
-        }
-        dev.tally.store.correct.CorrectionResult r;
-        try {
-            r = backend.correct(c);
-        } catch (dev.tally.store.correct.ClosedPeriodException e) {
-            Map<String, Object> extra = Json.object();
-            extra.put("periods", e.periods());
-            throw new ApiException(409, "closed_period", e.getMessage(), extra);
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
-        }
-        Map<String, Object> m = Json.object();
-        m.put("correction_id", r.correctionId());
-        m.put("duplicate", r.duplicate());
-        m.put("events", r.events());
-        List<Map<String, Object>> rejected = new ArrayList<>();
-        for (dev.tally.store.correct.CorrectionRejection x : r.rejected()) {
-            Map<String, Object> j = Json.object();
-            j.put("index", x.index());
-            j.put("id", x.id());
-            j.put("reason", x.reason().code());
-            j.put("message", x.message());
-            rejected.add(j);
-        }
-        m.put("rejected", rejected);
-        m.put("forced_periods", r.forcedPeriods());
-        return send(ex, 200, Json.bytes(m));
+        return send(ex, 200, Json.bytes(CorrectionRoutes.post(backend, readBody(ex), principal)));
     }
 
     /** {@code GET /v1/corrections?tenant=}: the tenant's corrections, oldest first. */
     private int listCorrections(HttpExchange ex, String principal) throws IOException {
-        String tenant = scopeTenant(principal, queryParams(ex.getRequestURI().getRawQuery()));
-        if (tenant == null) {
-            throw ApiException.badRequest("invalid_parameter", "tenant is required (?tenant=...)");
-        }
-        if (!dev.tally.store.EventRules.isTenant(tenant)) {
-            throw ApiException.badRequest("invalid_parameter", "tenant = '" + tenant + "' is not a tenant name");
-        }
-        List<Map<String, Object>> list = new ArrayList<>();
-        for (dev.tally.store.correct.CorrectionRecord rec : backend.corrections(tenant)) {
-            Map<String, Object> j = Json.object();
-            j.put("seq", rec.seq());
-            j.put("correction_id", rec.correctionId());
-            j.put("tenant", rec.tenant());
-            j.put("kind", rec.kind().code());
-            j.put("at", rec.at().toString());
-            j.put("actor", rec.actor());
-            j.put("reason", rec.reason());
-            j.put("forced", rec.forced());
-            j.put("forced_periods", rec.forcedPeriods());
-            j.put("events", rec.events());
-            j.put("request", Json.MAPPER.readTree(rec.request()));
-            list.add(j);
-        }
-        Map<String, Object> m = Json.object();
-        m.put("corrections", list);
-        return send(ex, 200, Json.bytes(m));
+        String tenant = scopeTenant(principal, RequestParams.parse(ex.getRequestURI().getRawQuery()));
+        return send(ex, 200, Json.bytes(CorrectionRoutes.list(backend, tenant)));
     }
 
     private int readyz(HttpExchange ex) throws IOException {
@@ -482,7 +397,7 @@ public final class HttpApi implements AutoCloseable {
 
     /** The tenant a read is limited to: the token's, which a {@code tenant} parameter may only repeat. */
     private static String scopeTenant(String principal, Map<String, List<String>> params) {
-        String asked = first(params, "tenant");
+        String asked = RequestParams.first(params, "tenant");
         if (principal == null) {
             return asked;
         }
@@ -521,29 +436,6 @@ public final class HttpApi implements AutoCloseable {
         return new ApiException(413, "request_too_large", "the request body " + (size >= 0 ? "of " + size + " bytes "
                 : "") + "is larger than http.max-request-bytes = " + maxRequestBytes + " bytes; split it into smaller "
                 + "requests", extra);
-    }
-
-    /** Decoded query parameters; a name may repeat. */
-    static Map<String, List<String>> queryParams(String raw) {
-        Map<String, List<String>> out = new LinkedHashMap<>();
-        if (raw == null || raw.isEmpty()) {
-            return out;
-        }
-        for (String pair : raw.split("&")) {
-            if (pair.isEmpty()) {
-                continue;
-            }
-            int eq = pair.indexOf('=');
-            String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-            String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-            out.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
-        }
-        return out;
-    }
-
-    static String first(Map<String, List<String>> params, String name) {
-        List<String> v = params.get(name);
-        return v == null || v.isEmpty() ? null : v.get(0);
     }
 
     // ---------------------------------------------------------------- responses

@@ -1,5 +1,9 @@
 package dev.tally.worker.http;
 
+import dev.tally.store.SegmentInfo;
+import java.util.List;
+import java.util.ArrayList;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -42,5 +46,24 @@ public final class Json {
         m.put("message", message);
         m.putAll(extra);
         return m;
+    }
+
+    /** The segment list as JSON: {@code {"segments": [{state, seq, path, min_time, max_time, rows, bytes}]}}. */
+    static Map<String, Object> segments(List<SegmentInfo> segments) {
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (SegmentInfo s : segments) {
+            Map<String, Object> m = Json.object();
+            m.put("state", s.state().name());
+            m.put("seq", s.seq());
+            m.put("path", s.path());
+            m.put("min_time", s.minTime() == null ? null : s.minTime().toString());
+            m.put("max_time", s.maxTime() == null ? null : s.maxTime().toString());
+            m.put("rows", s.rows());
+            m.put("bytes", s.bytes());
+            list.add(m);
+        }
+        Map<String, Object> out = Json.object();
+        out.put("segments", list);
+        return out;
     }
 }
