@@ -345,7 +345,8 @@ public final class HttpApi implements AutoCloseable {
                     + "events (?tenant=... or \"tenant\" in the JSON body)");
         }
         String format = RequestParams.first(params, "format");
-        ApiBackend.Answer answer = backend.sql(statement, tenant, RequestParams.first(params, "from"), RequestParams.first(params, "to"),
+        ApiBackend.Answer answer = backend.sql(statement, tenant, RequestParams.first(params, "from"),
+                RequestParams.first(params, "to"),
                 format == null ? "json" : format);
         return send(ex, 200, answer.contentType(), answer.body());
     }
