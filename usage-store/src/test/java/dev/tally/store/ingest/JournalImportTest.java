@@ -78,7 +78,7 @@ class JournalImportTest {
         counts.values().forEach(n -> assertEquals(1, n));
     }
 
-    /** Reaping a fully imported archive also forgets its import position; the live file's stays, and nothing is imported twice. */
+    /** Reaping a fully imported and sealed archive also forgets its import position; the live file's stays, and nothing is imported twice. */
     @Test
     void reap_importedArchive_prunesItsPositionOnly() throws Exception {
         try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
