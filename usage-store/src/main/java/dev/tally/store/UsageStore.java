@@ -51,6 +51,24 @@ public interface UsageStore extends AutoCloseable {
         return append(events.stream().map(ValidEvent::event).toList(), position, beforeCommit);
     }
 
+    /**
+     * The newest segment sequence that holds rows: the active segment's, or the one before it
+     * while the active segment is still empty. Every row appended so far is in that segment or a
+     * lower one; with {@link #sealedThroughSeq()} it tells when rows appended before a moment are
+     * all in Parquet (the importer keeps journal archives until then). 0 when there is none.
+     */
+    default long lastWrittenSeq() {
+        return 0;
+    }
+
+    /**
+     * The highest segment sequence whose rows are all sealed to Parquet parts (segments are sealed
+     * in order). Rows of any segment at or below it survive the loss of the active segment.
+     */
+    default long sealedThroughSeq() {
+        return 0;
+    }
+
     /** The committed import positions, by source. */
     Map<String, ImportPosition> importPositions();
 

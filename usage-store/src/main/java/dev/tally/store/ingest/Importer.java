@@ -35,6 +35,13 @@ public final class Importer {
     private final DeadLetterQueue deadLetters;
     private final Clock clock;
     private volatile ImportHealth health = new ImportHealth(null, null, 0, "", 0, 0);
+    /**
+     * Per rotated archive, the store's {@link UsageStore#lastWrittenSeq()} when the archive was
+     * first seen fully imported: its rows are in that segment or a lower one, so it may go once the store has
+     * sealed every segment up to there. In memory only: after a restart each archive waits for
+     * one more seal, which is later than needed, never earlier.
+     */
+    private final Map<Path, Long> importedAtSeq = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param dataDir      the store's data directory: journal in {@code journal/}, dead letters in
@@ -98,34 +105,52 @@ public final class Importer {
         }
     }
 
-    /** Deletes rotated journal archives that are completely imported; never the live journal or its lock. */
+    /**
+     * Whether a rotated journal archive is completely imported; never the live journal or its lock.
+     * Imported is not sealed: an archive deleted on this test alone is lost with a damaged active
+     * segment. {@link #reap} waits for the seal too.
+     */
     public Predicate<Path> fullyImported() {
         Map<String, ImportPosition> committed = store.importPositions();
         return archive -> journalImporter.fullyImported(archive, committed);
     }
 
     /**
-     * Deletes the journal archives that are completely imported and then forgets their import
-     * positions (keyed while each file still existed), so the position table does not grow with
-     * every rotation. A crash between the two leaves positions of missing files, which the next
-     * reap does not see again: harmless rows, never a re-import of existing data.
+     * Deletes the journal archives whose events are all sealed to Parquet, and then forgets their
+     * import positions (keyed while each file still existed), so the position table does not grow
+     * with every rotation. Imported is not enough: rows that are only in the active segment are
+     * lost if that file is damaged, and {@code repair active} rebuilds them from the journal. So an
+     * archive goes once it is fully imported and every segment up to the one that was active when
+     * it was first seen so is sealed. A crash between deletion and forgetting leaves positions of
+     * missing files, which the next reap does not see again: harmless rows, never a re-import of
+     * existing data.
      *
      * @return the archives deleted
      */
     public List<Path> reap(dev.tally.store.journal.Journal target) {
         Map<String, ImportPosition> committed = store.importPositions();
+        // Read after the positions: the rows they cover were committed to this segment or a lower one.
+        long active = store.lastWrittenSeq();
+        long sealedThrough = store.sealedThroughSeq();
         Map<Path, String> keys = new java.util.HashMap<>();
+        importedAtSeq.keySet().removeIf(p -> !Files.exists(p));
         List<Path> deleted = target.reap(archive -> {
-            boolean done = journalImporter.fullyImported(archive, committed);
-            if (done) {
-                for (JournalSource src : this.journal.sources()) {
-                    if (src.path().equals(archive)) {
-                        keys.put(archive, JournalImporter.positionKey(src));
-                    }
+            if (!journalImporter.fullyImported(archive, committed)) {
+                importedAtSeq.remove(archive); // positions lost (a repaired store): seen again from scratch
+                return false;
+            }
+            long seenAt = importedAtSeq.computeIfAbsent(archive, a -> active);
+            if (seenAt > sealedThrough) {
+                return false; // some of its rows may still be only in an unsealed segment
+            }
+            for (JournalSource src : this.journal.sources()) {
+                if (src.path().equals(archive)) {
+                    keys.put(archive, JournalImporter.positionKey(src));
                 }
             }
-            return done;
+            return true;
         });
+        deleted.forEach(importedAtSeq::remove);
         List<String> forget = new ArrayList<>();
         for (Path p : deleted) {
             String k = keys.get(p);

@@ -184,6 +184,22 @@ final class ActiveWriter implements AutoCloseable {
         return attach(seq, false);
     }
 
+    /** Reads every block of an attached segment ({@link SegmentProbe}). */
+    void probe(SegmentHandle h) throws SQLException {
+        try (Statement s = conn.createStatement()) {
+            SegmentProbe.check(s, h.alias());
+        }
+    }
+
+    /** Detaches segment {@code seq} if an attach that failed half-way left it attached. */
+    void detachQuietly(long seq) {
+        try (Statement s = conn.createStatement()) {
+            s.execute("DETACH DATABASE IF EXISTS " + Engine.alias(seq));
+        } catch (SQLException ignored) {
+            // Nothing reads the alias of a segment that did not open; the store is degraded anyway.
+        }
+    }
+
     /** Attaches an existing segment file and reads its statistics. */
     SegmentHandle attach(long seq, boolean readOnly) throws SQLException {
         return attach(engine, files, seq, readOnly, conn);

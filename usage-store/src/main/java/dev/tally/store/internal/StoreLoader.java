@@ -29,8 +29,16 @@ import org.slf4j.LoggerFactory;
 final class StoreLoader {
     private static final Logger log = LoggerFactory.getLogger(StoreLoader.class);
 
-    /** What recovery found and attached. */
-    record Loaded(Manifest manifest, SegmentHandle active, List<SegmentHandle> pending, long nextSeq) {
+    /**
+     * What recovery found and attached. {@code damaged} is non-null when the active segment did
+     * not open: then {@code active} is null and the store opens degraded.
+     */
+    record Loaded(Manifest manifest, SegmentHandle active, List<SegmentHandle> pending, long nextSeq,
+            DamagedSegment damaged) {
+    }
+
+    /** A segment file (or its write-ahead log) that DuckDB refused to open. */
+    record DamagedSegment(long seq, String reason) {
     }
 
     private final SegmentFiles files;
@@ -182,24 +190,42 @@ final class StoreLoader {
         // one is pending (rolled but not sealed) and is sealed by the store before it opens.
         List<SegmentHandle> pending = new ArrayList<>();
         SegmentHandle active = null;
+        DamagedSegment damaged = null;
         for (long seq : seqs) {
-            SegmentHandle h = writer.attach(seq, readOnly);
             if (seq == seqs.last()) {
-                active = h;
-            } else {
-                pending.add(h);
-                log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq,
-                        h.rows());
+                // A damaged active segment does not stop the store: its sealed parts stay
+                // readable, appends are refused until 'repair active' sets the file aside, and
+                // the import rebuilds its rows from the journal, which keeps them until sealed.
+                try {
+                    active = writer.attach(seq, readOnly);
+                    writer.probe(active);
+                } catch (RuntimeException | SQLException e) {
+                    damaged = new DamagedSegment(seq, oneLine(e.getMessage()));
+                    active = null;
+                    writer.detachQuietly(seq);
+                    log.error("active segment {} does not open ({}); the store opens degraded: sealed parts are "
+                            + "readable, appends are refused. Stop the worker and run: {}", seq, damaged.reason(),
+                            dev.tally.store.DamagedActiveSegmentException.REPAIR);
+                }
+                continue;
             }
+            SegmentHandle h = writer.attach(seq, readOnly);
+            pending.add(h);
+            log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq, h.rows());
         }
         long maxPartSeq = manifest.parts().stream().mapToLong(SealedPart::seq).max().orElse(0);
         long nextSeq = Math.max(Math.max(manifest.lastSeq(), maxPartSeq), seqs.isEmpty() ? 0 : seqs.last()) + 1;
-        if (active == null && !readOnly) {
+        if (active == null && damaged == null && !readOnly) {
             // Pass 7: a store with no segment gets a fresh active one.
             active = writer.createSegment(nextSeq, null, now);
             nextSeq++;
         }
-        return new Loaded(manifest, active, pending, nextSeq);
+        return new Loaded(manifest, active, pending, nextSeq, damaged);
+    }
+
+    /** The engine's message on one line and without server paths: it reaches clients in warnings. */
+    private static String oneLine(String s) {
+        return s == null ? "unknown error" : dev.tally.store.EngineErrors.scrubPaths(s.replaceAll("\\s*\\R\\s*", " "));
     }
 
     private static List<Path> list(Path dir, int depth, String suffix) throws IOException {

@@ -198,7 +198,7 @@ final class StoreMaintenance {
         try {
             Instant now = config.clock().instant();
             SegmentHandle active = tiers.active();
-            if (policy.activeAged(active, now) && !policy.activeExpired(active, now)) {
+            if (active != null && policy.activeAged(active, now) && !policy.activeExpired(active, now)) {
                 writer.rollover("older than maxSegmentAge (" + config.maxSegmentAge() + ")");
             }
             sealPendingLocked();

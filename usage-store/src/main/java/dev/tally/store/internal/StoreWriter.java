@@ -112,7 +112,7 @@ final class StoreWriter {
 
     private AppendResult append(int size, Check check, IntFunction<String> idOf, ImportPosition position,
             RejectionSink beforeCommit) {
-        tiers.checkWritable("append");
+        tiers.checkAppendable("append");
         Instant now = config.clock().instant();
         List<Rejection> rejected = new ArrayList<>();
         // Validation is pure CPU: done before taking the gate.
@@ -163,7 +163,7 @@ final class StoreWriter {
         writeGate.lock();
         try {
             metrics.gateWaitNanos.add(System.nanoTime() - waitStart);
-            tiers.checkWritable("append");
+            tiers.checkAppendable("append");
             List<StoredEvent> fresh = seam.mutations().contains(Mutation.NO_DEDUP_CHECK) ? unique : withoutStored(unique);
             int duplicates = inBatchDuplicates + unique.size() - fresh.size();
             if (fresh.isEmpty() && position == null) {
@@ -345,7 +345,8 @@ final class StoreWriter {
         writeGate.lock();
         try {
             tiers.checkWritable("rollover");
-            if (tiers.active().rows() == 0) {
+            if (tiers.active() == null || tiers.active().rows() == 0) {
+                // No active segment: the store is degraded (its active segment is damaged).
                 return false;
             }
             rolloverLocked(reason);
@@ -392,7 +393,7 @@ final class StoreWriter {
         }
         writeGate.lock();
         try {
-            tiers.checkWritable("forget import positions");
+            tiers.checkAppendable("forget import positions");
             int n = writer.forgetPositions(tiers.active(), sources);
             log.info("forgot {} import position(s) of sources gone for good: {}", n, sources);
             return n;

@@ -35,6 +35,8 @@ final class TierState {
     // Written under the maintenance lock; read under stateLock or through a view.
     private volatile Manifest manifest;
     private volatile boolean closed;
+    // Set once on install: the active segment that did not open (the store is degraded), or null.
+    private volatile StoreLoader.DamagedSegment damaged;
 
     TierState(SegmentFiles files, boolean readOnly) {
         this.files = files;
@@ -50,6 +52,7 @@ final class TierState {
     void install(StoreLoader.Loaded loaded) {
         manifest = loaded.manifest();
         active = loaded.active();
+        damaged = loaded.damaged();
         synchronized (stateLock) {
             for (SealedPart p : manifest.parts()) {
                 parts.put(p.path(), handle(p));
@@ -106,6 +109,23 @@ final class TierState {
     }
 
     /** Refuses {@code operation} on a report-only or closed store. */
+    /** The active segment that did not open on load (the store is degraded), or null. */
+    StoreLoader.DamagedSegment damaged() {
+        return damaged;
+    }
+
+    /**
+     * Like {@link #checkWritable}, for operations that write the active segment (appends, import
+     * positions, rollover): refused while it is damaged, naming the repair.
+     */
+    void checkAppendable(String operation) {
+        checkWritable(operation);
+        StoreLoader.DamagedSegment d = damaged;
+        if (d != null) {
+            throw new dev.tally.store.DamagedActiveSegmentException(operation, d.seq(), d.reason());
+        }
+    }
+
     void checkWritable(String operation) {
         if (readOnly) {
             throw new dev.tally.store.ReadOnlyStoreException(operation);
@@ -130,7 +150,12 @@ final class TierState {
 
     /** Publishes a new view of the current state. Caller holds stateLock. */
     void publishLocked() {
-        TierView next = new TierView(active, pending, manifest, parts);
+        StoreLoader.DamagedSegment d = damaged;
+        TierView next = new TierView(active, pending, manifest, parts, d == null ? List.of()
+                : List.of("partial: the active segment " + files.root().relativize(files.segment(d.seq()))
+                        + " is damaged (" + d.reason() + "); events stored only there are missing from this answer "
+                        + "until '" + dev.tally.store.DamagedActiveSegmentException.REPAIR
+                        + "' and the next import rebuild them from the journal"));
         TierView prev = view;
         view = next;
         if (prev != null) {

@@ -19,8 +19,15 @@ public final class TierView extends RefCounted implements dev.tally.store.read.R
     private final List<SegmentHandle> pending;
     private final Manifest manifest;
     private final Map<String, PartHandle> parts;
+    private final List<String> missingTiers;
 
     TierView(SegmentHandle active, List<SegmentHandle> pending, Manifest manifest, Map<String, PartHandle> parts) {
+        this(active, pending, manifest, parts, List.of());
+    }
+
+    TierView(SegmentHandle active, List<SegmentHandle> pending, Manifest manifest, Map<String, PartHandle> parts,
+            List<String> missingTiers) {
+        this.missingTiers = List.copyOf(missingTiers);
         this.active = active;
         this.pending = List.copyOf(pending);
         this.manifest = manifest;
@@ -97,6 +104,11 @@ public final class TierView extends RefCounted implements dev.tally.store.read.R
     @Override
     public List<Manifest.Quarantined> quarantined() {
         return manifest.quarantined();
+    }
+
+    @Override
+    public List<String> missingTiers() {
+        return missingTiers;
     }
 
     @Override

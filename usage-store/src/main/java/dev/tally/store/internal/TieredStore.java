@@ -199,6 +199,17 @@ public final class TieredStore implements UsageStore, StoreReader, CorrectedStor
     }
 
     @Override
+    public long lastWrittenSeq() {
+        SegmentHandle a = tiers.active();
+        return a == null ? 0 : a.rows() == 0 ? a.seq() - 1 : a.seq();
+    }
+
+    @Override
+    public long sealedThroughSeq() {
+        return tiers.manifest().lastSeq();
+    }
+
+    @Override
     public Map<String, ImportPosition> importPositions() {
         return writer.importPositions();
     }

@@ -25,6 +25,15 @@ public interface ReadView extends AutoCloseable {
     List<? extends QuarantinedPart> quarantined();
 
     /**
+     * Why every answer read through this view misses rows whatever its range, one line each (a
+     * damaged active segment the store opened without); empty normally. Readers pass them on as
+     * "partial" warnings.
+     */
+    default List<String> missingTiers() {
+        return List.of();
+    }
+
+    /**
      * The UTC days in {@code [from, to)} whose hourly rollups remain but whose detail is gone
      * (retention, quarantine); empty when detail is complete there. A reader that needs every
      * event refuses such a range instead of answering short.

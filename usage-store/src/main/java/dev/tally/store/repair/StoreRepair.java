@@ -38,6 +38,7 @@ import java.util.stream.Stream;
  * <p>Thread-safe: stateless; the store lock serializes repairs with the store.
  */
 public final class StoreRepair {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StoreRepair.class);
     private static final Pattern CORRUPT_WAL = Pattern.compile("entry at byte position (\\d+)");
 
     private StoreRepair() {
@@ -214,13 +215,88 @@ public final class StoreRepair {
         }
     }
 
+    /**
+     * Sets aside an active segment that does not open (the DuckDB file or its write-ahead log is
+     * damaged, so the store opens degraded): moves its write-ahead log and then the file to
+     * {@code quarantine/segments/} with a {@code .reason} file beside them, so the next open
+     * starts a fresh active segment. Its rows are gone from the store, and with them the import
+     * positions committed there: the next import reads the journal and spool files from the last
+     * position still held (from the start when none is), and the dedup index, rebuilt from the
+     * sealed parts, drops every event already sealed, so each journaled event ends stored once.
+     * Events appended through the library API without a journal cannot be recovered.
+     *
+     * <p>Only the segment with the highest sequence above the manifest's last sealed one is looked
+     * at: pending segments are sealed on open and a lower file is already published.
+     *
+     * @param apply false: only report what would be done (nothing is changed)
+     */
+    public static RepairReport repairActive(Path dataDir, Clock clock, boolean apply) {
+        SegmentFiles files = new SegmentFiles(dataDir.toAbsolutePath().normalize());
+        List<String> actions = new ArrayList<>();
+        List<String> losses = new ArrayList<>();
+        try (Held held = lock(files)) {
+            long lastSealed = Files.exists(files.manifest()) ? Manifest.read(files.manifest()).lastSeq() : 0;
+            TreeSet<Long> seqs = new TreeSet<>();
+            for (Path f : list(files.segmentsDir(), 1)) {
+                OptionalLong q = SegmentFiles.segmentSeq(f.getFileName().toString());
+                if (q.isPresent() && q.getAsLong() > lastSealed) {
+                    seqs.add(q.getAsLong());
+                }
+            }
+            if (seqs.isEmpty()) {
+                actions.add("no active segment on disk; nothing to repair");
+                return new RepairReport(actions, losses);
+            }
+            long seq = seqs.last();
+            Path segment = files.segment(seq);
+            Path wal = files.segmentWal(seq);
+            String error = tryOpen(segment);
+            if (error == null) {
+                actions.add("the active segment " + segment.getFileName() + " opens; nothing to repair");
+                return new RepairReport(actions, losses);
+            }
+            String verb = apply ? "moved " : "would move (run with --apply) ";
+            String stamp = stamp(clock.instant());
+            Path keptSegment = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName() + "."
+                    + stamp);
+            Path keptWal = FileSync.resolveInside(files.quarantineDir(), "segments/" + wal.getFileName() + "." + stamp);
+            Path reasonFile = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName() + "."
+                    + stamp + ".reason");
+            if (apply) {
+                Files.createDirectories(keptSegment.getParent());
+                String reason = "active segment " + seq + " set aside by 'repair active' at " + clock.instant()
+                        + ": it does not open: " + error + "\n";
+                FileSync.writeAtomically(reasonFile, reason.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                // The log goes first: a log left beside a missing segment would be replayed into
+                // the fresh segment the next open creates under the same name.
+                if (Files.exists(wal)) {
+                    FileSync.moveAtomically(wal, keptWal);
+                    actions.add(verb + "its write-ahead log to " + files.root().relativize(keptWal));
+                }
+                FileSync.moveAtomically(segment, keptSegment);
+                log.error("repair active: moved the damaged active segment {} to {}: {}", segment.getFileName(),
+                        files.root().relativize(keptSegment), error);
+            } else if (Files.exists(wal)) {
+                actions.add(verb + "its write-ahead log to " + files.root().relativize(keptWal));
+            }
+            actions.add(verb + "the active segment " + segment.getFileName() + " (it does not open: " + error
+                    + ") to " + files.root().relativize(keptSegment) + (apply ? ", with the reason in "
+                    + files.root().relativize(reasonFile) : "") + "; the next open starts a fresh active segment");
+            losses.add("the rows of segment " + seq + " and the import positions committed with them "
+                    + (apply ? "are" : "would be") + " out of the store. Run import next: events still in journal "
+                    + "or spool files are imported again (those already sealed are dropped by id); events appended "
+                    + "through the library API without a journal cannot be recovered");
+            return new RepairReport(actions, losses);
+        } catch (IOException e) {
+            throw new StoreException("active segment repair failed: " + e.getMessage(), e);
+        }
+    }
+
     /** Null when the segment attaches and reads, else DuckDB's message. */
     private static String tryOpen(Path segment) {
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
             s.execute("ATTACH '" + segment.toString().replace("'", "''") + "' AS probe (READ_ONLY)");
-            try (ResultSet rs = s.executeQuery("SELECT count(*) FROM probe.main.usage_events")) {
-                rs.next();
-            }
+            dev.tally.store.internal.SegmentProbe.check(s, "probe");
             return null;
         } catch (SQLException e) {
             return firstLine(e.getMessage());

@@ -75,6 +75,7 @@ final class SandboxLoader {
             Instant hi = o.to() == null ? NO_END : o.to();
             List<? extends PartFile> detail = view.detailParts(lo, hi);
             List<? extends PartFile> rollups = view.rollupParts(lo.minusSeconds(3600), hi);
+            warnings.addAll(view.missingTiers());
             warnings.addAll(quarantineWarnings(view, lo, hi));
             // 2. A fresh instance of our own writes the sandbox file, under the same memory limit.
             try (Connection b = DriverManager.getConnection("jdbc:duckdb:" + db, new Properties());

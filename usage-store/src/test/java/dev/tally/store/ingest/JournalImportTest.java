@@ -78,7 +78,7 @@ class JournalImportTest {
         counts.values().forEach(n -> assertEquals(1, n));
     }
 
-    /** Reaping a fully imported archive also forgets its import position; the live file's stays, and nothing is imported twice. */
+    /** Reaping a fully imported and sealed archive also forgets its import position; the live file's stays, and nothing is imported twice. */
     @Test
     void reap_importedArchive_prunesItsPositionOnly() throws Exception {
         try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
@@ -90,10 +90,46 @@ class JournalImportTest {
             assertEquals(2, store.importPositions().size());
             String liveKey = JournalImporter.positionKey(new JournalReader(dir).sources().stream()
                     .filter(JournalSource::live).findFirst().orElseThrow());
+            assertEquals(List.of(), importer.reap(journal), "imported, not sealed");
+            store.sealNow();
             assertEquals(List.of(archive), importer.reap(journal));
             assertEquals(java.util.Set.of(liveKey), store.importPositions().keySet());
             assertEquals(0, importer.runOnce().records());
             assertEquals(500, TestStores.idCounts(store).size());
+        }
+    }
+
+    /** A fully imported archive stays while its rows are only in the active segment and goes once that segment is sealed. */
+    @Test
+    void reap_importedNotSealed_keepsArchiveUntilSealed() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(TestEvents.batch("acme", "a", 100, 3, NOW, Duration.ofHours(1), 1));
+            Path archive = journal.rotate().orElseThrow();
+            Importer importer = importer(store);
+            assertEquals(100, importer.runOnce().stored());
+            assertEquals(List.of(), importer.reap(journal), "imported, not sealed");
+            assertEquals(List.of(), importer.reap(journal), "still not sealed");
+            assertTrue(Files.exists(archive));
+            store.sealNow();
+            assertEquals(List.of(archive), importer.reap(journal));
+        }
+    }
+
+    /** After a restart nothing is remembered: an archive imported and sealed before it waits for one more seal. */
+    @Test
+    void reap_afterRestart_waitsOneMoreSeal() throws Exception {
+        Path archive;
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            journal.append(TestEvents.batch("acme", "a", 100, 3, NOW, Duration.ofHours(1), 1));
+            archive = journal.rotate().orElseThrow();
+            assertEquals(100, importer(store).runOnce().stored());
+        }
+        try (TieredStore store = TestStores.open(dir, clock); Journal journal = journal()) {
+            Importer importer = importer(store);
+            assertEquals(List.of(), importer.reap(journal), "its rows are in the active segment");
+            store.append(TestEvents.batch("acme", "z", 1, 3, NOW, Duration.ofHours(1), 9));
+            store.sealNow();
+            assertEquals(List.of(archive), importer.reap(journal));
         }
     }
 

@@ -126,14 +126,18 @@ class DamageTest {
         }
     }
 
-    /** A flipped byte in the middle of a segment WAL stops the open with the repair command; the repair cuts the log and says what was lost. */
+    /** A flipped byte in the middle of a segment WAL opens the store degraded, appends name the repair commands; the WAL repair cuts the log and says what was lost. */
     @Test
     void open_flippedWalByte_refusedThenRepaired() throws Exception {
         Path copy = crashCopyWithWal();
         Path wal = walOf(copy);
         flip(wal, Files.size(wal) / 2);
-        StoreException e = assertThrows(StoreException.class, () -> StoreFixture.open(StoreFixture.config(copy, clock)));
-        assertTrue(e.getMessage().contains("usage-worker repair wal"), e.getMessage());
+        try (TieredStore degraded = StoreFixture.open(StoreFixture.config(copy, clock))) {
+            StoreException e = assertThrows(dev.tally.store.DamagedActiveSegmentException.class,
+                    () -> degraded.append(events.subList(0, 1)));
+            assertTrue(e.getMessage().contains("usage-worker repair wal"), e.getMessage());
+            assertTrue(e.getMessage().contains("usage-worker repair active"), e.getMessage());
+        }
 
         RepairReport r = StoreRepair.repairWal(copy, clock);
         assertEquals(1, r.losses().size(), r.toString());

@@ -216,7 +216,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             journal.rotate();
             List<Path> reaped = importer.reap(journal);
-            out.printf(Locale.ROOT, "  journal: rotated, %d fully imported archive(s) deleted%n", reaped.size());
+            out.printf(Locale.ROOT, "  journal: rotated, %d archive(s) whose events are all sealed deleted%n", reaped.size());
 
             // 6. Invoices and SQL.
             step(out, 6, "Invoices: usage per customer and month, priced with the built-in price list");

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
         description = {"Offline repairs for damage the store refuses to guess about. Each needs the worker on the "
                 + "data directory to be stopped, keeps every damaged original under quarantine/, and reports what "
                 + "it changed and what was lost. The store's error messages name the repair to run."},
-        subcommands = {RepairCommand.Manifest.class, RepairCommand.Wal.class, RepairCommand.Check.class},
+        subcommands = {RepairCommand.Manifest.class, RepairCommand.Wal.class, RepairCommand.Active.class,
+                RepairCommand.Check.class},
         footer = ExitCodes.HELP)
 public final class RepairCommand implements Callable<Integer> {
     @Spec
@@ -86,6 +88,35 @@ public final class RepairCommand implements Callable<Integer> {
             WorkerConfig config = common.load();
             requireStopped(config, "wal");
             return print(spec.commandLine().getOut(), StoreRepair.repairWal(config.dataDir(), Clock.systemUTC()));
+        }
+    }
+
+    /** Sets aside an active segment that does not open, so the journal can rebuild it. */
+    @Command(name = "active", mixinStandardHelpOptions = true,
+            description = {"Set aside a damaged active segment (the store opens degraded: sealed data readable, "
+                    + "appends and imports refused): move it and its write-ahead log to quarantine/ with a reason "
+                    + "file, so the next start begins a fresh active segment. Then run import: events still in "
+                    + "journal or spool files are stored again, those already sealed are dropped by id. Events "
+                    + "appended through the library API without a journal cannot be recovered.",
+                    "Without --apply, only reports what it would do. For a damaged write-ahead log alone, "
+                    + "'repair wal' keeps more (the transactions before the damage)."},
+            footer = ExitCodes.HELP)
+    public static final class Active implements Callable<Integer> {
+        @Mixin
+        CommonOptions common;
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--apply", description = "Move the damaged segment aside (default: report only).")
+        boolean apply;
+
+        @Override
+        public Integer call() {
+            WorkerConfig config = common.load();
+            requireStopped(config, "active");
+            return print(spec.commandLine().getOut(), StoreRepair.repairActive(config.dataDir(), Clock.systemUTC(),
+                    apply));
         }
     }
 

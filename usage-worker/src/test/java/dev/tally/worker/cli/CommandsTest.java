@@ -1,6 +1,7 @@
 package dev.tally.worker.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -102,7 +103,8 @@ class CommandsTest {
         for (String[] c : new String[][] {{"--help"}, {"run", "--help"}, {"demo", "--help"}, {"import", "--help"},
                 {"query", "--help"}, {"sql", "--help"}, {"segments", "--help"}, {"retention", "--help"}, {"compact", "--help"},
                 {"dlq", "--help"}, {"dlq", "list", "--help"}, {"dlq", "replay", "--help"}, {"verify", "--help"}, {"repair", "--help"},
-                {"repair", "manifest", "--help"}, {"repair", "wal", "--help"}, {"repair", "check", "--help"}}) {
+                {"repair", "manifest", "--help"}, {"repair", "wal", "--help"}, {"repair", "active", "--help"},
+                {"repair", "check", "--help"}}) {
             Run r = cli(c);
             assertEquals(0, r.code(), String.join(" ", c));
             assertTrue(r.out().contains("Usage: usage-worker"), r.out());
@@ -271,6 +273,40 @@ class CommandsTest {
         Run r = cli(withDir("repair", "check"));
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("every sealed part is intact"), r.out());
+    }
+
+    /**
+     * A truncated active segment: sql answers from the sealed part, import is refused naming the
+     * repair, repair active reports then applies, and the next import stores the journaled events.
+     */
+    @Test
+    void repairActive_truncatedActiveSegment_degradedThenRepaired() throws Exception {
+        Path active;
+        try (java.util.stream.Stream<Path> s = Files.list(data.resolve("segments"))) {
+            active = s.filter(p -> p.toString().endsWith(".duckdb")).sorted().reduce((a, b) -> b).orElseThrow();
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(active,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 3);
+        }
+        Run sql = cli(withDir("sql", "--tenant", "acme", "SELECT count(*) AS n FROM usage_events"));
+        assertEquals(0, sql.code(), sql.err());
+        assertTrue(sql.out().contains("\n30\n"), sql.out()); // the sealed events; the 10 in the active segment are out
+        Run refused = cli(withDir("import"));
+        assertEquals(4, refused.code(), refused.out());
+        assertTrue(refused.err().contains("repair active"), refused.err());
+        Run dry = cli(withDir("repair", "active"));
+        assertEquals(0, dry.code(), dry.err());
+        assertTrue(dry.out().contains("would move"), dry.out());
+        assertTrue(Files.exists(active));
+        Run applied = cli(withDir("repair", "active", "--apply"));
+        assertEquals(0, applied.code(), applied.err());
+        assertTrue(applied.out().contains("LOST:"), applied.out());
+        assertFalse(Files.exists(active));
+        Run imported = cli(withDir("import"));
+        assertEquals(0, imported.code(), imported.err());
+        Run globex = cli(withDir("sql", "--tenant", "globex", "SELECT count(*) AS n FROM usage_events"));
+        assertTrue(globex.out().contains("\n5\n"), globex.out()); // the journal's valid events
     }
 
     /** demo with a small workload runs end to end, refuses a foreign folder, and replaces its own data on a rerun. */
