@@ -36,8 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 class SpoolImportStoreTest {
     static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
     static final Clock CLOCK = Clock.fixed(NOW, ZoneOffset.UTC);
-    /** Small segments so that imports roll over and seal parts while they run. */
-    static final long SEGMENT_BYTES = 256L << 10;
+    /** The smallest segments the builder allows, so that imports roll over and seal parts while they run. */
+    static final long SEGMENT_BYTES = 1L << 20;
 
     @TempDir
     Path tmp;
@@ -95,7 +95,7 @@ class SpoolImportStoreTest {
         int broken = 0;
         int old = 0;
         for (int f = 0; f < 3; f++) {
-            List<UsageEvent> events = TestEvents.batch("acme", "f" + f, 4_000, 25, NOW, Duration.ofDays(3), 11 + f);
+            List<UsageEvent> events = TestEvents.batch("acme", "f" + f, 8_000, 25, NOW, Duration.ofDays(3), 11 + f);
             all.addAll(events);
             int[] b = writeSpool(spool.resolve("part-" + f + ".jsonl"), events);
             broken += b[0];
