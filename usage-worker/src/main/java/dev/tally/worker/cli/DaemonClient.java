@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tally.store.SegmentInfo;
 import dev.tally.worker.config.WorkerConfig;
 import dev.tally.worker.daemon.RuntimeFile;
-import dev.tally.worker.shard.ShardMap;
+import dev.tally.worker.config.ShardMap;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -1,7 +1,6 @@
 package dev.tally.worker.config;
 
 import dev.tally.store.StoreConfig;
-import dev.tally.worker.shard.ShardMap;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;

@@ -4,7 +4,6 @@ import dev.tally.store.UsageStore;
 import dev.tally.store.UsageStoreBuilder;
 import dev.tally.store.journal.FsyncPolicy;
 import dev.tally.store.journal.JournalConfig;
-import dev.tally.worker.shard.ShardMap;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;

@@ -1,5 +1,7 @@
 package dev.tally.worker.shard;
 
+import dev.tally.worker.config.ShardMap;
+
 import dev.tally.store.AppendResult;
 import dev.tally.store.CompactionReport;
 import dev.tally.store.ImportPosition;

@@ -1,5 +1,7 @@
 package dev.tally.worker.shard;
 
+import dev.tally.worker.config.ShardMap;
+
 import dev.tally.store.ValidEvent;
 import dev.tally.worker.http.ApiException;
 import java.util.LinkedHashMap;

@@ -1,5 +1,7 @@
 package dev.tally.worker.shard;
 
+import dev.tally.worker.config.ShardMap;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,7 +1,6 @@
-package dev.tally.worker.shard;
+package dev.tally.worker.config;
 
 import dev.tally.store.EventRules;
-import dev.tally.worker.config.ConfigException;
 import java.io.IOException;
 import java.io.Reader;
 import java.net.URI;
