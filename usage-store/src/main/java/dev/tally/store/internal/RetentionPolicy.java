@@ -3,13 +3,18 @@ package dev.tally.store.internal;
 import dev.tally.store.RetentionReason;
 import dev.tally.store.StoreConfig;
 import java.io.IOException;
+import java.nio.file.FileVisitOption;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * What retention removes, as predicates with reasons. It only decides; {@link StoreMaintenance}
@@ -83,18 +88,31 @@ final class RetentionPolicy {
             if (!Files.isDirectory(dir)) {
                 continue;
             }
-            try (Stream<Path> walk = Files.walk(dir, 2)) {
-                for (Path f : (Iterable<Path>) walk.filter(Files::isRegularFile)::iterator) {
-                    String rel = files.root().relativize(f).toString().replace('\\', '/');
-                    if (published.contains(rel) || isLiveSegmentFile(f, liveSegments) || isDraining(f, draining)
-                            || isSidecarOf(rel, published)) {
-                        continue;
-                    }
-                    if (Files.getLastModifiedTime(f).toInstant().isBefore(graceStart)) {
-                        out.add(new Orphan(f, rel));
-                    }
-                }
-            }
+            // A walk, not Files.walk: a live segment's WAL comes and goes with each checkpoint, and
+            // a file that vanishes between listing and reading its attributes is simply not an orphan.
+            Files.walkFileTree(dir, EnumSet.noneOf(FileVisitOption.class), 2,
+                    new SimpleFileVisitor<>() {
+                        @Override
+                        public FileVisitResult visitFile(Path f,
+                                BasicFileAttributes attrs) {
+                            String rel = files.root().relativize(f).toString().replace('\\', '/');
+                            if (attrs.isRegularFile() && !published.contains(rel)
+                                    && !isLiveSegmentFile(f, liveSegments) && !isDraining(f, draining)
+                                    && !isSidecarOf(rel, published)
+                                    && attrs.lastModifiedTime().toInstant().isBefore(graceStart)) {
+                                out.add(new Orphan(f, rel));
+                            }
+                            return FileVisitResult.CONTINUE;
+                        }
+
+                        @Override
+                        public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                            if (e instanceof NoSuchFileException) {
+                                return FileVisitResult.CONTINUE;
+                            }
+                            throw e;
+                        }
+                    });
         }
         return out;
     }
