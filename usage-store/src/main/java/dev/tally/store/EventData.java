@@ -95,24 +95,7 @@ final class EventData {
                     "field 'data' must be a JSON object, got " + describe(first));
         }
         int from = (int) p.currentTokenLocation().getByteOffset();
-        boolean rewrite = false;
-        int depth = 1;
-        while (depth > 0) {
-            JsonToken t = p.nextToken();
-            if (t == null) {
-                throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
-            }
-            switch (t) {
-                case START_OBJECT, START_ARRAY -> depth++;
-                case END_OBJECT, END_ARRAY -> depth--;
-                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
-                    String text = checkedNumber(p);
-                    rewrite |= text != p.getText() && !text.equals(p.getText());
-                }
-                default -> {
-                }
-            }
-        }
+        boolean rewrite = scanToObjectEnd(p);
         int to = (int) p.currentLocation().getByteOffset();
         int at = srcOffset + from;
         int len = to - from;
@@ -168,6 +151,32 @@ final class EventData {
         }
     }
 
+    /**
+     * Reads from just after the {@code data} object's START_OBJECT to its END_OBJECT, checking
+     * every number; returns whether one needs re-writing (an exponent).
+     */
+    private static boolean scanToObjectEnd(JsonParser p) throws IOException, EventRejectedException {
+        boolean rewrite = false;
+        int depth = 1;
+        while (depth > 0) {
+            JsonToken t = p.nextToken();
+            if (t == null) {
+                throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
+            }
+            switch (t) {
+                case START_OBJECT, START_ARRAY -> depth++;
+                case END_OBJECT, END_ARRAY -> depth--;
+                case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
+                    String text = checkedNumber(p);
+                    rewrite |= text != p.getText() && !text.equals(p.getText());
+                }
+                default -> {
+                }
+            }
+        }
+        return rewrite;
+    }
+
     private static boolean hasWhitespace(String s) {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -191,23 +200,7 @@ final class EventData {
                         : RejectReason.DATA_NOT_OBJECT, "field 'data' must be a JSON object, got "
                         + (t == null ? "nothing" : describe(t)));
             }
-            int depth = 1;
-            while (depth > 0) {
-                t = p.nextToken();
-                if (t == null) {
-                    throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
-                }
-                switch (t) {
-                    case START_OBJECT, START_ARRAY -> depth++;
-                    case END_OBJECT, END_ARRAY -> depth--;
-                    case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
-                        String text = checkedNumber(p);
-                        rewrite |= text != p.getText() && !text.equals(p.getText());
-                    }
-                    default -> {
-                    }
-                }
-            }
+            rewrite = scanToObjectEnd(p);
             if (p.nextToken() != null) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON,
                         "field 'data' has trailing content after the object");
