@@ -62,6 +62,10 @@ public final class VerifyDaemonChild {
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 System.out.println("BATCH " + round);
                 System.out.flush();
+                // Paced as the worker's import loop (a pass every import.interval), not back to back:
+                // a segment that is committed to without a pause never holds still long enough for
+                // verify's consistent copy, which then fails closed as inconclusive.
+                Thread.sleep(50);
             }
         }
         System.out.println("DONE");
