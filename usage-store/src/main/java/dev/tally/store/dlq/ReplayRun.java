@@ -5,7 +5,7 @@ import dev.tally.store.EventCodec;
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.Rejection;
 import dev.tally.store.StoreException;
-import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.UsageStore;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,7 +18,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One replay pass over the queued entries: re-parses each original line and appends the events to
+ * One replay pass over the queued entries: parses and validates each original line once
+ * ({@link EventCodec#parseValid}; the store re-checks only the time bounds) and appends the events to
  * the store in batches of {@link DeadLetterQueue#REPLAY_BATCH}, and says what became of each entry.
  * It changes no file; {@link DeadLetterQueue} applies the outcome.
  *
@@ -41,7 +42,7 @@ record ReplayRun(Map<Integer, DeadLetter> outcome, int stored, int duplicates, S
         int duplicates = 0;
         for (int from = 0; from < live.size(); from += DeadLetterQueue.REPLAY_BATCH) {
             int to = Math.min(live.size(), from + DeadLetterQueue.REPLAY_BATCH);
-            List<UsageEvent> events = new ArrayList<>();
+            List<ValidEvent> events = new ArrayList<>();
             List<Integer> eventEntry = new ArrayList<>();
             Map<Integer, DeadLetter> batchOutcome = new LinkedHashMap<>();
             for (int i = from; i < to; i++) {
@@ -52,7 +53,7 @@ record ReplayRun(Map<Integer, DeadLetter> outcome, int stored, int duplicates, S
                 }
                 byte[] original = e.originalBytes();
                 try {
-                    events.add(EventCodec.parse(original, 0, original.length));
+                    events.add(EventCodec.parseValid(original, 0, original.length));
                     eventEntry.add(i);
                 } catch (EventRejectedException ex) {
                     batchOutcome.put(i, e.failedAgain(ex.reason(), ex.getMessage(), now));
@@ -61,7 +62,7 @@ record ReplayRun(Map<Integer, DeadLetter> outcome, int stored, int duplicates, S
             if (!events.isEmpty()) {
                 AppendResult r;
                 try {
-                    r = store.append(events);
+                    r = store.appendValid(events, null, rejections -> { });
                 } catch (StoreException ex) {
                     return new ReplayRun(outcome, stored, duplicates, ex);
                 }

@@ -4,6 +4,7 @@ import dev.tally.store.AppendResult;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.Rejection;
 import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.dlq.DeadLetter;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -44,6 +45,15 @@ public record ImportBatch(String source, List<ParsedLine> parsed, List<RejectedL
         return out;
     }
 
+    /** The parsed events as validated by the parse, in file order: what the importer appends. */
+    public List<ValidEvent> validEvents() {
+        List<ValidEvent> out = new ArrayList<>(parsed.size());
+        for (ParsedLine p : parsed) {
+            out.add(p.valid());
+        }
+        return out;
+    }
+
     /** Whether the batch holds no line at all (it may still have consumed blank lines). */
     public boolean isEmpty() {
         return parsed.isEmpty() && rejected.isEmpty();
@@ -51,7 +61,7 @@ public record ImportBatch(String source, List<ParsedLine> parsed, List<RejectedL
 
     /**
      * The lines the store refused when {@link #events()} was appended, with the store's reasons;
-     * {@code rejections} must come from appending exactly {@link #events()}.
+     * {@code rejections} must come from appending exactly {@link #events()} (or {@link #validEvents()}, the same events in the same order).
      */
     public List<RejectedLine> refusedByStore(List<Rejection> rejections) {
         List<RejectedLine> out = new ArrayList<>(rejections.size());

@@ -2,7 +2,7 @@ package dev.tally.store.ingest;
 
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.ImportPosition;
-import dev.tally.store.UsageEvent;
+import dev.tally.store.ValidEvent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,8 +68,9 @@ public final class ImportCursor implements AutoCloseable {
             }
             bytes += line.content().length;
             try {
-                UsageEvent e = line.parse(reader.maxLineBytes());
-                parsed.add(new ParsedLine(line.start(), line.contentLength(), e, line.content()));
+                // Parsed and validated at once; the store then checks only the time bounds.
+                ValidEvent v = line.parseValid(reader.maxLineBytes());
+                parsed.add(new ParsedLine(line.start(), line.contentLength(), v, line.content()));
             } catch (EventRejectedException ex) {
                 rejected.add(new RejectedLine(line.start(), line.contentLength(), ex.reason(), ex.getMessage(),
                         line.content()));

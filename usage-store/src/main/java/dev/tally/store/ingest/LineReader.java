@@ -1,6 +1,7 @@
 package dev.tally.store.ingest;
 
 import dev.tally.store.EventCodec;
+import dev.tally.store.ValidEvent;
 import dev.tally.store.EventRejectedException;
 import dev.tally.store.RejectReason;
 import dev.tally.store.UsageEvent;
@@ -81,6 +82,20 @@ public final class LineReader implements AutoCloseable {
                         + " bytes; it was skipped without being read whole");
             }
             return EventCodec.parse(content, 0, content.length);
+        }
+
+        /**
+         * Parses the line and checks it with every clock-free rule in one pass
+         * ({@link EventCodec#parseValid}): what an importer stores, so the store re-checks only
+         * the time bounds. An oversized line is refused as by {@link #parse}.
+         */
+        public ValidEvent parseValid(int maxLineBytes) throws EventRejectedException {
+            if (tooLong) {
+                throw new EventRejectedException(RejectReason.LINE_TOO_LONG, "the line at byte " + start + " is "
+                        + contentLength + " bytes long, more than the limit of " + maxLineBytes
+                        + " bytes; it was skipped without being read whole");
+            }
+            return EventCodec.parseValid(content, 0, content.length);
         }
     }
 

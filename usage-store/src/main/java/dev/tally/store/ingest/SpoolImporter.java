@@ -4,7 +4,6 @@ import dev.tally.store.AppendResult;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.ReadOnlyStoreException;
 import dev.tally.store.StoreException;
-import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
@@ -24,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li>read the next batch of complete lines ({@link ImportCursor#next});</li>
  *   <li>append its events together with the batch's position
- *       ({@link UsageStore#append(List, ImportPosition, dev.tally.store.RejectionSink)}); before that
+ *       ({@link UsageStore#appendValid(List, ImportPosition, dev.tally.store.RejectionSink)}, each line
+ *       parsed and validated once by the cursor); before that
  *       append commits, its sink adds every refused line (parser and store refusals) to the
  *       dead-letter queue, which forces it to disk before returning;</li>
  *   <li>the rows and the position commit in one DuckDB transaction.</li>
@@ -94,9 +94,9 @@ public final class SpoolImporter {
                     if (batch.isEmpty() && batch.position().offset() == offset) {
                         break;
                     }
-                    List<UsageEvent> events = batch.events();
                     int[] refused = {0};
-                    AppendResult r = store.append(events, batch.position(), rejections -> {
+                    // Each line was parsed and validated once by the cursor: the store re-checks the clock only.
+                    AppendResult r = store.appendValid(batch.validEvents(), batch.position(), rejections -> {
                         List<DeadLetter> letters = batch.deadLetters(rejections, clock.instant());
                         if (!letters.isEmpty()) {
                             deadLetters.add(letters);
