@@ -47,15 +47,21 @@ public final class AppendBenchmark {
         // -Draw=false runs the store alone (its CPU time is then comparable across builds on a busy machine).
         boolean raw = Boolean.parseBoolean(System.getProperty("raw", "true"));
         double[] storeCpu = new double[rounds];
+        double[] storeThreadMicros = new double[rounds];
+        long total = batches.stream().mapToLong(List::size).sum();
         for (int r = 0; r < rounds; r++) {
             rawBatch[r] = raw ? rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true) : Double.NaN;
             long cpu0 = ImportBenchmark.processCpuNanos();
             store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now);
-            storeCpu[r] = batches.stream().mapToLong(List::size).sum() / ((ImportBenchmark.processCpuNanos() - cpu0) / 1e9);
+            storeThreadMicros[r] = lastAppendThreadNanos / 1e3 / total;
+            storeCpu[r] = total / ((ImportBenchmark.processCpuNanos() - cpu0) / 1e9);
             rawSingle[r] = raw ? rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false) : Double.NaN;
-            System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f (%,.0f per CPU-second), raw single "
-                    + "%,.0f events/s%n", r + 1, rawBatch[r], store[r], storeCpu[r], rawSingle[r]);
+            System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f (%,.0f per CPU-second, appending "
+                    + "thread %.2f us CPU per event), raw single %,.0f events/s%n", r + 1, rawBatch[r], store[r], storeCpu[r],
+                    storeThreadMicros[r], rawSingle[r]);
         }
+        System.out.printf(Locale.ROOT, "store append, appending thread's CPU per event: %,12.2f us (median of %d)%n",
+                median(storeThreadMicros), rounds);
         System.out.printf(Locale.ROOT, "store append per CPU-second (all threads): %,12.0f events (median of %d)%n",
                 median(storeCpu), rounds);
         double rb = median(rawBatch);
@@ -127,6 +133,9 @@ public final class AppendBenchmark {
         }
     }
 
+    /** CPU time of the appending thread in the last {@link #storeAppend} loop (ThreadMXBean). */
+    static long lastAppendThreadNanos;
+
     static double storeAppend(Path dir, List<List<UsageEvent>> batches, long prefill, Instant now) {
         try (UsageStore store = UsageStore.builder(dir).build()) {
             if (prefill > 0) {
@@ -142,12 +151,14 @@ public final class AppendBenchmark {
                 System.out.printf(Locale.ROOT, "  prefill: %,d stored and sealed in %.0f s%n", prefill, (System.nanoTime() - t0) / 1e9);
             }
             long start = System.nanoTime();
+            long thread0 = ImportBenchmark.threadCpuNanos();
             long accepted = 0;
             for (List<UsageEvent> b : batches) {
                 AppendResult r = store.append(b);
                 accepted += r.accepted();
             }
             double rate = accepted / ((System.nanoTime() - start) / 1e9);
+            lastAppendThreadNanos = ImportBenchmark.threadCpuNanos() - thread0;
             if (accepted != batches.stream().mapToLong(List::size).sum()) {
                 throw new IllegalStateException("expected every event accepted, got " + accepted);
             }

@@ -45,10 +45,16 @@ public final class ImportBenchmark {
         long t1 = System.nanoTime();
         long cpu1 = processCpuNanos();
         long stored;
+        long importThreadNanos;
+        long readAheadNanos;
         try (UsageStore store = UsageStore.builder(dir).build()) {
             Importer importer = new Importer(store, dir, List.of(), importBatch, 1 << 20, DeadLetterQueue.open(dir, false),
                     Clock.systemUTC());
+            long thread0 = threadCpuNanos();
             stored = importer.runOnce().stored();
+            importThreadNanos = threadCpuNanos() - thread0;
+            // The read-ahead thread lives on for a second after the pass: read its CPU time now.
+            readAheadNanos = cpuOfThreadsNamed("tally-journal-read-ahead");
         }
         double importSeconds = (System.nanoTime() - t1) / 1e9;
         double importCpuSeconds = (processCpuNanos() - cpu1) / 1e9;
@@ -62,8 +68,27 @@ public final class ImportBenchmark {
         // CPU time is the figure to compare on a busy machine: wall time there is mostly waiting for a core.
         System.out.printf(Locale.ROOT, "import CPU time (all threads of the process)  : %,12.1f s = %,.0f events per CPU-second%n",
                 importCpuSeconds, events / importCpuSeconds);
+        System.out.printf(Locale.ROOT, "import thread CPU time per event              : %,12.2f us (read-ahead thread: %.2f us)%n",
+                importThreadNanos / 1e3 / events, readAheadNanos / 1e3 / events);
         System.out.printf(Locale.ROOT, "end to end (append, then import)              : %,12.0f events/s (%,d events in %.1f s)%n",
                 events / (journalSeconds + importSeconds), events, journalSeconds + importSeconds);
+    }
+
+    /** CPU time of the calling thread (ThreadMXBean): Java and the native calls it makes into DuckDB. */
+    static long threadCpuNanos() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
+    /** Summed CPU time of the live threads called {@code name}. */
+    static long cpuOfThreadsNamed(String name) {
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+            if (t != null && t.getThreadName().equals(name)) {
+                sum += Math.max(0, mx.getThreadCpuTime(t.getThreadId()));
+            }
+        }
+        return sum;
     }
 
     /** CPU time of every thread of this process, DuckDB's native threads included. */

@@ -165,6 +165,41 @@ class TieredStoreTest {
         }
     }
 
+    /**
+     * A source's position moves with every batch (updated in place), stays put when a batch fails,
+     * moves on after the failure, the rollover and a forget (inserted again), and the last one committed is kept.
+     */
+    @Test
+    void append_importPositionMovesAcrossFailureRolloverAndForget() {
+        boolean[] fail = {false};
+        AppendSeam failing = seq -> {
+            if (fail[0]) {
+                throw new IllegalStateException("disk full (simulated)");
+            }
+        };
+        UsageEvent c = event("acme", "c", "k1", T, 1);
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock),
+                TieredStore.DEFAULT_HOOKS.withSeam(failing))) {
+            store.append(List.of(event("acme", "a", "k1", T, 1)), new ImportPosition("journal:j1", 10, "f1", "i1"));
+            store.append(List.of(event("acme", "b", "k1", T, 1)), new ImportPosition("journal:j1", 20, "f2", "i1"));
+            fail[0] = true;
+            assertThrows(IllegalStateException.class,
+                    () -> store.append(List.of(c), new ImportPosition("journal:j1", 30, "f3", "i1")));
+            assertEquals(new ImportPosition("journal:j1", 20, "f2", "i1"), store.importPositions().get("journal:j1"));
+            fail[0] = false;
+            store.append(List.of(c), new ImportPosition("journal:j1", 30, "f3", "i1"));
+            store.sealNow();
+            store.append(List.of(), new ImportPosition("journal:j1", 40, "f4", "i1"));
+            assertEquals(1, store.forgetImportPositions(List.of("journal:j1")));
+            store.append(List.of(), new ImportPosition("journal:j1", 5, "f5", "i2"));
+        }
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            assertEquals(java.util.Map.of("journal:j1", new ImportPosition("journal:j1", 5, "f5", "i2")),
+                    store.importPositions());
+            assertEquals(3, countAll(store));
+        }
+    }
+
     /** Seal writes zstd Parquet detail in day folders plus rollups, and totals are unchanged by it. */
     @Test
     void sealNow_writesDayPartsAndRollupsWithSameTotals() throws Exception {
