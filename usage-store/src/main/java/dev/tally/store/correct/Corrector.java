@@ -81,8 +81,8 @@ public final class Corrector {
             conn = store.engine().borrow();
             CorrectionRecord stored = log.find(conn, c.tenant(), c.correctionId());
             if (stored != null) {
-                CorrectionResult dup = new CorrectionResult(stored.correctionId(), true, stored.events(), List.of(),
-                        stored.forcedPeriods());
+                CorrectionResult dup = new CorrectionResult(stored.correctionId(), true, stored.events(),
+                        log.rejections(conn, c.tenant(), c.correctionId()), stored.forcedPeriods());
                 log.metrics().record(c.kind(), CorrectionMetrics.Outcome.DUPLICATE, dup);
                 return dup;
             }
@@ -187,6 +187,10 @@ public final class Corrector {
                         + TimeUtil.sqlTimestamp(now) + ", " + Engine.literal(c.actor()) + ", " + Engine.literal(c.reason())
                         + ", " + !forcedPeriods.isEmpty() + ", " + Engine.literal(CorrectionLog.jsonArray(forcedPeriods))
                         + ", " + targets.size() + ", " + Engine.literal(requestJson(c)) + ")");
+                String rejections = CorrectionLog.insertRejections(c.tenant(), c.correctionId(), rejected);
+                if (rejections != null) {
+                    s.execute(rejections);
+                }
                 crash.accept(CRASH_BEFORE_COMMIT);
                 conn.commit();
             } catch (SQLException | RuntimeException e) {
