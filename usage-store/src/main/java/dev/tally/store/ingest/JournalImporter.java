@@ -122,7 +122,7 @@ public final class JournalImporter {
     /** Test seam: told each named step ({@link #CRASH_CORRECTION_APPLIED}). */
     private final java.util.function.Consumer<String> crash;
 
-    /** After a journaled correction is applied (or dead-lettered), before the position moves past it. */
+    /** After a journaled correction is applied (or refused), before its dead letter and the position past it. */
     public static final String CRASH_CORRECTION_APPLIED = "import.correction-applied";
 
     public JournalImporter(JournalReader reader, DeadLetterQueue deadLetters, UsageStore store, Clock clock, int batchSize,
@@ -285,10 +285,10 @@ public final class JournalImporter {
      *
      * <p>The correction lives in {@code corrections.db} and the position in the active segment:
      * two DuckDB files, so the two cannot commit in one transaction. The position therefore moves
-     * only after the correction committed; a crash in between ({@link #CRASH_CORRECTION_APPLIED})
-     * applies it again on the next import, which its correction id makes a no-op (a duplicate that
-     * answers the stored rejections, dead-lettered again under the same key, which the queue
-     * skips). A correction that corrected nothing is not stored, so that retry may correct events
+     * only after the correction committed and its refusals are dead-lettered; a crash in between
+     * ({@link #CRASH_CORRECTION_APPLIED}) applies it again on the next import, which its
+     * correction id makes a no-op: a duplicate that answers the stored rejections, so they are
+     * dead-lettered then (under the same key, which the queue skips if it holds them already). A correction that corrected nothing is not stored, so that retry may correct events
      * that arrived meanwhile, as a later resend would.
      */
     private void importCorrection(JournalSource src, FileChannel ch, String key, JournalRecord.Correction rec,
@@ -320,6 +320,7 @@ public final class JournalImporter {
             reason = RejectReason.INVALID_CORRECTION;
             message = "correction '" + c.correctionId() + "': " + e.getMessage();
         }
+        crash.accept(CRASH_CORRECTION_APPLIED);
         Instant now = clock.instant();
         if (reason != null) {
             log.warn("journal {} at offset {}: {} {}", src.name(), rec.startOffset(), reason.code(), message);
@@ -329,7 +330,6 @@ public final class JournalImporter {
             counts.dead++;
         }
         counts.records++;
-        crash.accept(CRASH_CORRECTION_APPLIED);
         ImportPosition position = new ImportPosition(key, rec.endOffset(), PositionCheck.journalFingerprint(ch,
                 rec.endOffset()), src.name());
         store.appendValid(List.of(), position, RejectionSink.NONE);
