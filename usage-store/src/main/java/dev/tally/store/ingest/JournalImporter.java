@@ -288,8 +288,11 @@ public final class JournalImporter {
      * only after the correction committed and its refusals are dead-lettered; a crash in between
      * ({@link #CRASH_CORRECTION_APPLIED}) applies it again on the next import, which its
      * correction id makes a no-op: a duplicate that answers the stored rejections, so they are
-     * dead-lettered then (under the same key, which the queue skips if it holds them already). A correction that corrected nothing is not stored, so that retry may correct events
-     * that arrived meanwhile, as a later resend would.
+     * dead-lettered then (under the same key, which the queue skips if it holds them already).
+     * {@link UsageStore#correctOnce} stores even a correction that corrected nothing, so a retry
+     * never voids events journaled after it. A correction refused whole (closed period, malformed,
+     * tenant not owned) is not stored; applied again it is refused again and its dead letter is
+     * skipped as already queued.
      */
     private void importCorrection(JournalSource src, FileChannel ch, String key, JournalRecord.Correction rec,
             Counts counts) throws IOException {
@@ -297,7 +300,8 @@ public final class JournalImporter {
         RejectReason reason = null;
         String message = null;
         try {
-            CorrectionResult result = store.correct(c);
+            // Stored even when it corrects nothing: applied again, it must stay a no-op.
+            CorrectionResult result = store.correctOnce(c);
             if (!result.rejected().isEmpty()) {
                 CorrectionRejection first = result.rejected().get(0);
                 reason = RejectReason.valueOf(first.reason().name());

@@ -128,6 +128,17 @@ public final class OwnedTenantsStore implements UsageStore {
      */
     @Override
     public dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        checkOwned(correction);
+        return store.correct(correction);
+    }
+
+    @Override
+    public dev.tally.store.correct.CorrectionResult correctOnce(dev.tally.store.correct.Correction correction) {
+        checkOwned(correction);
+        return store.correctOnce(correction);
+    }
+
+    private void checkOwned(dev.tally.store.correct.Correction correction) {
         String tenant = correction.tenant();
         Optional<String> refusal = tenant == null || !dev.tally.store.EventRules.isTenant(tenant)
                 ? Optional.empty() : shards.refusal(tenant);
@@ -135,7 +146,6 @@ public final class OwnedTenantsStore implements UsageStore {
             throw new dev.tally.store.correct.CorrectionRefusedException(RejectReason.TENANT_NOT_OWNED, "correction '"
                     + correction.correctionId() + "': " + refusal.get());
         }
-        return store.correct(correction);
     }
 
     // ---------------------------------------------------------------- everything else: the wrapped store
