@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Random;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,19 +30,29 @@ class CorrectionImportKillTest {
     @TempDir
     Path dir;
 
-    /** A short kill loop for the default test run: four kills at seeded batches. */
+    /** A short kill loop for the default test run: three kills at seeded batches. */
     @Test
     void importer_killedWhileApplyingCorrections_matchesOracle() throws Exception {
-        long seed = Long.getLong("tally.seed", 4L);
+        killLoop(3, 12, Long.getLong("tally.seed", 4L));
+    }
+
+    /** The long kill loop: run with -Plong. */
+    @Test
+    @Tag("long")
+    void importer_killedManyTimesWhileApplyingCorrections_matchesOracle() throws Exception {
+        killLoop(30, 80, Long.getLong("tally.seed", 11L));
+    }
+
+    private void killLoop(int kills, int rounds, long seed) throws Exception {
         CorrectionScript script = new CorrectionScript(seed);
         try (Journal journal = Journal.open(JournalConfig.builder(dir).maxJournalBytes(32 << 10).build())) {
-            script.write(journal, 24, 10);
+            script.write(journal, rounds, 10);
         }
         Random random = new Random(seed);
         Path log = Files.createFile(dir.resolve("children.log"));
         String now = Long.toString(NOW.getEpochSecond());
         int killed = 0;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < kills; k++) {
             try (ChildJvm child = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "25")) {
                 String seen = child.await("BATCH " + (1 + random.nextInt(4)), 60);
                 if (seen == null) {
@@ -51,7 +62,7 @@ class CorrectionImportKillTest {
                 killed++;
             }
         }
-        assertEquals(4, killed, "seed " + seed + ": every kill must land while records are still being imported");
+        assertEquals(kills, killed, "seed " + seed + ": every kill must land while records are still being imported");
         try (ChildJvm last = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "25")) {
             assertNotNull(last.await("DONE", 120), "seed " + seed + ": final import did not finish, see " + log);
         }
