@@ -113,7 +113,8 @@ class JournalCorrectionImportTest {
     /**
      * Corrections the store refuses (closed period without force, malformed, some ids unknown)
      * are dead-lettered with their record's bytes and the reason; the forced one and the valid
-     * ids are applied, counted, and the position moves past all of them.
+     * ids are applied, counted, and the position moves past all of them; a replay of the queue
+     * settles what is stored and fails the malformed one again.
      */
     @Test
     void runOnce_refusedCorrections_areDeadLetteredWithTheirBytes() throws Exception {
@@ -151,6 +152,15 @@ class JournalCorrectionImportTest {
             assertEquals(1, cm.requests(Correction.Kind.VOID, CorrectionMetrics.Outcome.CLOSED_PERIOD));
             assertEquals(2, cm.forced());
             assertEquals(0, importer.runOnce().records(), "the position moved past every correction");
+
+            // Replay applies them again: the partial one was stored (a duplicate: settled); the
+            // closed-period one now finds its event voided by the forced one, so it touches no
+            // period and is stored with nothing corrected (settled); the malformed one fails again.
+            importer.deadLetters().replay(store, clock);
+            List<DeadLetter> left = importer.deadLetters().list();
+            assertEquals(List.of(RejectReason.INVALID_CORRECTION), left.stream().map(DeadLetter::reason).toList());
+            assertEquals(2, left.get(0).attempts());
+            assertEquals(3, store.corrections("acme").size());
         }
     }
 
