@@ -26,7 +26,7 @@ class JournalCorrectionRecordTest {
 
     /** Events and corrections appended in turn read back in order, each as its kind; a reopen (recovery) cuts nothing. */
     @Test
-    void appendCorrection_besideEvents_readsBackInOrderAndSurvivesRecovery() {
+    void appendCorrection_besideEvents_readsBackInOrderAndSurvivesRecovery() throws Exception {
         Correction amend = Correction.amend("c-2", JournalTestSupport.event("r-1"), "ops", "wrong count");
         try (Journal j = Journal.open(JournalConfig.builder(dir).build())) {
             j.append(JournalTestSupport.batch("r", 0, 2));
