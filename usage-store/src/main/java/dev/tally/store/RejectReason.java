@@ -34,7 +34,17 @@ public enum RejectReason {
     /** A journal record whose checksum does not match its bytes (damaged on disk). */
     CORRUPT_RECORD,
     /** The event's tenant belongs to another worker of a sharded group (or to none): see the message for the owner. */
-    TENANT_NOT_OWNED;
+    TENANT_NOT_OWNED,
+    /** A journaled correction the store refuses as malformed (the message names the field). */
+    INVALID_CORRECTION,
+    /** A journaled correction touching a closed period without force (the message names the period). */
+    CLOSED_PERIOD,
+    /** Ids of a journaled correction that no event of its tenant has (the message lists them one by one). */
+    UNKNOWN_ID,
+    /** Ids of a journaled correction that are voided already (the message lists them one by one). */
+    ALREADY_VOIDED,
+    /** A journaled amend whose replacement breaks an event rule or leaves its UTC day. */
+    INVALID_REPLACEMENT;
 
     /** The lower-case wire name, e.g. {@code time_too_old}. */
     public String code() {

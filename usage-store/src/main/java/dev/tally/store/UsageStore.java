@@ -100,6 +100,16 @@ public interface UsageStore extends AutoCloseable {
         throw new UnsupportedOperationException("corrections are not supported by " + getClass().getName());
     }
 
+    /**
+     * Like {@link #correct}, and stores the correction even when it corrects nothing, so applying
+     * it again is always a no-op by its correction id. The journal importer applies corrections
+     * this way: a journal imported again (after a crash, or from its start) must not void events
+     * journaled after the correction.
+     */
+    default dev.tally.store.correct.CorrectionResult correctOnce(dev.tally.store.correct.Correction correction) {
+        throw new UnsupportedOperationException("corrections are not supported by " + getClass().getName());
+    }
+
     /** Voids {@code ids} of {@code tenant} under a new correction id; see {@link #correct}. */
     default dev.tally.store.correct.CorrectionResult voidEvents(String tenant, List<String> ids, String reason) {
         return correct(dev.tally.store.correct.Correction.voidIds(java.util.UUID.randomUUID().toString(), tenant, ids,

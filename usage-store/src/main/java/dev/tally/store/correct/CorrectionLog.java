@@ -56,6 +56,12 @@ public final class CorrectionLog {
     static final String CORRECTIONS = ALIAS + ".main.corrections";
     static final String EFFECTS = ALIAS + ".main.effects";
     static final String PERIODS = ALIAS + ".main.closed_periods";
+    /**
+     * The ids a stored correction did not correct, so a resend answers them again (a journal
+     * importer that crashed after the correction committed dead-letters them on its retry).
+     * A table of its own, created if missing, so files written before it open unchanged.
+     */
+    static final String REJECTIONS = ALIAS + ".main.rejections";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Engine engine;
@@ -100,6 +106,9 @@ public final class CorrectionLog {
             FileSync.moveAtomically(tmp, file);
         }
         engine.execute("ATTACH " + Engine.literal(file) + " AS " + ALIAS + (readOnly ? " (READ_ONLY)" : ""));
+        if (!readOnly) {
+            engine.execute(schema()); // adds tables newer than the file; existing ones are kept as they are
+        }
         DuckDBConnection c = engine.borrow();
         try (Statement s = c.createStatement()) {
             try (ResultSet rs = s.executeQuery("SELECT tenant, count(*) FROM " + EFFECTS + " GROUP BY tenant")) {
@@ -127,7 +136,9 @@ public final class CorrectionLog {
                 + "orig_source VARCHAR, orig_time TIMESTAMP NOT NULL, orig_data VARCHAR NOT NULL); "
                 + "CREATE TABLE IF NOT EXISTS " + PERIODS + " (tenant VARCHAR NOT NULL, month VARCHAR NOT NULL, "
                 + "zone VARCHAR NOT NULL, closed_at TIMESTAMP NOT NULL, actor VARCHAR NOT NULL, "
-                + "PRIMARY KEY (tenant, month))";
+                + "PRIMARY KEY (tenant, month)); "
+                + "CREATE TABLE IF NOT EXISTS " + REJECTIONS + " (tenant VARCHAR NOT NULL, correction_id VARCHAR NOT NULL, "
+                + "rejected VARCHAR NOT NULL)";
     }
 
     /** Serializes corrections; see the class comment. */
@@ -269,6 +280,37 @@ public final class CorrectionLog {
             }
         } catch (SQLException e) {
             throw new StoreException("cannot list the corrections of tenant '" + tenant + "': " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    /** The SQL that stores the rejected ids of a correction (run in its transaction), or null when there are none. */
+    static String insertRejections(String tenant, String correctionId, List<CorrectionRejection> rejected) {
+        if (rejected.isEmpty()) {
+            return null;
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode a = JSON.createArrayNode();
+        for (CorrectionRejection r : rejected) {
+            a.addObject().put("index", r.index()).put("id", r.id()).put("reason", r.reason().name())
+                    .put("message", r.message());
+        }
+        return "INSERT INTO " + REJECTIONS + " VALUES (" + Engine.literal(tenant) + ", " + Engine.literal(correctionId)
+                + ", " + Engine.literal(a.toString()) + ")";
+    }
+
+    /** The ids the stored correction {@code correctionId} did not correct; empty when it has none (or predates the table). */
+    List<CorrectionRejection> rejections(DuckDBConnection c, String tenant, String correctionId) throws SQLException {
+        List<CorrectionRejection> out = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT rejected FROM " + REJECTIONS
+                + " WHERE tenant = " + Engine.literal(tenant) + " AND correction_id = " + Engine.literal(correctionId))) {
+            if (rs.next()) {
+                for (com.fasterxml.jackson.databind.JsonNode n : JSON.readTree(rs.getString(1))) {
+                    out.add(new CorrectionRejection(n.get("index").asInt(), n.get("id").asText(),
+                            CorrectionRejectReason.valueOf(n.get("reason").asText()), n.get("message").asText()));
+                }
+            }
+        } catch (IOException e) {
+            throw new SQLException("the rejections of correction " + correctionId + " are not JSON", e);
         }
         return out;
     }

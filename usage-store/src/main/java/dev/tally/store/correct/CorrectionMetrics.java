@@ -53,7 +53,7 @@ public final class CorrectionMetrics {
                 forced.increment();
             }
         }
-        if (result != null) {
+        if (result != null && outcome != Outcome.DUPLICATE) { // a duplicate repeats the stored rejections
             result.rejected().forEach(r -> rejected.get(r.reason()).increment());
         }
     }

@@ -69,6 +69,16 @@ public final class Corrector {
      * unless forced. Resending a stored correction id returns the stored result, marked duplicate.
      */
     public CorrectionResult apply(Correction c) {
+        return apply(c, false);
+    }
+
+    /**
+     * Like {@link #apply(Correction)}; with {@code recordEmpty}, a correction that corrects
+     * nothing is stored too (with no effects), so applying it again is a no-op by its id. The
+     * journal importer applies corrections this way: importing a journal again (after a crash, or
+     * from the start) must not void events that were appended after the correction.
+     */
+    public CorrectionResult apply(Correction c, boolean recordEmpty) {
         Objects.requireNonNull(c, "correction");
         if (log.readOnly()) {
             throw new ReadOnlyStoreException("correct");
@@ -81,8 +91,8 @@ public final class Corrector {
             conn = store.engine().borrow();
             CorrectionRecord stored = log.find(conn, c.tenant(), c.correctionId());
             if (stored != null) {
-                CorrectionResult dup = new CorrectionResult(stored.correctionId(), true, stored.events(), List.of(),
-                        stored.forcedPeriods());
+                CorrectionResult dup = new CorrectionResult(stored.correctionId(), true, stored.events(),
+                        log.rejections(conn, c.tenant(), c.correctionId()), stored.forcedPeriods());
                 log.metrics().record(c.kind(), CorrectionMetrics.Outcome.DUPLICATE, dup);
                 return dup;
             }
@@ -162,7 +172,7 @@ public final class Corrector {
                 log.metrics().record(c.kind(), CorrectionMetrics.Outcome.CLOSED_PERIOD, null);
                 throw new ClosedPeriodException(c.correctionId(), forcedPeriods);
             }
-            if (targets.isEmpty()) {
+            if (targets.isEmpty() && !recordEmpty) {
                 // Nothing to record: a resend after the events arrive can still apply it.
                 CorrectionResult none = new CorrectionResult(c.correctionId(), false, 0, rejected, List.of());
                 log.metrics().record(c.kind(), CorrectionMetrics.Outcome.NOTHING_TO_CORRECT, none);
@@ -172,7 +182,7 @@ public final class Corrector {
             Instant now = clock.instant();
             conn.setAutoCommit(false);
             try (Statement s = conn.createStatement()) {
-                {
+                if (!targets.isEmpty()) {
                     String newValues = replacement == null ? "true, NULL, NULL, NULL, NULL, NULL"
                             : "false, " + Engine.literal(replacement.type()) + ", " + Engine.literal(replacement.subject())
                                     + ", " + (replacement.source() == null ? "NULL" : Engine.literal(replacement.source()))
@@ -187,6 +197,10 @@ public final class Corrector {
                         + TimeUtil.sqlTimestamp(now) + ", " + Engine.literal(c.actor()) + ", " + Engine.literal(c.reason())
                         + ", " + !forcedPeriods.isEmpty() + ", " + Engine.literal(CorrectionLog.jsonArray(forcedPeriods))
                         + ", " + targets.size() + ", " + Engine.literal(requestJson(c)) + ")");
+                String rejections = CorrectionLog.insertRejections(c.tenant(), c.correctionId(), rejected);
+                if (rejections != null) {
+                    s.execute(rejections);
+                }
                 crash.accept(CRASH_BEFORE_COMMIT);
                 conn.commit();
             } catch (SQLException | RuntimeException e) {
@@ -198,7 +212,8 @@ public final class Corrector {
             crash.accept(CRASH_APPENDED);
             log.committed(seq, c.tenant(), targets.size());
             CorrectionResult done = new CorrectionResult(c.correctionId(), false, targets.size(), rejected, forcedPeriods);
-            log.metrics().record(c.kind(), CorrectionMetrics.Outcome.APPLIED, done);
+            log.metrics().record(c.kind(), targets.isEmpty() ? CorrectionMetrics.Outcome.NOTHING_TO_CORRECT
+                    : CorrectionMetrics.Outcome.APPLIED, done);
             if (!forcedPeriods.isEmpty()) {
                 org.slf4j.LoggerFactory.getLogger(Corrector.class).warn("correction '{}' of tenant '{}' by '{}' changed "
                         + "the closed period(s) {} by force: {}", c.correctionId(), c.tenant(), c.actor(), forcedPeriods,

@@ -3,10 +3,14 @@ package dev.tally.store.dlq;
 import dev.tally.store.AppendResult;
 import dev.tally.store.EventCodec;
 import dev.tally.store.EventRejectedException;
+import dev.tally.store.RejectReason;
 import dev.tally.store.Rejection;
 import dev.tally.store.StoreException;
 import dev.tally.store.ValidEvent;
 import dev.tally.store.UsageStore;
+import dev.tally.store.correct.ClosedPeriodException;
+import dev.tally.store.correct.CorrectionCodec;
+import dev.tally.store.correct.CorrectionRefusedException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -21,6 +25,9 @@ import org.slf4j.LoggerFactory;
  * One replay pass over the queued entries: parses and validates each original line once
  * ({@link EventCodec#parseValid}; the store re-checks only the time bounds) and appends the events to
  * the store in batches of {@link DeadLetterQueue#REPLAY_BATCH}, and says what became of each entry.
+ * A journaled correction's entry is applied again with {@link UsageStore#correctOnce} (after the
+ * events of its batch): settled once stored or found stored before; a closed period, a malformed
+ * correction or a tenant still not owned fails again.
  * It changes no file; {@link DeadLetterQueue} applies the outcome.
  *
  * <p>Not thread-safe: runs on the caller's thread while the caller holds the queue lock, over a
@@ -44,11 +51,16 @@ record ReplayRun(Map<Integer, DeadLetter> outcome, int stored, int duplicates, S
             int to = Math.min(live.size(), from + DeadLetterQueue.REPLAY_BATCH);
             List<ValidEvent> events = new ArrayList<>();
             List<Integer> eventEntry = new ArrayList<>();
+            List<Integer> correctionEntry = new ArrayList<>();
             Map<Integer, DeadLetter> batchOutcome = new LinkedHashMap<>();
             for (int i = from; i < to; i++) {
                 DeadLetter e = live.get(i);
                 if (e.truncated()) {
                     batchOutcome.put(i, e.failedAgain(e.reason(), e.message(), now));
+                    continue;
+                }
+                if (isCorrection(e)) {
+                    correctionEntry.add(i); // applied after this batch's events, as the journal orders them
                     continue;
                 }
                 byte[] original = e.originalBytes();
@@ -85,8 +97,33 @@ record ReplayRun(Map<Integer, DeadLetter> outcome, int stored, int duplicates, S
                     }
                 }
             }
+            for (int i : correctionEntry) {
+                DeadLetter e = live.get(i);
+                try {
+                    // Stored or stored before (a duplicate by its id): settled, like an event.
+                    store.correctOnce(CorrectionCodec.parse(e.text()));
+                    batchOutcome.put(i, null);
+                } catch (ClosedPeriodException ex) {
+                    batchOutcome.put(i, e.failedAgain(RejectReason.CLOSED_PERIOD, ex.getMessage(), now));
+                } catch (CorrectionRefusedException ex) {
+                    batchOutcome.put(i, e.failedAgain(ex.reason(), ex.getMessage(), now));
+                } catch (IllegalArgumentException ex) {
+                    batchOutcome.put(i, e.failedAgain(RejectReason.INVALID_CORRECTION, ex.getMessage(), now));
+                } catch (StoreException ex) {
+                    outcome.putAll(batchOutcome);
+                    return new ReplayRun(outcome, stored, duplicates, ex);
+                }
+            }
             outcome.putAll(batchOutcome);
         }
         return new ReplayRun(outcome, stored, duplicates, null);
+    }
+
+    /**
+     * Whether an entry holds a journaled correction: the journal importer dead-letters one with
+     * its record's JSON, which {@link CorrectionCodec#toJson} always starts with its id field.
+     */
+    static boolean isCorrection(DeadLetter e) {
+        return e.text() != null && e.text().startsWith("{\"correction_id\":");
     }
 }

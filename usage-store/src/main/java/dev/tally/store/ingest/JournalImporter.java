@@ -7,8 +7,15 @@ import dev.tally.store.RejectReason;
 import dev.tally.store.ValidEvent;
 import dev.tally.store.ImportPosition;
 import dev.tally.store.Rejection;
+import dev.tally.store.RejectionSink;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.UsageStore;
+import dev.tally.store.correct.ClosedPeriodException;
+import dev.tally.store.correct.Correction;
+import dev.tally.store.correct.CorrectionCodec;
+import dev.tally.store.correct.CorrectionRefusedException;
+import dev.tally.store.correct.CorrectionRejection;
+import dev.tally.store.correct.CorrectionResult;
 import dev.tally.store.dlq.DeadLetter;
 import dev.tally.store.dlq.DeadLetterQueue;
 import dev.tally.store.journal.JournalReadResult;
@@ -49,6 +56,10 @@ import org.slf4j.LoggerFactory;
  * verify checks by too): if the bytes before the position changed (a torn tail cut by journal
  * recovery and written over, an inode reused), the file is imported again from the start, and the
  * store's idempotency by id and the queue's by offset keep that exactly-once.
+ *
+ * <p>Correction records are applied in journal order: the events before a correction are stored
+ * (with the position at the correction) before it is applied, so it sees them; the position moves
+ * past it only once it is applied or dead-lettered ({@link #importCorrection}).
  *
  * <p>Not thread-safe: one import at a time (the worker's import loop). Holds no lock; the next
  * batch of a file is read on a helper thread while the current one is appended, handed over
@@ -108,9 +119,21 @@ public final class JournalImporter {
      * when idle, so an importer needs no closing.
      */
     private final ThreadPoolExecutor readAhead;
+    /** Test seam: told each named step ({@link #CRASH_CORRECTION_APPLIED}). */
+    private final java.util.function.Consumer<String> crash;
+
+    /** After a journaled correction is applied (or refused), before its dead letter and the position past it. */
+    public static final String CRASH_CORRECTION_APPLIED = "import.correction-applied";
 
     public JournalImporter(JournalReader reader, DeadLetterQueue deadLetters, UsageStore store, Clock clock, int batchSize,
             int maxLineBytes) {
+        this(reader, deadLetters, store, clock, batchSize, maxLineBytes, step -> { });
+    }
+
+    /** With a test seam called at each named step (e.g. {@link #CRASH_CORRECTION_APPLIED}). */
+    public JournalImporter(JournalReader reader, DeadLetterQueue deadLetters, UsageStore store, Clock clock, int batchSize,
+            int maxLineBytes, java.util.function.Consumer<String> crash) {
+        this.crash = java.util.Objects.requireNonNull(crash, "crash");
         this.reader = reader;
         this.deadLetters = deadLetters;
         this.store = store;
@@ -229,14 +252,104 @@ public final class JournalImporter {
         }
     }
 
-    /** Dead-letters what is refused and appends the rest of one batch with its position, in one transaction. */
+    /**
+     * Imports one batch in journal order: its events up to a correction record (with the position
+     * at that record), then the correction, and so on; the events after the last correction with
+     * the batch's end position.
+     */
     private void importBatch(JournalSource src, FileChannel ch, String key, JournalReadResult r, Counts counts)
             throws IOException {
-        List<ValidEvent> events = new ArrayList<>(r.records().size());
-        List<JournalRecord.Event> eventRecords = new ArrayList<>(r.records().size());
+        List<JournalRecord> pending = new ArrayList<>(r.records().size());
+        boolean endCommitted = false;
+        for (JournalRecord rec : r.records()) {
+            if (rec instanceof JournalRecord.Correction c) {
+                // A correction may void events just before it in this batch: store them first.
+                if (!pending.isEmpty()) {
+                    importEvents(src, ch, key, pending, c.startOffset(), counts);
+                    pending.clear();
+                }
+                importCorrection(src, ch, key, c, counts);
+                endCommitted = c.endOffset() == r.nextOffset();
+            } else {
+                pending.add(rec);
+            }
+        }
+        if (!pending.isEmpty() || !endCommitted) {
+            importEvents(src, ch, key, pending, r.nextOffset(), counts);
+        }
+    }
+
+    /**
+     * Applies one journaled correction, dead-letters it if the store refuses it (whole, or some of
+     * its ids), then commits the position past it.
+     *
+     * <p>The correction lives in {@code corrections.db} and the position in the active segment:
+     * two DuckDB files, so the two cannot commit in one transaction. The position therefore moves
+     * only after the correction committed and its refusals are dead-lettered; a crash in between
+     * ({@link #CRASH_CORRECTION_APPLIED}) applies it again on the next import, which its
+     * correction id makes a no-op: a duplicate that answers the stored rejections, so they are
+     * dead-lettered then (under the same key, which the queue skips if it holds them already).
+     * {@link UsageStore#correctOnce} stores even a correction that corrected nothing, so a retry
+     * never voids events journaled after it. A correction refused whole (closed period, malformed,
+     * tenant not owned) is not stored; applied again it is refused again and its dead letter is
+     * skipped as already queued.
+     */
+    private void importCorrection(JournalSource src, FileChannel ch, String key, JournalRecord.Correction rec,
+            Counts counts) throws IOException {
+        Correction c = rec.correction();
+        RejectReason reason = null;
+        String message = null;
+        try {
+            // Stored even when it corrects nothing: applied again, it must stay a no-op.
+            CorrectionResult result = store.correctOnce(c);
+            if (!result.rejected().isEmpty()) {
+                CorrectionRejection first = result.rejected().get(0);
+                reason = RejectReason.valueOf(first.reason().name());
+                StringBuilder m = new StringBuilder("correction '").append(c.correctionId()).append("' of tenant '")
+                        .append(c.tenant()).append("' corrected ").append(result.events()).append(" event(s); ")
+                        .append(result.rejected().size()).append(" id(s) not corrected:");
+                for (CorrectionRejection x : result.rejected()) {
+                    m.append(" [").append(x.index()).append("] ").append(x.reason().code()).append(": ")
+                            .append(x.message()).append(';');
+                }
+                message = m.toString();
+            }
+        } catch (ClosedPeriodException e) {
+            reason = RejectReason.CLOSED_PERIOD;
+            message = e.getMessage();
+        } catch (CorrectionRefusedException e) {
+            reason = e.reason();
+            message = e.getMessage();
+        } catch (IllegalArgumentException e) {
+            reason = RejectReason.INVALID_CORRECTION;
+            message = "correction '" + c.correctionId() + "': " + e.getMessage();
+        }
+        crash.accept(CRASH_CORRECTION_APPLIED);
+        Instant now = clock.instant();
+        if (reason != null) {
+            log.warn("journal {} at offset {}: {} {}", src.name(), rec.startOffset(), reason.code(), message);
+            // Durable before the position passes the record, like a refused event.
+            deadLetters.add(List.of(deadLetter(ch, src, rec.startOffset(), rec.jsonOffset(), rec.jsonBytes(),
+                    () -> CorrectionCodec.toJson(c).getBytes(StandardCharsets.UTF_8), reason, message, now)));
+            counts.dead++;
+        }
+        counts.records++;
+        ImportPosition position = new ImportPosition(key, rec.endOffset(), PositionCheck.journalFingerprint(ch,
+                rec.endOffset()), src.name());
+        store.appendValid(List.of(), position, RejectionSink.NONE);
+    }
+
+    /**
+     * Dead-letters what is refused and appends the rest of {@code records} (events and damaged
+     * lines, no correction) with the position {@code nextOffset}, in one transaction.
+     */
+    private void importEvents(JournalSource src, FileChannel ch, String key, List<JournalRecord> records,
+            long nextOffset, Counts counts) throws IOException {
+        List<ValidEvent> events = new ArrayList<>(records.size());
+        List<JournalRecord.Event> eventRecords = new ArrayList<>(records.size());
         List<DeadLetter> refusedBeforeStore = new ArrayList<>();
         Instant now = clock.instant();
-        for (JournalRecord rec : r.records()) {
+        for (JournalRecord rec : records) {
             if (rec instanceof JournalRecord.Event e) {
                 // A canonical record was validated when journaled; only an unmarked one (an
                 // event the journal could not validate, or a journal of an older version)
@@ -257,7 +370,7 @@ public final class JournalImporter {
                         d.raw(), d.lineBytes(), now));
             }
         }
-        ImportPosition position = new ImportPosition(key, r.nextOffset(), PositionCheck.journalFingerprint(ch, r.nextOffset()),
+        ImportPosition position = new ImportPosition(key, nextOffset, PositionCheck.journalFingerprint(ch, nextOffset),
                 src.name());
         long[] refused = {0};
         AppendResult result = store.appendValid(events, position, rejections -> {
@@ -270,7 +383,7 @@ public final class JournalImporter {
             }
             refused[0] = letters.size();
         });
-        counts.records += r.records().size();
+        counts.records += records.size();
         counts.stored += result.accepted();
         counts.duplicates += result.duplicates();
         counts.dead += refused[0];
@@ -282,17 +395,24 @@ public final class JournalImporter {
      */
     private static DeadLetter deadLetter(FileChannel ch, JournalSource src, JournalRecord.Event e, RejectReason reason,
             String message, Instant now) throws IOException {
-        byte[] original = new byte[e.jsonBytes()];
+        return deadLetter(ch, src, e.startOffset(), e.jsonOffset(), e.jsonBytes(),
+                () -> EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8), reason, message, now);
+    }
+
+    private static DeadLetter deadLetter(FileChannel ch, JournalSource src, long start, long jsonOffset, int jsonBytes,
+            java.util.function.Supplier<byte[]> asRead, RejectReason reason, String message, Instant now)
+            throws IOException {
+        byte[] original = new byte[jsonBytes];
         ByteBuffer buf = ByteBuffer.wrap(original);
         while (buf.hasRemaining()) {
-            if (ch.read(buf, e.jsonOffset() + buf.position()) < 0) {
+            if (ch.read(buf, jsonOffset + buf.position()) < 0) {
                 // Cut meanwhile (cannot happen to an intact record short of a foreign writer):
-                // keep the event as it was read.
-                original = EventCodec.toJson(e.event()).getBytes(StandardCharsets.UTF_8);
+                // keep the record as it was read.
+                original = asRead.get();
                 break;
             }
         }
-        return DeadLetter.of(sourceLabel(src), e.startOffset(), reason, message, original, original.length, now);
+        return DeadLetter.of(sourceLabel(src), start, reason, message, original, original.length, now);
     }
 
     /** Bytes in journal files not yet imported (complete or not). */

@@ -357,6 +357,12 @@ public final class TieredStore implements UsageStore, StoreReader, CorrectedStor
     }
 
     @Override
+    public CorrectionResult correctOnce(Correction correction) {
+        tiers.checkWritable("correct");
+        return corrector.apply(correction, true);
+    }
+
+    @Override
     public List<CorrectionRecord> corrections(String tenant) {
         return corrections.list(tenant, false);
     }

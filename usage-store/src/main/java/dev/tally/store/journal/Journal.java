@@ -40,7 +40,9 @@ import org.slf4j.LoggerFactory;
  * &lt;crc&gt; SP &lt;json&gt; LF
  * crc  = 8 lower-case hex digits: CRC32C (Castagnoli) of exactly the json bytes, XOR 7a11c0de
  *        for a canonical record (see below)
- * json = the event as written by {@link dev.tally.store.EventCodec#toJson}: one line, no LF
+ * json = the event as written by {@link dev.tally.store.EventCodec#toJson}: one line, no LF;
+ *        for a correction record (crc XOR 0c0aaec7), the correction as written by
+ *        {@link dev.tally.store.correct.CorrectionCodec#toJson}
  *
  * 1b2c3d4e {"tenant":"acme","id":"req-1","type":"llm.request","subject":"key-7",
  *           "time":"2026-11-20T10:00:00.123456Z","data":{"input_tokens":812}}
@@ -239,6 +241,25 @@ public final class Journal implements AutoCloseable {
         }
         ensureUsable();
         commits.write(RecordFormat.encodeValid(events, config.maxRecordBytes()), events.size());
+    }
+
+    /**
+     * Appends one correction as a record of its own and returns once it is durable, like
+     * {@link #append}. The importer applies it in journal order: after every event appended before
+     * it (from any thread or process) and before every event appended after it. The store's own
+     * checks (unknown ids, closed periods, tenant ownership) run when it is imported; what it
+     * refuses is dead-lettered with the record's bytes and the reason.
+     *
+     * @throws IllegalArgumentException if the correction cannot be written as a record (a field
+     *                                  the codec refuses, named in the message, or a record longer
+     *                                  than {@link JournalConfig#maxRecordBytes()}); nothing is written
+     * @throws StoreException           as {@link #append}
+     */
+    public void appendCorrection(dev.tally.store.correct.Correction correction) {
+        Objects.requireNonNull(correction, "correction");
+        checkWritable("journal append");
+        ensureUsable();
+        commits.write(RecordFormat.encodeCorrection(correction, config.maxRecordBytes()), 0);
     }
 
     /**

@@ -7,13 +7,14 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * One line read from a journal file: either an intact {@link Event} or a {@link Damaged} line.
+ * One line read from a journal file: an intact {@link Event}, an intact {@link Correction}, or a
+ * {@link Damaged} line.
  * {@code startOffset} is the byte offset of the line's first byte; {@code endOffset} is the offset
  * just past its newline, i.e. the consumed boundary once this record is handled.
  *
  * <p>Thread-safe: immutable.
  */
-public sealed interface JournalRecord permits JournalRecord.Event, JournalRecord.Damaged {
+public sealed interface JournalRecord permits JournalRecord.Event, JournalRecord.Correction, JournalRecord.Damaged {
 
     long startOffset();
 
@@ -53,11 +54,34 @@ public sealed interface JournalRecord permits JournalRecord.Event, JournalRecord
     }
 
     /**
+     * An intact correction record (checksum verified with the correction mark, JSON parsed by
+     * {@link dev.tally.store.correct.CorrectionCodec}). The importer applies it in journal order,
+     * after the events before it.
+     */
+    record Correction(long startOffset, long endOffset, dev.tally.store.correct.Correction correction)
+            implements JournalRecord {
+        public Correction {
+            Objects.requireNonNull(correction, "correction");
+        }
+
+        /** The offset of the record's JSON in the file. */
+        public long jsonOffset() {
+            return startOffset + RecordFormat.PREFIX_BYTES;
+        }
+
+        /** Length of the record's JSON in bytes. */
+        public int jsonBytes() {
+            return (int) (endOffset - startOffset - 1 - RecordFormat.PREFIX_BYTES);
+        }
+    }
+
+    /**
      * A line that is not an intact record; the importer dead-letters it with its offset and reason.
      *
      * @param reason  {@link RejectReason#CORRUPT_RECORD} (bad framing or checksum),
      *                {@link RejectReason#LINE_TOO_LONG}, or the codec's reason when the checksum is
-     *                valid but the JSON is not (e.g. {@link RejectReason#INVALID_JSON})
+     *                valid but the JSON is not (e.g. {@link RejectReason#INVALID_JSON},
+     *                {@link RejectReason#INVALID_CORRECTION} for a correction record)
      * @param message human-readable detail, naming the offset
      * @param raw     the line's first bytes, at most {@value #MAX_RAW_BYTES}
      */

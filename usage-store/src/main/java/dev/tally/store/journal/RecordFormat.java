@@ -6,6 +6,8 @@ import dev.tally.store.EventRules;
 import dev.tally.store.RejectReason;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.ValidEvent;
+import dev.tally.store.correct.Correction;
+import dev.tally.store.correct.CorrectionCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
@@ -13,7 +15,7 @@ import java.util.zip.CRC32C;
 
 /**
  * The record framing, in one place: one record per line,
- * {@code <8 lower-case hex digits: checksum> <space> <event JSON> \n}.
+ * {@code <8 lower-case hex digits: checksum> <space> <JSON> \n}.
  *
  * <p>The checksum is the CRC32C of the JSON bytes for a record whose event the journal could not
  * validate when writing it (an event the store will refuse, kept so the importer dead-letters it
@@ -22,6 +24,12 @@ import java.util.zip.CRC32C;
  * checking the clock-free rules again. A record of either kind that fails its checksum is damaged.
  * Journals written before the mark existed hold only unmarked records, which are read and
  * validated in full as before.
+ *
+ * <p>The record kind rides on the same checksum: a record whose CRC is XORed with
+ * {@link #CORRECTION_MARK} holds a {@link Correction} in {@link CorrectionCodec} form, every other
+ * intact record an event. Existing files (events only) so read exactly as before, and a reader
+ * older than corrections sees a correction record as damaged (dead-letters it) rather than
+ * mistaking it for an event.
  *
  * <p>Thread-safe: stateless.
  */
@@ -38,6 +46,9 @@ final class RecordFormat {
      * matches either form by chance with the same odds as one plain CRC.
      */
     static final int CANONICAL_MARK = 0x7A11C0DE;
+
+    /** XORed into the CRC of a correction record: the record kind, covered by the checksum itself. */
+    static final int CORRECTION_MARK = 0x0C0AAEC7;
 
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
@@ -114,6 +125,28 @@ final class RecordFormat {
         return Arrays.copyOf(out.bytes, out.size);
     }
 
+    /**
+     * Encodes one correction as a correction record line. The JSON is parsed back first, so the
+     * journal never acknowledges a record its reader cannot read as a correction; the store's own
+     * checks (tenant, ids, closed periods) run when it is imported.
+     *
+     * @throws IllegalArgumentException naming the field that is wrong, or when the record is
+     *                                  longer than {@code maxRecordBytes}; nothing is encoded
+     */
+    static byte[] encodeCorrection(Correction c, int maxRecordBytes) {
+        String text = CorrectionCodec.toJson(c);
+        CorrectionCodec.parse(text); // throws naming the field
+        byte[] json = text.getBytes(StandardCharsets.UTF_8);
+        int lineBytes = PREFIX_BYTES + json.length;
+        if (lineBytes > maxRecordBytes) {
+            throw new IllegalArgumentException("correction '" + c.correctionId() + "': its journal record is "
+                    + lineBytes + " bytes, longer than maxRecordBytes = " + maxRecordBytes);
+        }
+        Buffer out = new Buffer(lineBytes + 1);
+        frame(out, json, crc(json, 0, json.length) ^ CORRECTION_MARK);
+        return Arrays.copyOf(out.bytes, out.size);
+    }
+
     private static void put(Buffer out, byte[] json, boolean canonical, int maxRecordBytes, int index, UsageEvent e)
             throws EventRejectedException {
         int lineBytes = PREFIX_BYTES + json.length;
@@ -121,9 +154,15 @@ final class RecordFormat {
             throw new EventRejectedException(RejectReason.LINE_TOO_LONG, describe(index, e) + "its journal record is "
                     + lineBytes + " bytes, longer than maxRecordBytes = " + maxRecordBytes);
         }
-        out.ensure(lineBytes + 1);
         int crc = crc(json, 0, json.length);
-        writeHex(out.bytes, out.size, canonical ? crc ^ CANONICAL_MARK : crc);
+        frame(out, json, canonical ? crc ^ CANONICAL_MARK : crc);
+    }
+
+    /** Appends {@code <checksum> SP json LF} to {@code out}. */
+    private static void frame(Buffer out, byte[] json, int checksum) {
+        int lineBytes = PREFIX_BYTES + json.length;
+        out.ensure(lineBytes + 1);
+        writeHex(out.bytes, out.size, checksum);
         out.bytes[out.size + CRC_DIGITS] = SEPARATOR;
         System.arraycopy(json, 0, out.bytes, out.size + PREFIX_BYTES, json.length);
         out.bytes[out.size + lineBytes] = NEWLINE;
@@ -132,7 +171,7 @@ final class RecordFormat {
 
     /** Whether a record whose JSON bytes give {@code computed} is intact with checksum {@code stored}. */
     static boolean intact(int stored, int computed) {
-        return stored == computed || stored == (computed ^ CANONICAL_MARK);
+        return stored == computed || stored == (computed ^ CANONICAL_MARK) || stored == (computed ^ CORRECTION_MARK);
     }
 
     /**
@@ -152,6 +191,15 @@ final class RecordFormat {
                         len - PREFIX_BYTES));
             } catch (EventRejectedException e) {
                 return damaged(start, end, e.reason(), "canonical record at offset " + start
+                        + " has a valid checksum but " + e.getMessage(), line, len);
+            }
+        }
+        if (stored == (computed ^ CORRECTION_MARK)) {
+            try {
+                return new JournalRecord.Correction(start, end, CorrectionCodec.parse(new String(line, PREFIX_BYTES,
+                        len - PREFIX_BYTES, StandardCharsets.UTF_8)));
+            } catch (IllegalArgumentException e) {
+                return damaged(start, end, RejectReason.INVALID_CORRECTION, "correction record at offset " + start
                         + " has a valid checksum but " + e.getMessage(), line, len);
             }
         }

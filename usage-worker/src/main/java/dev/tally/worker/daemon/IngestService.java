@@ -94,6 +94,25 @@ public final class IngestService {
         return new ApiBackend.IngestResult(valid.size(), rejections);
     }
 
+    /**
+     * Journals one correction and returns once it is durable; the import loop (woken now) applies
+     * it after every event journaled before it.
+     *
+     * @throws IllegalArgumentException when it cannot be written as a record (the codec's message)
+     * @throws StoreException           when the journal cannot take it; nothing was acknowledged
+     */
+    public void journalCorrection(dev.tally.store.correct.Correction correction) {
+        try {
+            journal.appendCorrection(correction);
+        } catch (IllegalArgumentException x) {
+            throw x;
+        } catch (RuntimeException x) {
+            onJournalFailure.accept(x);
+            throw x;
+        }
+        onDurable.run();
+    }
+
     /** Events written to the journal through the API. */
     public long journaled() {
         return journaled.sum();

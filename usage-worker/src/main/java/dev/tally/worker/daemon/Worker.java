@@ -436,6 +436,16 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     @Override
+    public void journalCorrection(dev.tally.store.correct.Correction correction) {
+        if (state != State.RUNNING) {
+            throw new ApiException(503, "shutting_down", "the worker is " + state.name().toLowerCase(java.util.Locale.ROOT)
+                    + "; nothing was journaled");
+        }
+        tenants.checkTenant(correction.tenant());
+        ingest.journalCorrection(correction);
+    }
+
+    @Override
     public List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
         tenants.checkTenant(tenant);
         return store.corrections(tenant);

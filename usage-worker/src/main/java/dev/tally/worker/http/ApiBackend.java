@@ -67,6 +67,14 @@ public interface ApiBackend {
         throw new ApiException(501, "not_implemented", "this worker does not take corrections");
     }
 
+    /**
+     * Journals a correction and returns once it is durable; the import applies it in journal
+     * order. See {@code Journal#appendCorrection}.
+     */
+    default void journalCorrection(dev.tally.store.correct.Correction correction) {
+        throw new ApiException(501, "not_implemented", "this worker does not journal corrections");
+    }
+
     /** The corrections of {@code tenant}, oldest first. */
     default List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
         throw new ApiException(501, "not_implemented", "this worker does not list corrections");

@@ -28,17 +28,7 @@ final class CorrectionRoutes {
      * (403 otherwise, before anything is read); a closed period answers 409 naming it.
      */
     static Map<String, Object> post(ApiBackend backend, byte[] body, String principal) {
-        Correction c;
-        try {
-            c = CorrectionCodec.parse(new String(body, StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
-        }
-        if (principal != null && (!principal.equals(c.tenant())
-                || c.replacement() != null && !principal.equals(c.replacement().tenant()))) {
-            throw new ApiException(403, "forbidden", "the token is for tenant '" + principal + "', not '" + c.tenant()
-                    + "'; nothing was corrected");
-        }
+        Correction c = parse(body, principal);
         CorrectionResult r;
         try {
             r = backend.correct(c);
@@ -65,6 +55,39 @@ final class CorrectionRoutes {
         m.put("rejected", rejected);
         m.put("forced_periods", r.forcedPeriods());
         return m;
+    }
+
+    /**
+     * Journals the correction in {@code body} ({@code ?via=journal}) and answers once it is
+     * durable; the import applies it after every event acknowledged before it, and dead-letters
+     * what the store refuses. The same checks as {@link #post} run first (codec, token's tenant).
+     */
+    static Map<String, Object> journal(ApiBackend backend, byte[] body, String principal) {
+        Correction c = parse(body, principal);
+        try {
+            backend.journalCorrection(c);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was journaled");
+        }
+        Map<String, Object> m = Json.object();
+        m.put("correction_id", c.correctionId());
+        m.put("journaled", true);
+        return m;
+    }
+
+    private static Correction parse(byte[] body, String principal) {
+        Correction c;
+        try {
+            c = CorrectionCodec.parse(new String(body, StandardCharsets.UTF_8));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid_correction", e.getMessage() + "; nothing was corrected");
+        }
+        if (principal != null && (!principal.equals(c.tenant())
+                || c.replacement() != null && !principal.equals(c.replacement().tenant()))) {
+            throw new ApiException(403, "forbidden", "the token is for tenant '" + principal + "', not '" + c.tenant()
+                    + "'; nothing was corrected");
+        }
+        return c;
     }
 
     /** The corrections of {@code tenant} (the caller scoped it to the token), oldest first. */

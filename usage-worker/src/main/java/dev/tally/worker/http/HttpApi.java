@@ -351,8 +351,20 @@ public final class HttpApi implements AutoCloseable {
         return send(ex, 200, answer.contentType(), answer.body());
     }
 
-    /** {@code POST /v1/corrections}; see {@link CorrectionRoutes#post}. */
+    /**
+     * {@code POST /v1/corrections}: applied now ({@link CorrectionRoutes#post}), or with
+     * {@code ?via=journal} journaled and applied by the import in journal order
+     * ({@link CorrectionRoutes#journal}).
+     */
     private int postCorrection(HttpExchange ex, String principal) throws IOException {
+        String via = RequestParams.first(RequestParams.parse(ex.getRequestURI().getRawQuery()), "via");
+        if (via != null && !via.equals("journal") && !via.equals("store")) {
+            throw ApiException.badRequest("invalid_parameter", "via = '" + via + "' must be store (apply now, the "
+                    + "default) or journal");
+        }
+        if ("journal".equals(via)) {
+            return send(ex, 202, Json.bytes(CorrectionRoutes.journal(backend, readBody(ex), principal)));
+        }
         return send(ex, 200, Json.bytes(CorrectionRoutes.post(backend, readBody(ex), principal)));
     }
 

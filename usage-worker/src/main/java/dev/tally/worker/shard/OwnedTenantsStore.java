@@ -121,7 +121,39 @@ public final class OwnedTenantsStore implements UsageStore {
         }
     }
 
+    /**
+     * Refuses a correction of a tenant this worker does not own with
+     * {@link dev.tally.store.correct.CorrectionRefusedException} ({@link RejectReason#TENANT_NOT_OWNED},
+     * naming the owner), so the importer dead-letters a journaled one; the rest goes to the store.
+     */
+    @Override
+    public dev.tally.store.correct.CorrectionResult correct(dev.tally.store.correct.Correction correction) {
+        checkOwned(correction);
+        return store.correct(correction);
+    }
+
+    @Override
+    public dev.tally.store.correct.CorrectionResult correctOnce(dev.tally.store.correct.Correction correction) {
+        checkOwned(correction);
+        return store.correctOnce(correction);
+    }
+
+    private void checkOwned(dev.tally.store.correct.Correction correction) {
+        String tenant = correction.tenant();
+        Optional<String> refusal = tenant == null || !dev.tally.store.EventRules.isTenant(tenant)
+                ? Optional.empty() : shards.refusal(tenant);
+        if (refusal.isPresent()) {
+            throw new dev.tally.store.correct.CorrectionRefusedException(RejectReason.TENANT_NOT_OWNED, "correction '"
+                    + correction.correctionId() + "': " + refusal.get());
+        }
+    }
+
     // ---------------------------------------------------------------- everything else: the wrapped store
+
+    @Override
+    public List<dev.tally.store.correct.CorrectionRecord> corrections(String tenant) {
+        return store.corrections(tenant);
+    }
 
     @Override
     public Map<String, ImportPosition> importPositions() {

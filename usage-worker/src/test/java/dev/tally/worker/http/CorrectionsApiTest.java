@@ -105,6 +105,43 @@ class CorrectionsApiTest {
         assertEquals(200, send(anon, "GET", "/v1/corrections?tenant=acme", null, null).statusCode());
     }
 
+    /**
+     * A void sent with {@code ?via=journal} right after the event it voids was acknowledged (and
+     * perhaps not yet imported) is applied after it, in journal order; another tenant's token is
+     * refused before anything is journaled.
+     */
+    @Test
+    void corrections_viaJournal_appliedAfterTheEventsBeforeIt() throws Exception {
+        Path tokens = tmp.resolve("tokens.properties");
+        Files.writeString(tokens, ACME + " = acme\n" + GLOBEX + " = globex\n");
+        Map<String, String> flags = new LinkedHashMap<>();
+        flags.put("data-dir", tmp.resolve("data").toString());
+        flags.put("http.port", "0");
+        flags.put("import.interval", "1h"); // only the wake-up of each post imports
+        flags.put("http.tokens-file", tokens.toString());
+        worker = Worker.open(ConfigLoader.load(null, Map.of(), flags), Clock.systemUTC());
+        worker.start();
+        String base = "http://127.0.0.1:" + worker.httpPort().orElseThrow();
+
+        assertEquals(202, send(base, "POST", "/v1/events", ACME, Events.json("acme", "j-1", "key-1",
+                now.minusSeconds(30), 10)).statusCode());
+        assertEquals(202, send(base, "POST", "/v1/events", ACME, Events.json("acme", "j-2", "key-1",
+                now.minusSeconds(30), 7)).statusCode());
+        HttpResponse<String> r = send(base, "POST", "/v1/corrections?via=journal", ACME, "{\"correction_id\":\"j-void\","
+                + "\"tenant\":\"acme\",\"kind\":\"void\",\"ids\":[\"j-1\"],\"reason\":\"test key\"}");
+        assertEquals(202, r.statusCode(), r.body());
+        assertEquals(true, JSON.readTree(r.body()).get("journaled").asBoolean());
+        assertEquals(403, send(base, "POST", "/v1/corrections?via=journal", ACME, "{\"correction_id\":\"j-x\","
+                + "\"tenant\":\"globex\",\"kind\":\"void\",\"ids\":[\"j-2\"]}").statusCode());
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> JSON.readTree(send(base, "GET", "/v1/corrections", ACME,
+                null).body()).get("corrections").size() == 1);
+        assertEquals(7, total(base, ACME, "acme"));
+        assertEquals(1, JSON.readTree(send(base, "GET", "/v1/corrections", ACME, null).body()).get("corrections").get(0)
+                .get("events").asInt());
+        assertEquals(0, worker.deadLetters().size());
+    }
+
     private static long total(String base, String token, String tenant) throws Exception {
         HttpResponse<String> r = send(base, "GET", "/v1/meters/input_tokens/query?tenant=" + tenant
                 + "&sum-subjects=true&from=" + Instant.now().minus(Duration.ofDays(1)).truncatedTo(ChronoUnit.SECONDS)

@@ -64,7 +64,8 @@ class OpenApiContractTest {
     static final Map<String, String> NOT_DRIVEN = Map.of(
             "post /v1/sql 500", "sql_failed needs DuckDB to fail inside the sandbox for another reason than the statement",
             "post /v1/sql 429", "sql_busy needs sql.max-concurrent statements held running; SqlLimitsApiTest drives it",
-            "get /v1/corrections 400", "a missing tenant needs a worker without tokens; CorrectionsApiTest drives it");
+            "get /v1/corrections 400", "a missing tenant needs a worker without tokens; CorrectionsApiTest drives it",
+            "post /v1/corrections 503", "needs the journal to fail an append or the worker to stop mid-request");
 
     @TempDir
     Path tmp;
@@ -192,6 +193,9 @@ class OpenApiContractTest {
                 java.time.ZoneOffset.UTC, "test");
         check(base, "POST", corrections, ACME, "application/json",
                 "{\"correction_id\":\"k-5\",\"tenant\":\"acme\",\"kind\":\"void\",\"ids\":[\"c-1\"]}");
+        check(base, "POST", corrections + "?via=journal", ACME, "application/json",
+                "{\"correction_id\":\"k-6\",\"tenant\":\"acme\",\"kind\":\"void\",\"ids\":[\"c-1\"],\"force\":true}");
+        check(base, "POST", corrections + "?via=carrier-pigeon", ACME, "application/json", "{}");
         check(base, "GET", corrections + "?tenant=acme", ACME, null, null);
         check(base, "GET", corrections, ACME, null, null);
         check(base, "GET", corrections, null, null, null);
