@@ -415,6 +415,11 @@
     if (stale()) return;
     $('meter-tenant').textContent = 'tenant ' + answer.tenant + ' · ' + answer.aggregation + ' of ' + answer.meter
       + ' per ' + window + ' (' + answer.tz + ') · from ' + answer.source;
+    if (answer.partial) {
+      // The store is degraded (a damaged segment, a quarantined part): the chart may miss events.
+      errorBox.textContent = answer.warnings.join('\n');
+      errorBox.hidden = false;
+    }
     renderChart(answer);
     $('meter-rows').tBodies[0].replaceChildren(...answer.rows.map((r) => el('tr', {
       'data-start': r.window_start, 'data-value': r.value === null ? 'null' : r.value },

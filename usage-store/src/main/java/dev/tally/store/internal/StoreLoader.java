@@ -30,15 +30,32 @@ final class StoreLoader {
     private static final Logger log = LoggerFactory.getLogger(StoreLoader.class);
 
     /**
-     * What recovery found and attached. {@code damaged} is non-null when the active segment did
-     * not open: then {@code active} is null and the store opens degraded.
+     * What recovery found and attached. {@code damaged} is non-null when the active segment or a
+     * pending one did not open: then {@code active} is null, {@code pending} holds only the
+     * segments below the damaged one, and the store opens degraded.
      */
     record Loaded(Manifest manifest, SegmentHandle active, List<SegmentHandle> pending, long nextSeq,
             DamagedSegment damaged) {
     }
 
-    /** A segment file (or its write-ahead log) that DuckDB refused to open. */
-    record DamagedSegment(long seq, String reason) {
+    /**
+     * A segment file (or its write-ahead log) that DuckDB refused to open.
+     *
+     * @param seq      its sequence
+     * @param reason   DuckDB's message, on one line, without server paths
+     * @param pending  true when it was rolled but not sealed (a lower sequence than the active one)
+     * @param heldBack the higher segments left unattached because of it (none for an active one):
+     *                 sealing them would publish past the damaged one
+     */
+    record DamagedSegment(long seq, String reason, boolean pending, List<Long> heldBack) {
+        DamagedSegment {
+            heldBack = List.copyOf(heldBack);
+        }
+
+        /** "the active segment" or "the pending segment", for messages. */
+        String role() {
+            return pending ? "the pending segment" : "the active segment";
+        }
     }
 
     private final SegmentFiles files;
@@ -188,30 +205,37 @@ final class StoreLoader {
 
         // Pass 6: attach the segments. The highest sequence is the active segment; every lower
         // one is pending (rolled but not sealed) and is sealed by the store before it opens.
+        // A damaged segment does not stop the store: its sealed parts stay readable, appends and
+        // seals are refused until 'repair active' sets the file aside, and the import rebuilds its
+        // rows from the journal, which keeps them until sealed. A damaged pending segment also
+        // holds back every segment above it (left on disk, not attached): sealing one of them
+        // would move the manifest's lastSeq past the damaged file, and pass 4 would then delete it.
         List<SegmentHandle> pending = new ArrayList<>();
         SegmentHandle active = null;
         DamagedSegment damaged = null;
         for (long seq : seqs) {
-            if (seq == seqs.last()) {
-                // A damaged active segment does not stop the store: its sealed parts stay
-                // readable, appends are refused until 'repair active' sets the file aside, and
-                // the import rebuilds its rows from the journal, which keeps them until sealed.
-                try {
-                    active = writer.attach(seq, readOnly);
-                    writer.probe(active);
-                } catch (RuntimeException | SQLException e) {
-                    damaged = new DamagedSegment(seq, oneLine(e.getMessage()));
-                    active = null;
-                    writer.detachQuietly(seq);
-                    log.error("active segment {} does not open ({}); the store opens degraded: sealed parts are "
-                            + "readable, appends are refused. Stop the worker and run: {}", seq, damaged.reason(),
-                            dev.tally.store.DamagedActiveSegmentException.REPAIR);
-                }
-                continue;
+            boolean last = seq == seqs.last();
+            SegmentHandle h = null;
+            try {
+                h = writer.attach(seq, readOnly);
+                writer.probe(h);
+            } catch (RuntimeException | SQLException e) {
+                writer.detachQuietly(seq);
+                List<Long> heldBack = List.copyOf(seqs.tailSet(seq, false));
+                damaged = new DamagedSegment(seq, oneLine(e.getMessage()), !last, heldBack);
+                log.error("{} {} does not open ({}); the store opens degraded: sealed parts are readable, appends "
+                        + "and seals are refused{}. Stop the worker and run: {}", damaged.role(), seq,
+                        damaged.reason(), heldBack.isEmpty() ? "" : ", and the segments " + heldBack
+                        + " above it are not read until then", dev.tally.store.DamagedActiveSegmentException.REPAIR);
+                break;
             }
-            SegmentHandle h = writer.attach(seq, readOnly);
-            pending.add(h);
-            log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq, h.rows());
+            if (last) {
+                active = h;
+            } else {
+                pending.add(h);
+                log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq,
+                        h.rows());
+            }
         }
         long maxPartSeq = manifest.parts().stream().mapToLong(SealedPart::seq).max().orElse(0);
         long nextSeq = Math.max(Math.max(manifest.lastSeq(), maxPartSeq), seqs.isEmpty() ? 0 : seqs.last()) + 1;

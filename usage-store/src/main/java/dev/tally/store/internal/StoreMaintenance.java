@@ -341,6 +341,13 @@ final class StoreMaintenance {
         synchronized (tiers.lock()) {
             tiers.view().segments().forEach(h -> live.add(h.seq()));
         }
+        // A damaged segment and those it holds back are not attached, but they are not orphans:
+        // 'repair active' sets them aside (or, for held-back ones, keeps them).
+        StoreLoader.DamagedSegment d = tiers.damaged();
+        if (d != null) {
+            live.add(d.seq());
+            live.addAll(d.heldBack());
+        }
         return live;
     }
 

@@ -122,7 +122,7 @@ final class TierState {
         checkWritable(operation);
         StoreLoader.DamagedSegment d = damaged;
         if (d != null) {
-            throw new dev.tally.store.DamagedActiveSegmentException(operation, d.seq(), d.reason());
+            throw new dev.tally.store.DamagedActiveSegmentException(operation, d.seq(), d.reason(), d.pending());
         }
     }
 
@@ -152,9 +152,11 @@ final class TierState {
     void publishLocked() {
         StoreLoader.DamagedSegment d = damaged;
         TierView next = new TierView(active, pending, manifest, parts, d == null ? List.of()
-                : List.of("partial: the active segment " + files.root().relativize(files.segment(d.seq()))
-                        + " is damaged (" + d.reason() + "); events stored only there are missing from this answer "
-                        + "until '" + dev.tally.store.DamagedActiveSegmentException.REPAIR
+                : List.of("partial: " + d.role() + " " + files.root().relativize(files.segment(d.seq()))
+                        + " is damaged (" + d.reason() + ")" + (d.heldBack().isEmpty() ? ""
+                                : " and the segments " + d.heldBack() + " above it are not read")
+                        + "; events stored only there are missing from this answer until '"
+                        + dev.tally.store.DamagedActiveSegmentException.REPAIR
                         + "' and the next import rebuild them from the journal"));
         TierView prev = view;
         view = next;

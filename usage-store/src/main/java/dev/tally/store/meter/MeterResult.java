@@ -14,6 +14,9 @@ import java.util.List;
  * @param partsRead      sealed Parquet parts read for this query
  * @param partsFromCache sealed parts answered from the per-part cache instead
  * @param segmentsRead   active or pending DuckDB segments read (always from detail)
+ * @param warnings       why rows may be missing from this answer (a damaged active or pending
+ *                       segment the store opened without, a quarantined part in the range), one
+ *                       line each starting with {@code "partial: "}; empty when the answer is whole
  */
 public record MeterResult(
         MeterDefinition meter,
@@ -23,7 +26,8 @@ public record MeterResult(
         String plan,
         int partsRead,
         int partsFromCache,
-        int segmentsRead) {
+        int segmentsRead,
+        List<String> warnings) {
 
     /** Where a query read sealed data from. */
     public enum Source {
@@ -38,5 +42,11 @@ public record MeterResult(
 
     public MeterResult {
         rows = List.copyOf(rows);
+        warnings = List.copyOf(warnings);
+    }
+
+    /** Whether rows may be missing from this answer (see {@link #warnings()}). */
+    public boolean partial() {
+        return !warnings.isEmpty();
     }
 }

@@ -159,7 +159,8 @@ public final class MeterService implements AutoCloseable {
             }
             List<MeterRow> rows = rows(r, values);
             return new MeterResult(meter, q, rows, rollup ? MeterResult.Source.ROLLUP : MeterResult.Source.DETAIL,
-                    plan, run.partsRead, run.partsFromCache, run.segmentsRead);
+                    plan, run.partsRead, run.partsFromCache, run.segmentsRead,
+                    view.partialWarnings(q.from(), q.to(), rollup, !rollup));
         } catch (SQLException e) {
             throw failure(meter, q, view, e);
         } finally {

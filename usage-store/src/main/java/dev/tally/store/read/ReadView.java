@@ -34,6 +34,33 @@ public interface ReadView extends AutoCloseable {
     }
 
     /**
+     * Why an answer over {@code [from, to)} read through this view may miss rows, one line each,
+     * every line starting with {@code "partial: "}: the {@link #missingTiers()} and each quarantined
+     * part whose events overlap the range. Empty when the answer is whole. SQL and meter answers
+     * carry these as their warnings and set their partial flag when any is present.
+     */
+    default List<String> partialWarnings(Instant from, Instant to) {
+        return partialWarnings(from, to, true, true);
+    }
+
+    /**
+     * Like {@link #partialWarnings(Instant, Instant)}, counting only quarantined parts of the kinds
+     * the answer read: an answer from hourly rollups misses nothing when only a detail part is gone.
+     */
+    default List<String> partialWarnings(Instant from, Instant to, boolean rollups, boolean detail) {
+        List<String> out = new java.util.ArrayList<>(missingTiers());
+        for (QuarantinedPart q : quarantined()) {
+            if ((q.part().rollup() ? rollups : detail) && q.part().minTime() != null && q.part().maxTime() != null && q.part().minTime().isBefore(to)
+                    && !q.part().maxTime().isBefore(from)) {
+                out.add("partial: archive part " + q.part().path() + " (" + (q.part().rollup() ? "rollup" : "detail")
+                        + ", events " + q.part().minTime() + ".." + q.part().maxTime() + ") is quarantined as damaged "
+                        + "since " + q.at() + "; rows in it are missing from this answer");
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
      * The UTC days in {@code [from, to)} whose hourly rollups remain but whose detail is gone
      * (retention, quarantine); empty when detail is complete there. A reader that needs every
      * event refuses such a range instead of answering short.

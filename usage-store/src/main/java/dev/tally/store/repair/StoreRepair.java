@@ -216,17 +216,23 @@ public final class StoreRepair {
     }
 
     /**
-     * Sets aside an active segment that does not open (the DuckDB file or its write-ahead log is
-     * damaged, so the store opens degraded): moves its write-ahead log and then the file to
-     * {@code quarantine/segments/} with a {@code .reason} file beside them, so the next open
-     * starts a fresh active segment. Its rows are gone from the store, and with them the import
-     * positions committed there: the next import reads the journal and spool files from the last
-     * position still held (from the start when none is), and the dedup index, rebuilt from the
-     * sealed parts, drops every event already sealed, so each journaled event ends stored once.
-     * Events appended through the library API without a journal cannot be recovered.
+     * Sets aside every live segment that does not open (the DuckDB file or its write-ahead log is
+     * damaged, so the store opens degraded): the active one, or a pending one (rolled, not yet
+     * sealed). Each goes, write-ahead log first, to {@code quarantine/segments/} with a
+     * {@code .reason} file beside it, so the next open starts a fresh active segment. Its rows are
+     * gone from the store, and with them the import positions committed there: the next import
+     * reads the journal and spool files from the last position still held (from the start when
+     * none is), and the dedup index, rebuilt from the sealed parts and the live segments, drops
+     * every event already stored, so each journaled event ends stored once. Events appended through
+     * the library API without a journal cannot be recovered.
      *
-     * <p>Only the segment with the highest sequence above the manifest's last sealed one is looked
-     * at: pending segments are sealed on open and a lower file is already published.
+     * <p>A damaged <em>pending</em> segment has healthy segments above it, and those carry import
+     * positions past its events (each new segment starts with its predecessor's positions). Their
+     * positions are cleared, so the next import reads every journal and spool file from the start
+     * and the events of the damaged segment come back (the journal keeps them until sealed).
+     *
+     * <p>Only segments above the manifest's last sealed sequence are looked at: a lower file is
+     * already published.
      *
      * @param apply false: only report what would be done (nothing is changed)
      */
@@ -247,48 +253,84 @@ public final class StoreRepair {
                 actions.add("no active segment on disk; nothing to repair");
                 return new RepairReport(actions, losses);
             }
-            long seq = seqs.last();
-            Path segment = files.segment(seq);
-            Path wal = files.segmentWal(seq);
-            String error = tryOpen(segment);
-            if (error == null) {
-                actions.add("the active segment " + segment.getFileName() + " opens; nothing to repair");
+            java.util.TreeMap<Long, String> damaged = new java.util.TreeMap<>();
+            for (long seq : seqs) {
+                String error = tryOpen(files.segment(seq));
+                if (error != null) {
+                    damaged.put(seq, error);
+                }
+            }
+            if (damaged.isEmpty()) {
+                actions.add("the active segment " + files.segment(seqs.last()).getFileName() + (seqs.size() > 1
+                        ? " and the pending ones open" : " opens") + "; nothing to repair");
                 return new RepairReport(actions, losses);
             }
             String verb = apply ? "moved " : "would move (run with --apply) ";
             String stamp = stamp(clock.instant());
-            Path keptSegment = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName() + "."
-                    + stamp);
-            Path keptWal = FileSync.resolveInside(files.quarantineDir(), "segments/" + wal.getFileName() + "." + stamp);
-            Path reasonFile = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName() + "."
-                    + stamp + ".reason");
-            if (apply) {
-                Files.createDirectories(keptSegment.getParent());
-                String reason = "active segment " + seq + " set aside by 'repair active' at " + clock.instant()
-                        + ": it does not open: " + error + "\n";
-                FileSync.writeAtomically(reasonFile, reason.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                // The log goes first: a log left beside a missing segment would be replayed into
-                // the fresh segment the next open creates under the same name.
-                if (Files.exists(wal)) {
-                    FileSync.moveAtomically(wal, keptWal);
+            for (var d : damaged.entrySet()) {
+                long seq = d.getKey();
+                String role = seq == seqs.last() ? "active" : "pending";
+                Path segment = files.segment(seq);
+                Path wal = files.segmentWal(seq);
+                Path keptSegment = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName()
+                        + "." + stamp);
+                Path keptWal = FileSync.resolveInside(files.quarantineDir(), "segments/" + wal.getFileName() + "."
+                        + stamp);
+                Path reasonFile = FileSync.resolveInside(files.quarantineDir(), "segments/" + segment.getFileName()
+                        + "." + stamp + ".reason");
+                if (apply) {
+                    Files.createDirectories(keptSegment.getParent());
+                    String reason = role + " segment " + seq + " set aside by 'repair active' at " + clock.instant()
+                            + ": it does not open: " + d.getValue() + "\n";
+                    FileSync.writeAtomically(reasonFile, reason.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    // The log goes first: a log left beside a missing segment would be replayed into
+                    // the fresh segment the next open creates under the same name.
+                    if (Files.exists(wal)) {
+                        FileSync.moveAtomically(wal, keptWal);
+                        actions.add(verb + "its write-ahead log to " + files.root().relativize(keptWal));
+                    }
+                    FileSync.moveAtomically(segment, keptSegment);
+                    log.error("repair active: moved the damaged {} segment {} to {}: {}", role,
+                            segment.getFileName(), files.root().relativize(keptSegment), d.getValue());
+                } else if (Files.exists(wal)) {
                     actions.add(verb + "its write-ahead log to " + files.root().relativize(keptWal));
                 }
-                FileSync.moveAtomically(segment, keptSegment);
-                log.error("repair active: moved the damaged active segment {} to {}: {}", segment.getFileName(),
-                        files.root().relativize(keptSegment), error);
-            } else if (Files.exists(wal)) {
-                actions.add(verb + "its write-ahead log to " + files.root().relativize(keptWal));
+                actions.add(verb + "the " + role + " segment " + segment.getFileName() + " (it does not open: "
+                        + d.getValue() + ") to " + files.root().relativize(keptSegment) + (apply ? ", with the reason "
+                        + "in " + files.root().relativize(reasonFile) : "")
+                        + (role.equals("active") ? "; the next open starts a fresh active segment" : ""));
+                losses.add("the rows of segment " + seq + " and the import positions committed with them "
+                        + (apply ? "are" : "would be") + " out of the store. Run import next: events still in "
+                        + "journal or spool files are imported again (those already stored are dropped by id); "
+                        + "events appended through the library API without a journal cannot be recovered");
             }
-            actions.add(verb + "the active segment " + segment.getFileName() + " (it does not open: " + error
-                    + ") to " + files.root().relativize(keptSegment) + (apply ? ", with the reason in "
-                    + files.root().relativize(reasonFile) : "") + "; the next open starts a fresh active segment");
-            losses.add("the rows of segment " + seq + " and the import positions committed with them "
-                    + (apply ? "are" : "would be") + " out of the store. Run import next: events still in journal "
-                    + "or spool files are imported again (those already sealed are dropped by id); events appended "
-                    + "through the library API without a journal cannot be recovered");
+            // Healthy segments above a damaged one hold positions past its events: clear them.
+            for (long seq : seqs.tailSet(damaged.firstKey(), false)) {
+                if (damaged.containsKey(seq)) {
+                    continue;
+                }
+                Path segment = files.segment(seq);
+                if (apply) {
+                    clearImportPositions(segment);
+                }
+                actions.add((apply ? "cleared" : "would clear") + " the import positions of segment "
+                        + segment.getFileName() + " (they are past the events of segment " + damaged.firstKey()
+                        + "): the next import reads every journal and spool file from the start, and events "
+                        + "already stored are dropped by id");
+            }
             return new RepairReport(actions, losses);
-        } catch (IOException e) {
+        } catch (IOException | SQLException e) {
             throw new StoreException("active segment repair failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes every import position of a healthy segment and checkpoints it, so nothing stays in its log. */
+    private static void clearImportPositions(Path segment) throws SQLException {
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            s.execute("ATTACH '" + segment.toString().replace("'", "''") + "' AS seg");
+            s.execute("DELETE FROM seg.main.import_positions");
+            s.execute("CHECKPOINT seg");
+            s.execute("DETACH seg");
         }
     }
 

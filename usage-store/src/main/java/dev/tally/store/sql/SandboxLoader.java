@@ -5,7 +5,6 @@ import dev.tally.store.correct.CorrectionLog;
 import dev.tally.store.engine.TimeUtil;
 import dev.tally.store.engine.Engine;
 import dev.tally.store.read.PartFile;
-import dev.tally.store.read.QuarantinedPart;
 import dev.tally.store.read.ReadView;
 import dev.tally.store.read.SegmentSource;
 import dev.tally.store.read.StoreReader;
@@ -75,8 +74,7 @@ final class SandboxLoader {
             Instant hi = o.to() == null ? NO_END : o.to();
             List<? extends PartFile> detail = view.detailParts(lo, hi);
             List<? extends PartFile> rollups = view.rollupParts(lo.minusSeconds(3600), hi);
-            warnings.addAll(view.missingTiers());
-            warnings.addAll(quarantineWarnings(view, lo, hi));
+            warnings.addAll(view.partialWarnings(lo, hi));
             // 2. A fresh instance of our own writes the sandbox file, under the same memory limit.
             try (Connection b = DriverManager.getConnection("jdbc:duckdb:" + db, new Properties());
                     Statement s = b.createStatement()) {
@@ -139,6 +137,13 @@ final class SandboxLoader {
                     return rs.getLong(1);
                 }
             } catch (SQLException e) {
+                if (String.valueOf(e.getMessage()).contains("Out of Range Error")) {
+                    // Not damage: the tenant's own values add up past DECIMAL(38,9) in some hour.
+                    throw new SqlSandboxException(SqlSandboxException.Kind.OVERFLOW, "the SQL sandbox of tenant '"
+                            + tenant + "' cannot be built: an hourly sum of its values (table usage_rollups_hourly, "
+                            + "column value_sum) does not fit DECIMAL(38,9), more than 29 integer digits; ask with "
+                            + "from/to for a range without that hour", e);
+                }
                 // A damaged part is quarantined here, so the next sandbox is built from the rest.
                 List<PartFile> read = new ArrayList<>(detail);
                 read.addAll(rollups);
@@ -153,20 +158,6 @@ final class SandboxLoader {
                 corr.delete();
             }
         }
-    }
-
-    /** One line per quarantined part overlapping {@code [lo, hi)}: the answer misses its rows. */
-    private static List<String> quarantineWarnings(ReadView view, Instant lo, Instant hi) {
-        List<String> out = new ArrayList<>();
-        for (QuarantinedPart q : view.quarantined()) {
-            if (q.part().minTime() != null && q.part().maxTime() != null && q.part().minTime().isBefore(hi)
-                    && !q.part().maxTime().isBefore(lo)) {
-                out.add("partial: archive part " + q.part().path() + " (" + (q.part().rollup() ? "rollup" : "detail")
-                        + ", events " + q.part().minTime() + ".." + q.part().maxTime() + ") is quarantined as damaged "
-                        + "since " + q.at() + "; rows in it are missing from this answer");
-            }
-        }
-        return out;
     }
 
     /** Reopens the sandbox file read-only and applies the limits, then forbids files and settings. */

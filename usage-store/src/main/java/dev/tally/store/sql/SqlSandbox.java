@@ -323,6 +323,13 @@ public final class SqlSandbox implements AutoCloseable {
                     + "memory limit of " + options.memoryLimit() + " bytes (memoryLimit, sql.memory-limit) and DuckDB "
                     + "refused it; aggregate, filter or select fewer columns", e);
         }
+        if (msg.contains("Out of Range Error")) {
+            // The operands in DuckDB's text are values of this tenant's sandbox only; still, the
+            // class and the types are enough to act on.
+            return new SqlSandboxException(SqlSandboxException.Kind.OVERFLOW, "a number in the statement does not "
+                    + "fit its type (BIGINT, HUGEINT or DECIMAL(38,9): at most 29 integer digits); cast to DOUBLE "
+                    + "for an approximate sum, or sum smaller groups: " + StatementGuard.abbreviate(sql), e);
+        }
         if (msg.contains("Permission Error") || msg.contains("disabled by configuration")
                 || msg.contains("configuration has been locked") || msg.contains("read-only mode")
                 || msg.contains("enable_external_access")) {

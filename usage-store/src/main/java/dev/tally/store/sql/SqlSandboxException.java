@@ -21,6 +21,11 @@ public final class SqlSandboxException extends RuntimeException {
         RESULT_TOO_LARGE,
         /** The statement needed more memory than the sandbox's {@code memoryLimit}; DuckDB refused it. */
         MEMORY_LIMIT,
+        /**
+         * A number does not fit its type: the statement's arithmetic or sum (BIGINT, HUGEINT,
+         * DECIMAL(38,9)), or an hourly sum of the tenant's values while the sandbox was built.
+         */
+        OVERFLOW,
         /** As many statements as allowed are already running; nothing ran. Retry shortly. */
         BUSY,
         /** The statement failed otherwise; the message has an error class and an incident id only. */

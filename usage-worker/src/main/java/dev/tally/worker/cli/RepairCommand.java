@@ -91,12 +91,13 @@ public final class RepairCommand implements Callable<Integer> {
         }
     }
 
-    /** Sets aside an active segment that does not open, so the journal can rebuild it. */
+    /** Sets aside an active or pending segment that does not open, so the journal can rebuild it. */
     @Command(name = "active", mixinStandardHelpOptions = true,
-            description = {"Set aside a damaged active segment (the store opens degraded: sealed data readable, "
-                    + "appends and imports refused): move it and its write-ahead log to quarantine/ with a reason "
-                    + "file, so the next start begins a fresh active segment. Then run import: events still in "
-                    + "journal or spool files are stored again, those already sealed are dropped by id. Events "
+            description = {"Set aside a damaged active or pending segment (the store opens degraded: sealed data "
+                    + "readable, appends and imports refused): move it and its write-ahead log to quarantine/ with a "
+                    + "reason file, so the next start begins a fresh active segment; for a pending one, also clear "
+                    + "the import positions of the segments above it. Then run import: events still in journal or "
+                    + "spool files are stored again, those already stored are dropped by id. Events "
                     + "appended through the library API without a journal cannot be recovered.",
                     "Without --apply, only reports what it would do. For a damaged write-ahead log alone, "
                     + "'repair wal' keeps more (the transactions before the damage)."},

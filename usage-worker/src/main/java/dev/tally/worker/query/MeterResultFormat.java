@@ -57,6 +57,11 @@ public final class MeterResultFormat {
             rows.add(x);
         }
         m.put("rows", rows);
+        if (r.partial()) {
+            // As in SQL answers: present only when rows may be missing, so a whole answer is unchanged.
+            m.put("partial", true);
+            m.put("warnings", r.warnings());
+        }
         return m;
     }
 
@@ -160,6 +165,9 @@ public final class MeterResultFormat {
                 .append(r.query().tenant()).append(", ").append(r.query().from()).append(" to ").append(r.query().to())
                 .append(", from ").append(r.source() == MeterResult.Source.ROLLUP ? "hourly rollups" : "detail")
                 .append(")\n");
+        for (String warning : r.warnings()) {
+            b.append("warning: ").append(warning).append('\n');
+        }
         return b.toString();
     }
 

@@ -36,6 +36,7 @@ public final class QueryErrors {
                 case TIMEOUT -> new ApiException(422, "sql_timeout", e.getMessage());
                 case RESULT_TOO_LARGE -> new ApiException(422, "sql_result_too_large", e.getMessage());
                 case MEMORY_LIMIT -> new ApiException(422, "sql_memory_limit", e.getMessage());
+                case OVERFLOW -> new ApiException(422, "sql_overflow", e.getMessage());
                 case BUSY -> new ApiException(429, "sql_busy", e.getMessage(), java.util.Map.of("retry_after", 1));
                 case FAILED -> new ApiException(500, "sql_failed", e.getMessage());
             };
@@ -50,7 +51,7 @@ public final class QueryErrors {
     public static boolean isCallerMistake(RuntimeException e) {
         if (e instanceof SqlSandboxException s) {
             return switch (s.kind()) {
-                case REJECTED, INVALID, DENIED, RESULT_TOO_LARGE, MEMORY_LIMIT -> true;
+                case REJECTED, INVALID, DENIED, RESULT_TOO_LARGE, MEMORY_LIMIT, OVERFLOW -> true;
                 case TIMEOUT, BUSY, FAILED -> false;
             };
         }

@@ -156,6 +156,21 @@ class WorkerKillLoopTest {
                 httpFeeder.join(30_000);
             }
         }
+        // Seals and retention deletions must happen between the kills, not only in the final run:
+        // the short segment age and the expiring events force them; the log so far is the loop's.
+        long loopSeals;
+        long loopExpiries;
+        try (var lines = Files.lines(log)) {
+            List<String> all = lines.toList();
+            loopSeals = all.stream().filter(l -> l.contains("sealed segment")).count();
+            loopExpiries = all.stream().filter(l -> l.contains("DETAIL_EXPIRED") || l.contains("not archived")).count();
+        }
+        System.out.printf("kill loop %s: %d seals and %d retention deletions logged during the kills%n", run, loopSeals,
+                loopExpiries);
+        if (run.equals("long")) {
+            assertTrue(loopSeals > 0 && loopExpiries > 0, where + ": during the kills " + loopSeals + " seals and "
+                    + loopExpiries + " retention deletions were logged; both must happen inside the loop");
+        }
         try {
             if (feederFailure.get() != null) {
                 throw new AssertionError(where + ": a feeder failed", feederFailure.get());

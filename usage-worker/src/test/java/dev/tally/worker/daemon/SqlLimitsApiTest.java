@@ -82,6 +82,38 @@ class SqlLimitsApiTest extends InProcessWorkerTest {
         assertEquals(200, sql("SELECT 1 AS one").statusCode(), "the permit is given back");
     }
 
+    /** Values whose sum does not fit DECIMAL(38,9) get 422 sql_overflow for the tenant's SQL, never a 5xx; other tenants are served. */
+    @Test
+    void postSql_sumPastDecimal38_422Overflow() throws Exception {
+        start();
+        String huge = "9".repeat(29);
+        for (int i = 1; i <= 2; i++) {
+            assertEquals(202, http.post("/v1/events", "application/json", "{\"tenant\":\"acme\",\"id\":\"huge-" + i
+                    + "\",\"type\":\"llm.request\",\"subject\":\"key-huge\",\"time\":\"" + now.minusSeconds(20)
+                    + "\",\"data\":{\"input_tokens\":" + huge + "}}").statusCode());
+        }
+        assertEquals(202, http.post("/v1/events", "application/json", Events.array("globex", "g", 3, now, 10))
+                .statusCode());
+        // Both imported: the meter's sum over them no longer fits, so it refuses (422) instead of answering.
+        String meter = "/v1/meters/input_tokens/query?tenant=acme&subject=key-huge&from=" + now.minus(Duration.ofDays(1))
+                + "&to=" + now.plusSeconds(1);
+        await().atMost(Duration.ofSeconds(20)).until(() -> http.get(meter).statusCode() == 422
+                && worker.store().total("globex", "llm.request", "key-0", "$.input_tokens",
+                        now.minus(Duration.ofDays(1)), now.plusSeconds(1)).events() > 0);
+        HttpResponse<String> sandbox = sql("SELECT count(*) AS n FROM usage_events");
+        assertEquals(422, sandbox.statusCode(), sandbox.body());
+        assertEquals("sql_overflow", error(sandbox));
+        assertTrue(sandbox.body().contains("DECIMAL(38,9)") && sandbox.body().contains("from/to"), sandbox.body());
+        // A range without that hour builds, and the statement's own overflow is named too.
+        HttpResponse<String> narrowed = http.post("/v1/sql?tenant=acme&from=" + now.plusSeconds(3600), "text/plain",
+                "SELECT 9223372036854775807::BIGINT + 1 AS x");
+        assertEquals(422, narrowed.statusCode(), narrowed.body());
+        assertEquals("sql_overflow", error(narrowed));
+        assertTrue(narrowed.body().contains("does not fit"), narrowed.body());
+        assertEquals(200, http.post("/v1/sql?tenant=globex", "text/plain", "SELECT count(*) AS n FROM usage_events")
+                .statusCode());
+    }
+
     /** A JSON SQL request with a key twice is refused, as event bodies are. */
     @Test
     void postSql_duplicateJsonKey_refused() throws Exception {
@@ -131,5 +163,37 @@ class SqlLimitsApiTest extends InProcessWorkerTest {
         for (HttpResponse<String> a : answers) {
             assertFalse(a.body().contains(tmp.toString()), "a server path: " + a.body());
         }
+    }
+
+    /** A worker whose active segment is damaged opens degraded: meter answers over HTTP are 200 with partial naming the segment, in JSON and table form. */
+    @Test
+    void getMeter_damagedActiveSegment_partialNamingTheSegment() throws Exception {
+        start();
+        assertEquals(202, http.post("/v1/events", "application/json", Events.array("acme", "d", 20, now, 10))
+                .statusCode());
+        await().atMost(Duration.ofSeconds(20)).until(() -> worker.store().total("acme", "llm.request", "key-0",
+                "$.input_tokens", now.minus(Duration.ofDays(1)), now.plusSeconds(1)).events() > 0);
+        worker.store().sealNow();
+        worker.shutdown(Duration.ofSeconds(20));
+        Path segment;
+        try (Stream<Path> s = Files.list(tmp.resolve("data/segments"))) {
+            segment = s.filter(p -> p.toString().endsWith(".duckdb")).max(Path::compareTo).orElseThrow();
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(segment,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 3);
+        }
+        start();
+        String query = "/v1/meters/requests/query?tenant=acme&sum-subjects=true&from=" + now.minus(Duration.ofDays(1))
+                + "&to=" + now.plusSeconds(1);
+        HttpResponse<String> r = http.get(query);
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode j = JSON.readTree(r.body());
+        assertEquals(20, j.get("rows").get(0).get("value").asInt(), "the sealed events answer: " + r.body());
+        assertTrue(j.path("partial").asBoolean(), r.body());
+        assertTrue(j.path("warnings").get(0).asText().contains(segment.getFileName().toString()), r.body());
+        assertFalse(r.body().contains(tmp.toString()), "a server path: " + r.body());
+        HttpResponse<String> table = http.get(query + "&format=table");
+        assertTrue(table.body().contains("warning: partial: the active segment"), table.body());
     }
 }
