@@ -263,10 +263,9 @@ public final class MeterService implements AutoCloseable {
             }
         }
         // Every source of the answer in one statement: the missed parts, each overlapping segment
-        // and the corrections' sources. A DuckDB statement has a fixed cost (parse, plan, open the
-        // files) of a few milliseconds whatever it reads, so one round trip instead of one per
-        // source is most of the answer's time for a small query. Rows of a part come back named
-        // by file only when the cache keeps them per part; the rest have a NULL file.
+        // and the corrections' sources. Each DuckDB statement has a fixed cost (parse, plan,
+        // schedule) whatever it reads, paid once instead of once per source. Rows of a part come
+        // back named by file only when the cache keeps them per part; the rest have a NULL file.
         boolean perFile = cacheEnabled;
         List<String> pieces = new ArrayList<>();
         if (!misses.isEmpty()) {
