@@ -369,11 +369,10 @@ class MeterOracleTest {
                         List<String> expected = oracle(m, q);
                         MeterResult got = meters.query(q);
                         assertEquals(expected, render(got), q.toString());
-                        if (core) {
-                            // Without the cache every part is read in the answer's one statement, not per file.
-                            assertEquals(expected, render(uncached.query(q)), "without the cache: " + q);
-                        }
                         if (core && m.aggregation().decomposable()) {
+                            // Without the cache every part is read in the answer's one statement, not per file
+                            // (the other aggregations read every value, with or without the cache).
+                            assertEquals(expected, render(uncached.query(q)), "without the cache: " + q);
                             MeterResult again = meters.query(q);
                             assertEquals(render(got), render(again), "cached rerun of " + q);
                             assertEquals(again.partsRead(), 0, "every sealed part from the cache: " + q);
