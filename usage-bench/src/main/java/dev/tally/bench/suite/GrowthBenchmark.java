@@ -25,6 +25,7 @@ import java.util.Locale;
  * <pre>
  * usage: GrowthBenchmark ingest [events=100000000] [dir] [batch=10000]
  *        GrowthBenchmark reopen dir [queryRuns=50]
+ *        GrowthBenchmark query dir [queryRuns=50]
  * </pre>
  *
  * <ul>
@@ -34,6 +35,8 @@ import java.util.Locale;
  *       first and last batches appended again (every event must come back a duplicate), and the
  *       monthly total of one subject (cache off, a new subject each run) at p50 and p99; then
  *       compaction of every closed day ({@code compact(true)}) and the same reads again.</li>
+ *   <li>{@code query}: the grown store opened and the monthly total measured, nothing else: the
+ *       figure to rerun on a quiet machine next to {@code bench/run growth-pg query}.</li>
  * </ul>
  * Not a test: run it with {@code bench/run growth}.
  */
@@ -60,7 +63,13 @@ public final class GrowthBenchmark {
                 }
                 reopen(Path.of(args[1]), args.length > 2 ? Integer.parseInt(args[2]) : 50);
             }
-            default -> throw new IllegalArgumentException("unknown mode " + mode + " (ingest or reopen)");
+            case "query" -> {
+                if (args.length < 2) {
+                    throw new IllegalArgumentException("usage: GrowthBenchmark query DIR [queryRuns]");
+                }
+                query(Path.of(args[1]), args.length > 2 ? Integer.parseInt(args[2]) : 50);
+            }
+            default -> throw new IllegalArgumentException("unknown mode " + mode + " (ingest, reopen or query)");
         }
     }
 
@@ -181,6 +190,18 @@ public final class GrowthBenchmark {
         }
     }
 
+    /** Opens the grown store and measures only the monthly total of one subject (nothing appended or compacted). */
+    private static void query(Path dir, int runs) throws Exception {
+        Results out = new Results(dir.resolve("results.txt"));
+        var prior = Results.read(dir.resolve("results.txt"));
+        Instant end = Instant.parse(prior.get("growth.end"));
+        long t0 = System.nanoTime();
+        try (UsageStore s = UsageStore.builder(dir.resolve("store")).build()) {
+            System.out.printf(Locale.ROOT, "opened in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+            measureMonthly(out, "query.monthly", s, runs, end);
+        }
+    }
+
     /** The monthly total of one subject, cache off, a new subject each run (as the suite measures it). */
     static void measureMonthly(Results out, String prefix, UsageStore s, int runs, Instant end) throws Exception {
         try (StoreQueries q = new StoreQueries(s, false)) {
@@ -190,18 +211,33 @@ public final class GrowthBenchmark {
             }
             long[] nanos = new long[runs];
             long ev = 0;
+            java.math.BigDecimal tokens = java.math.BigDecimal.ZERO;
+            // The process's CPU time per answer (the engine's threads included): unlike the wall
+            // time it hardly moves with the neighbours' load, so it compares two builds on a busy machine.
+            long cpu0 = processCpuNanos();
             for (int i = 0; i < runs; i++) {
                 Billing.Params p = Billing.params(Billing.Query.MONTHLY_TOTAL, i, end, Suite.TENANTS, Suite.SUBJECTS);
                 long t0 = System.nanoTime();
-                ev += q.run(Billing.Query.MONTHLY_TOTAL, p).events();
+                Billing.Answer a = q.run(Billing.Query.MONTHLY_TOTAL, p);
                 nanos[i] = System.nanoTime() - t0;
+                ev += a.events();
+                tokens = tokens.add(a.value());
             }
+            double cpuMs = (processCpuNanos() - cpu0) / 1e6 / runs;
             long[] sorted = Sys.sorted(nanos);
+            double load = Sys.load();
             out.put(prefix + ".runs", runs);
             out.put(prefix + ".p50_ms", Sys.percentile(sorted, 0.5) / 1e6);
             out.put(prefix + ".p99_ms", Sys.percentile(sorted, 0.99) / 1e6);
+            out.put(prefix + ".process_cpu_ms_per_run", cpuMs);
             out.put(prefix + ".events_counted", ev);
+            out.put(prefix + ".input_tokens", tokens.stripTrailingZeros().toPlainString());
             out.put(prefix + ".source", q.source(Billing.Query.MONTHLY_TOTAL));
+            out.put(prefix + ".load_avg", load);
+            System.out.printf(Locale.ROOT, "%s: monthly total of one subject, p50 %.1f ms, p99 %.1f ms over %d runs, "
+                    + "%.1f ms of process CPU per run, from %s (events counted %,d, input tokens %s), load average %.2f%n",
+                    prefix, Sys.percentile(sorted, 0.5) / 1e6, Sys.percentile(sorted, 0.99) / 1e6, runs, cpuMs,
+                    q.source(Billing.Query.MONTHLY_TOTAL), ev, tokens.stripTrailingZeros().toPlainString(), load);
         }
     }
 
@@ -230,6 +266,11 @@ public final class GrowthBenchmark {
         double[] s = xs.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     private static long heapUsed() {

@@ -263,50 +263,67 @@ public final class MeterService implements AutoCloseable {
                 keys.put(p, key);
             }
         }
+        // Every source of the answer in one statement: the missed parts, each overlapping segment
+        // and the corrections' sources. Each DuckDB statement has a fixed cost (parse, plan,
+        // schedule) whatever it reads, paid once instead of once per source. Rows of a part come
+        // back named by file only when the cache keeps them per part; the rest have a NULL file.
+        boolean perFile = cacheEnabled;
+        List<String> pieces = new ArrayList<>();
         if (!misses.isEmpty()) {
-            String sql = rollup ? MeterSql.rollupPartials(perPart, misses)
-                    : MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, true)), "filename");
-            Map<String, Map<Partial.Key, Partial>> perFile = readPartials(c, sql, perPart, true);
-            for (PartFile p : misses) {
-                Map<Partial.Key, Partial> m = perFile.getOrDefault(p.file().toString(), Map.of());
+            pieces.add(rollup ? MeterSql.rollupPartials(perPart, misses, perFile)
+                    : perFile ? MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, true)), "filename")
+                    : MeterSql.withoutFile(MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, false)),
+                            null)));
+        }
+        List<SegmentSource> segments = TierSql.overlapping(view.segments(), r.query.from(), r.query.to());
+        for (SegmentSource h : segments) {
+            pieces.add(MeterSql.withoutFile(MeterSql.detailPartials(r, run.fix.source(h.eventsTable()), null)));
+        }
+        corrections(r, rollup, run, pieces);
+        if (pieces.isEmpty()) {
+            return acc;
+        }
+        Map<String, Map<Partial.Key, Partial>> perSource = readPartials(c, MeterSql.union(pieces), r);
+        Map<Partial.Key, Partial> unnamed = perSource.remove(NO_FILE);
+        if (unnamed != null) {
+            // Segments and corrections are read for the query itself, and so are the parts when
+            // not per file (no cache, so never widened): no subject to drop.
+            merge(acc, unnamed);
+        }
+        for (PartFile p : misses) {
+            if (perFile) {
+                Map<Partial.Key, Partial> m = perSource.getOrDefault(p.file().toString(), Map.of());
                 if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
                     // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
                     log.info("meter cache: {} has {} rows in part {} for all subjects; caching it per subject from now on",
                             r.query.tenant(), m.size(), p.part().path());
                 }
-                if (cacheEnabled) {
-                    cache.put(keys.get(p), Collections.unmodifiableMap(m));
-                }
+                cache.put(keys.get(p), Collections.unmodifiableMap(m));
                 merge(acc, m, keep);
-                run.partsRead++;
             }
+            run.partsRead++;
         }
-        for (SegmentSource h : TierSql.overlapping(view.segments(), r.query.from(), r.query.to())) {
-            Map<String, Map<Partial.Key, Partial>> m = readPartials(c,
-                    MeterSql.detailPartials(r, run.fix.source(h.eventsTable()), null), r, false);
-            m.values().forEach(x -> merge(acc, x));
-            run.segmentsRead++;
-        }
-        corrections(c, r, rollup, run, acc);
+        run.segmentsRead += segments.size();
         return acc;
     }
 
+    /** The file name of rows that come from no part (a segment, corrections), or from parts not read per file. */
+    private static final String NO_FILE = "";
+
     /**
-     * Adds the amended events' new values, and on the rollup path takes the originals of corrected
-     * events out of the hourly sums (rollup parts are immutable: corrections are deltas). MIN and
-     * MAX never come here with corrections (they cannot subtract; they read detail).
+     * Adds the sources of corrections to {@code pieces}: the amended events' new values, and on
+     * the rollup path the originals of corrected events, negated, to take them out of the hourly
+     * sums (rollup parts are immutable: corrections are deltas). MIN and MAX never come here with
+     * corrections (they cannot subtract; they read detail).
      */
-    private static void corrections(DuckDBConnection c, ResolvedQuery r, boolean rollup, Run run,
-            Map<Partial.Key, Partial> acc) throws SQLException {
+    private static void corrections(ResolvedQuery r, boolean rollup, Run run, List<String> pieces) {
         String amended = run.fix.amended();
         if (amended != null) {
-            readPartials(c, MeterSql.detailPartials(r, amended, null), r, false).values().forEach(x -> merge(acc, x));
+            pieces.add(MeterSql.withoutFile(MeterSql.detailPartials(r, amended, null)));
         }
         String originals = rollup ? run.fix.sealedOriginals() : null;
         if (originals != null) {
-            readPartials(c, MeterSql.detailPartials(r, originals, null), r, false).values().forEach(x -> x.forEach(
-                    (k, p) -> acc.merge(k, new Partial(-p.events(), -p.values(), p.sum() == null ? null : p.sum().negate(),
-                            null, null), Partial::plus)));
+            pieces.add(MeterSql.negated(r, MeterSql.detailPartials(r, originals, null)));
         }
     }
 
@@ -353,14 +370,16 @@ public final class MeterService implements AutoCloseable {
         return tooWide.contains(wide.shape(rollup)) ? r : wide;
     }
 
+    /** Reads partials statements' rows (f, ws, s, g0.., n, nv, sv, mn, mx) by file; NULL files under {@link #NO_FILE}. */
     private static Map<String, Map<Partial.Key, Partial>> readPartials(DuckDBConnection c, String sql,
-            ResolvedQuery r, boolean withFile) throws SQLException {
+            ResolvedQuery r) throws SQLException {
         Map<String, Map<Partial.Key, Partial>> out = new HashMap<>();
         int groups = r.groups.size();
         try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
             while (rs.next()) {
                 int col = 1;
-                String file = withFile ? rs.getString(col++) : "";
+                String named = rs.getString(col++);
+                String file = named == null ? NO_FILE : named;
                 Partial.Key key = key(rs, col, groups);
                 col += 2 + groups;
                 Partial p = new Partial(rs.getLong(col), rs.getLong(col + 1), rs.getBigDecimal(col + 2),

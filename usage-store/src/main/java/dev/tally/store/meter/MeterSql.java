@@ -138,19 +138,58 @@ final class MeterSql {
         }
         String from = windowed(r, detailRows(r, source, fileColumn), select);
         keys(r, select);
-        select.append(", count(*) AS n, count(e.v) AS nv, sum(e.v) AS sv, min(e.v) AS mn, max(e.v) AS mx");
+        select.append(", count(*) AS n, count(e.v) AS nv, sum(e.v) AS sv, ")
+                .append(r.extremes() ? "min(e.v) AS mn, max(e.v) AS mx" : NO_EXTREMES);
         return select + from + " GROUP BY ALL";
     }
 
+    /** Min and max of a query that does not need them (see {@link ResolvedQuery#extremes}). */
+    private static final String NO_EXTREMES = "NULL::DECIMAL(38,9) AS mn, NULL::DECIMAL(38,9) AS mx";
+
+    /** {@code partials} (columns ws, s, g0.., n, nv, sv, mn, mx) with a NULL file column {@code f} in front. */
+    static String withoutFile(String partials) {
+        return "SELECT NULL::VARCHAR AS f, * FROM (" + partials + ")";
+    }
+
     /**
-     * Partials per file, window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
-     * sv, mn, mx. The event-count row of each hour has {@code property} NULL.
+     * {@code partials} (columns ws, s, g0.., n, nv, sv, mn, mx) with a NULL file column in front
+     * and the counts and sum negated: what a source of corrected events' originals takes back
+     * out of hourly rollups. Min and max cannot be taken back; MIN and MAX never come here.
      */
-    static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts) {
+    static String negated(ResolvedQuery r, String partials) {
+        StringBuilder sb = new StringBuilder("SELECT NULL::VARCHAR AS f, o.ws, o.s");
+        for (int i = 0; i < r.groups.size(); i++) {
+            sb.append(", o.g").append(i);
+        }
+        return sb.append(", -o.n AS n, -o.nv AS nv, -o.sv AS sv, ").append(NO_EXTREMES).append(" FROM (")
+                .append(partials).append(") o").toString();
+    }
+
+    /**
+     * One statement over several partials statements of the same columns (f, ws, s, g0.., n, nv,
+     * sv, mn, mx): every source of an answer is read in one engine round trip, not one per part
+     * list, segment and corrections source.
+     */
+    static String union(List<String> partials) {
+        StringBuilder sb = new StringBuilder();
+        for (String p : partials) {
+            sb.append(sb.isEmpty() ? "" : " UNION ALL ").append("SELECT * FROM (").append(p).append(')');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Partials per file (with {@code perFile}; otherwise {@code f} is NULL and the parts are
+     * summed together), window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
+     * sv, mn, mx. The event-count row of each hour has {@code property} NULL. Only the columns the
+     * answer needs are read: no value columns for a count, no min and max unless asked for.
+     */
+    static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts, boolean perFile) {
         String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
-        StringBuilder rows = new StringBuilder(TierSql.rollups(parts, "filename AS f, epoch_us(hour) AS t, "
-                + (r.query.perSubject() ? "subject" : "NULL::VARCHAR") + " AS s, property, value_count, "
-                + "value_sum, value_min, value_max", true, r.query.tenant(), r.query.from(), r.query.to()))
+        String values = prop == null ? "" : r.extremes() ? ", value_sum, value_min, value_max" : ", value_sum";
+        StringBuilder rows = new StringBuilder(TierSql.rollups(parts, (perFile ? "filename" : "NULL::VARCHAR")
+                + " AS f, epoch_us(hour) AS t, " + (r.query.perSubject() ? "subject" : "NULL::VARCHAR")
+                + " AS s, property, value_count" + values, perFile, r.query.tenant(), r.query.from(), r.query.to()))
                 .append(" AND type = ").append(Engine.literal(r.meter.eventType()));
         subjects(rows, r);
         rows.append(" AND (property IS NULL").append(prop == null ? "" : " OR property = " + prop).append(')');
@@ -163,9 +202,13 @@ final class MeterSql {
         } else {
             String f = " FILTER (WHERE e.property = " + prop + ")";
             select.append(", CAST(coalesce(sum(e.value_count)").append(f).append(", 0) AS BIGINT) AS nv")
-                    .append(", sum(e.value_sum)").append(f).append(" AS sv")
-                    .append(", min(e.value_min)").append(f).append(" AS mn")
-                    .append(", max(e.value_max)").append(f).append(" AS mx");
+                    .append(", sum(e.value_sum)").append(f).append(" AS sv, ");
+            if (r.extremes()) {
+                select.append("min(e.value_min)").append(f).append(" AS mn")
+                        .append(", max(e.value_max)").append(f).append(" AS mx");
+            } else {
+                select.append(NO_EXTREMES);
+            }
         }
         return select + from + " GROUP BY ALL";
     }

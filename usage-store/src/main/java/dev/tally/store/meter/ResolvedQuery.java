@@ -80,6 +80,15 @@ final class ResolvedQuery {
         return null;
     }
 
+    /**
+     * Whether the partials must carry min and max: only a MIN or MAX meter reads them, and leaving
+     * them out spares reading two columns of every rollup row group a query touches.
+     */
+    boolean extremes() {
+        Aggregation a = meter.aggregation();
+        return a == Aggregation.MIN || a == Aggregation.MAX;
+    }
+
     /** The cache identity of this query's per-part partials, minus the range. */
     PartialShape shape(boolean rollup) {
         List<String> g = groups.stream().map(JsonPath::pointer).toList();
@@ -92,12 +101,12 @@ final class ResolvedQuery {
         }
         return new PartialShape(rollup, query.tenant(), meter.eventType(), value == null ? null : value.pointer(),
                 query.subjects(), query.perSubject(), g, List.copyOf(f), query.window(),
-                query.window() == WindowSize.NONE ? null : query.zone().getId());
+                query.window() == WindowSize.NONE ? null : query.zone().getId(), extremes());
     }
 
     /** Everything that decides a part's partials except the part and the range. */
     record PartialShape(boolean rollup, String tenant, String type, String valuePointer,
             List<String> subjects, boolean perSubject, List<String> groupPointers, List<List<String>> filters,
-            WindowSize window, String zone) {
+            WindowSize window, String zone, boolean extremes) {
     }
 }
