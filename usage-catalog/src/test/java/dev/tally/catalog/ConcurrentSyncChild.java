@@ -1,21 +1,23 @@
 package dev.tally.catalog;
 
-import dev.tally.store.UsageStore;
-import dev.tally.store.testing.MutableClock;
-import dev.tally.store.testing.TestEvents;
+import dev.tally.store.internal.Manifest;
+import dev.tally.store.internal.SealedPart;
+import dev.tally.store.internal.SegmentFiles;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
+import java.util.List;
 
 /**
- * Child-JVM main for {@link SqliteConcurrentSyncTest}: one worker's store in {@code dir}, which
- * prints {@code READY}, waits for a line on standard input (so the parent starts all children's
- * commits at once), then {@code rounds} times appends a batch of {@code tenant}, seals and syncs
- * into the shared catalog, and prints {@code DONE}. A failed sync exits with status 2.
+ * Child-JVM main for {@link SqliteConcurrentSyncTest}: one worker's data directory (sealed by the
+ * parent), which prints {@code READY}, waits for a line on standard input (so the parent starts all
+ * children's commits at once), then syncs {@code rounds} times into the shared catalog, each round
+ * a longer prefix of the manifest's parts (as successive seals would publish them; the last round
+ * the whole manifest), and prints {@code DONE}. A failed sync exits with status 2. The child does
+ * not open the store, which spares it DuckDB's start.
  *
- * <p>Arguments: {@code dir tenant rounds jdbcUri warehouse}.
+ * <p>Arguments: {@code dir rounds jdbcUri warehouse}.
  */
 public final class ConcurrentSyncChild {
     private ConcurrentSyncChild() {
@@ -23,20 +25,18 @@ public final class ConcurrentSyncChild {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
-        String tenant = args[1];
-        int rounds = Integer.parseInt(args[2]);
-        CatalogSettings settings = CatalogSettings.defaults(dir).withUri(args[3], null, null)
-                .withWarehouse(Path.of(args[4]));
-        MutableClock clock = new MutableClock(CatalogStores.NOW);
-        try (UsageStore store = CatalogStores.open(dir, clock);
-                CatalogSync sync = CatalogSync.open(dir, settings)) {
+        int rounds = Integer.parseInt(args[1]);
+        CatalogSettings settings = CatalogSettings.defaults(dir).withUri(args[2], null, null)
+                .withWarehouse(Path.of(args[3]));
+        Manifest full = Manifest.read(dir.resolve(SegmentFiles.MANIFEST_FILE));
+        List<SealedPart> parts = full.parts();
+        try (CatalogSync sync = CatalogSync.open(dir, settings)) {
             System.out.println("READY");
             System.out.flush();
             new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-            for (int r = 0; r < rounds; r++) {
-                store.append(TestEvents.batch(tenant, "r" + r, 100, 4, CatalogStores.NOW, Duration.ofDays(3), r));
-                store.sealNow();
-                sync.sync();
+            for (int r = 1; r <= rounds; r++) {
+                int n = (int) Math.ceil(parts.size() * (double) r / rounds);
+                sync.sync(r == rounds ? full : new Manifest(full.lastSeq(), parts.subList(0, n)));
             }
         } catch (Exception e) {
             e.printStackTrace();

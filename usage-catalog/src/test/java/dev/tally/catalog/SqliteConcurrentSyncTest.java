@@ -43,7 +43,7 @@ class SqliteConcurrentSyncTest {
     @TempDir
     Path tmp;
 
-    /** Three child JVMs, each a worker's data directory, seal and sync three times each at once into one SQLite file; the catalog lists every part of all three once. */
+    /** Three child JVMs, each a worker's data directory, sync three times each at once into one SQLite file; the catalog lists every part of all three once. */
     @Test
     void sync_threeProcessesOneSqliteFile_catalogEqualsUnionOfManifests() throws Exception {
         Path shared = tmp.resolve("shared");
@@ -54,10 +54,10 @@ class SqliteConcurrentSyncTest {
         List<ChildJvm> children = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                Path dir = tmp.resolve("worker-" + i);
+                Path dir = sealed(i, ROUNDS);
                 dirs.add(dir);
                 children.add(ChildJvm.start(ConcurrentSyncChild.class, tmp.resolve("child-" + i + ".log"),
-                        dir.toString(), "tenant-" + i, Integer.toString(ROUNDS), uri, warehouse.toString()));
+                        dir.toString(), Integer.toString(ROUNDS), uri, warehouse.toString()));
             }
             for (ChildJvm c : children) {
                 assertEquals("READY", c.await("READY", 120), String.valueOf(c.output()));
@@ -89,12 +89,7 @@ class SqliteConcurrentSyncTest {
         Path warehouse = shared.resolve("warehouse");
         List<Path> dirs = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            Path dir = tmp.resolve("worker-" + i);
-            try (UsageStore store = CatalogStores.open(dir, new MutableClock(CatalogStores.NOW))) {
-                store.append(TestEvents.batch("tenant-" + i, "w", 200, 4, CatalogStores.NOW, Duration.ofDays(3), i));
-                store.sealNow();
-            }
-            dirs.add(dir);
+            dirs.add(sealed(i, 1));
         }
         CyclicBarrier start = new CyclicBarrier(dirs.size());
         ExecutorService pool = Executors.newFixedThreadPool(dirs.size());
@@ -116,6 +111,19 @@ class SqliteConcurrentSyncTest {
             pool.shutdownNow();
         }
         assertCatalogEqualsUnion(dirs, uri, warehouse);
+    }
+
+    /** Data directory {@code worker-i} with {@code seals} sealed batches of tenant {@code tenant-i}. */
+    private Path sealed(int i, int seals) {
+        Path dir = tmp.resolve("worker-" + i);
+        try (UsageStore store = CatalogStores.open(dir, new MutableClock(CatalogStores.NOW))) {
+            for (int s = 0; s < seals; s++) {
+                store.append(TestEvents.batch("tenant-" + i, "s" + s, 100, 4, CatalogStores.NOW, Duration.ofDays(3),
+                        10L * i + s));
+                store.sealNow();
+            }
+        }
+        return dir;
     }
 
     private static CatalogSettings settings(Path dir, String uri, Path warehouse) {
