@@ -14,6 +14,7 @@ import dev.tally.store.internal.SegmentFiles;
 import dev.tally.store.testing.ChildJvm;
 import dev.tally.store.testing.MutableClock;
 import dev.tally.store.testing.TestEvents;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -97,10 +98,13 @@ class CatalogCrashTest {
         runPass(action, at);
         assertNotEquals(before, manifestPaths(), "the " + action + " pass changed the manifest");
         // The store pass ran here; the child only syncs, so it starts without DuckDB.
-        try (ChildJvm child = ChildJvm.start(CatalogSyncChild.class, dir.resolveSibling("child-" + action + ".log"),
-                dir.toString(), Long.toString(at.getEpochSecond()), "none", step)) {
-            String line = child.await("AT ", 120);
-            assertNotNull(line, "child reached " + step + "; output: " + child.output());
+        Path log = dir.resolveSibling("child-" + action + ".log");
+        try (ChildJvm child = ChildJvm.start(CatalogSyncChild.class, log, dir.toString(),
+                Long.toString(at.getEpochSecond()), "none", step)) {
+            // Generous: a child JVM on a loaded 2-core machine took over 120 s to get here once.
+            String line = child.await("AT ", 300);
+            assertNotNull(line, "child reached " + step + "; output: " + child.output() + "; log: "
+                    + (Files.exists(log) ? Files.readString(log) : "none"));
             assertEquals("AT " + step, line);
             child.kill();
         }
