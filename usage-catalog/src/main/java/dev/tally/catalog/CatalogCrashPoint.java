@@ -9,6 +9,8 @@ package dev.tally.catalog;
 public interface CatalogCrashPoint {
     CatalogCrashPoint NONE = step -> { };
 
+    /** The sync holds its write turn (the lock file of an SQLite catalog); nothing is read yet. */
+    String LOCKED = "catalog.locked";
     /** The differences between the manifest and the catalog are known; nothing is written yet. */
     String PLANNED = "catalog.planned";
     /** A table's new metadata file is written; the catalog database does not point at it yet. */

@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,7 +17,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.apache.iceberg.CatalogProperties;
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.FileScanTask;
@@ -28,6 +33,8 @@ import org.apache.iceberg.Transaction;
 import org.apache.iceberg.catalog.Namespace;
 import org.apache.iceberg.catalog.TableIdentifier;
 import org.apache.iceberg.exceptions.AlreadyExistsException;
+import org.apache.iceberg.exceptions.CommitFailedException;
+import org.apache.iceberg.exceptions.CommitStateUnknownException;
 import org.apache.iceberg.exceptions.NoSuchTableException;
 import org.apache.iceberg.expressions.Expressions;
 import org.apache.iceberg.io.CloseableIterable;
@@ -51,7 +58,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Several workers, one catalog.</b> Each worker owns the files under its own data
  * directory and touches no other; concurrent commits of different workers are retried by
- * Iceberg's optimistic commit ({@code commit.retry.num-retries}) on a fresh base.
+ * Iceberg's optimistic commit ({@code commit.retry.num-retries}) on a fresh base. On an SQLite
+ * catalog the writers of all processes also take turns on a lock file beside the database
+ * ({@link CatalogLock}), since SQLite refuses a second writer rather than queueing it, and every
+ * turn (and every read) uses a connection opened for it and closed after: Iceberg's JDBC client
+ * can leave a read open on a pooled connection, and an SQLite connection whose read began before
+ * another process's commit can never write again ({@code SQLITE_BUSY_SNAPSHOT}). A sync that
+ * still fails on a lock or a lost commit race is planned and committed again, a few times with a
+ * growing pause ({@link #SYNC_ATTEMPTS}): re-planning is safe because a sync reconciles.
  *
  * <p>Thread-safe: {@link #sync()}, {@link #check()} and {@link #expireSnapshots(Instant)} run one
  * at a time under {@code lock}; the catalog client is thread-safe.
@@ -66,16 +80,33 @@ public final class CatalogSync implements AutoCloseable {
     private final Path dataDir;
     private final String prefix;
     private final CatalogSettings settings;
+    /** The long-lived client of a PostgreSQL catalog; null for SQLite, which opens one per use. */
     private final JdbcCatalog catalog;
+    /** Opens and initializes a new client. */
+    private final Supplier<JdbcCatalog> factory;
     private final CatalogCrashPoint crash;
+    /** Writers' turn on an SQLite catalog file; null for PostgreSQL, whose commits are optimistic. */
+    private final CatalogLock writeLock;
     private final ReentrantLock lock = new ReentrantLock();
 
-    private CatalogSync(Path dataDir, CatalogSettings settings, JdbcCatalog catalog, CatalogCrashPoint crash) {
+    /** Attempts of one sync (plan and commit) when the catalog is locked or a commit lost its race. */
+    static final int SYNC_ATTEMPTS = 6;
+    /** Pause before the second attempt; doubled for each further one, plus up to half again at random. */
+    private static final long RETRY_BASE_MILLIS = 100;
+    /** How long a sync waits for its turn on an SQLite catalog before it fails (and the next pass tries again). */
+    static final Duration LOCK_TIMEOUT = Duration.ofSeconds(60);
+    /** SQLite waits this long for another connection's lock (a reader such as Spark, or a writer without our lock). */
+    static final int SQLITE_BUSY_TIMEOUT_MS = 30_000;
+
+    private CatalogSync(Path dataDir, CatalogSettings settings, JdbcCatalog catalog, Supplier<JdbcCatalog> factory,
+            CatalogCrashPoint crash, CatalogLock writeLock) {
         this.dataDir = dataDir;
         this.prefix = location(dataDir, "");
         this.settings = settings;
         this.catalog = catalog;
+        this.factory = factory;
         this.crash = crash;
+        this.writeLock = writeLock;
     }
 
     /** Opens the catalog for the store in {@code dataDir}, creating the namespace and tables if missing. */
@@ -86,12 +117,15 @@ public final class CatalogSync implements AutoCloseable {
     /** {@link #open(Path, CatalogSettings)} with a crash seam, for tests. */
     public static CatalogSync open(Path dataDir, CatalogSettings settings, CatalogCrashPoint crash) throws IOException {
         Path root = dataDir.toAbsolutePath().normalize();
+        CatalogLock writeLock = null;
         if (settings.sqlite()) {
-            Path db = Path.of(settings.uri().substring("jdbc:sqlite:".length()).replaceFirst("\\?.*$", ""));
+            Path db = Path.of(settings.uri().substring("jdbc:sqlite:".length()).replaceFirst("\\?.*$", ""))
+                    .toAbsolutePath();
             if (db.getParent() != null && !Files.isDirectory(db.getParent())) {
                 Files.createDirectories(db.getParent());
                 FileSync.fsyncDirectory(db.getParent().getParent());
             }
+            writeLock = CatalogLock.beside(db, LOCK_TIMEOUT);
         }
         Files.createDirectories(settings.warehouse());
         Map<String, String> props = new HashMap<>();
@@ -106,17 +140,47 @@ public final class CatalogSync implements AutoCloseable {
         if (settings.password() != null) {
             props.put("jdbc.password", settings.password());
         }
+        if (settings.sqlite()) {
+            // Readers (Spark, the catalog command) neither block a commit nor fail on one: WAL lets
+            // them read the last commit meanwhile, and the busy timeout covers the moments SQLite
+            // still locks. A setting in the URL's query string wins.
+            String query = settings.uri().contains("?") ? settings.uri().substring(settings.uri().indexOf('?')) : "";
+            if (!query.contains("busy_timeout")) {
+                props.put("jdbc.busy_timeout", Integer.toString(SQLITE_BUSY_TIMEOUT_MS));
+            }
+            if (!query.contains("journal_mode")) {
+                props.put("jdbc.journal_mode", "WAL");
+            }
+        }
         LocalFileIO io = new LocalFileIO(crash);
         RuntimeException last = null;
-        for (int attempt = 1; attempt <= OPEN_ATTEMPTS; attempt++) {
-            JdbcCatalog catalog = new JdbcCatalog(p -> io, p -> new JdbcClientPool(settings.uri(), p), true);
+        Supplier<JdbcCatalog> factory = () -> {
+            JdbcCatalog c = new JdbcCatalog(p -> io, p -> new JdbcClientPool(settings.uri(), p), true);
             try {
-                catalog.initialize(settings.catalogName(), props);
-                CatalogSync sync = new CatalogSync(root, settings, catalog, crash);
+                c.initialize(settings.catalogName(), props);
+            } catch (RuntimeException e) {
+                closeQuietly(c);
+                throw e;
+            }
+            return c;
+        };
+        for (int attempt = 1; attempt <= OPEN_ATTEMPTS; attempt++) {
+            JdbcCatalog catalog = null;
+            try (CatalogLock.Held turn = turn(writeLock)) {
+                // initialize creates the catalog's own tables when missing: a write, so in turn.
+                catalog = factory.get();
+                CatalogSync sync = new CatalogSync(root, settings, settings.sqlite() ? null : catalog, factory, crash,
+                        writeLock);
                 for (TallyTable t : TallyTable.values()) {
-                    sync.loadOrCreate(t);
+                    sync.loadOrCreate(catalog, t);
+                }
+                if (settings.sqlite()) {
+                    closeQuietly(catalog);
                 }
                 return sync;
+            } catch (IOException e) {
+                closeQuietly(catalog);
+                throw e;
             } catch (RuntimeException e) {
                 // Workers starting together race to create (or upgrade) the catalog's own tables and
                 // ours; the loser finds them made on a second try.
@@ -160,11 +224,31 @@ public final class CatalogSync implements AutoCloseable {
         return relative.isEmpty() && !uri.endsWith("/") ? uri + "/" : uri;
     }
 
-    /** The Iceberg table, refreshed; for listing snapshots and files. */
+    /**
+     * The Iceberg table as of now, for listing snapshots and files. On an SQLite catalog its client
+     * is closed again: read it, do not refresh or commit through it.
+     */
     public Table table(TallyTable t) {
-        Table table = catalog.loadTable(identifier(t));
+        return read(c -> load(c, t));
+    }
+
+    private Table load(JdbcCatalog c, TallyTable t) {
+        Table table = c.loadTable(identifier(t));
         table.refresh();
         return table;
+    }
+
+    /** Runs {@code work} on the long-lived client, or on an SQLite client opened for it. */
+    private <T> T read(Function<JdbcCatalog, T> work) {
+        if (catalog != null) {
+            return work.apply(catalog);
+        }
+        JdbcCatalog c = factory.get();
+        try {
+            return work.apply(c);
+        } finally {
+            closeQuietly(c);
+        }
     }
 
     /** Reads the manifest and makes both tables' files of this data directory equal its parts. */
@@ -172,23 +256,81 @@ public final class CatalogSync implements AutoCloseable {
         return sync(Manifest.read(dataDir.resolve(SegmentFiles.MANIFEST_FILE)));
     }
 
-    /** Makes both tables' files of this data directory equal {@code manifest}'s parts. */
+    /**
+     * Makes both tables' files of this data directory equal {@code manifest}'s parts. On an SQLite
+     * catalog, waits for this process's and the other processes' writers first. A locked database
+     * or a lost commit race is retried (up to {@link #SYNC_ATTEMPTS} times, each logged) with a
+     * fresh plan.
+     *
+     * @throws UncheckedIOException when the write turn does not come within {@link #LOCK_TIMEOUT}
+     */
     public List<SyncReport> sync(Manifest manifest) {
         lock.lock();
         try {
-            Table events = table(TallyTable.EVENTS);
-            Table rollups = table(TallyTable.ROLLUPS);
-            Plan pe = plan(TallyTable.EVENTS, events, manifest);
-            Plan pr = plan(TallyTable.ROLLUPS, rollups, manifest);
-            crash.at(CatalogCrashPoint.PLANNED);
-            SyncReport re = commit(TallyTable.EVENTS, events, pe, manifest);
-            crash.at(CatalogCrashPoint.EVENTS_COMMITTED);
-            SyncReport rr = commit(TallyTable.ROLLUPS, rollups, pr, manifest);
-            crash.at(CatalogCrashPoint.COMMITTED);
-            return List.of(re, rr);
+            for (int attempt = 1; ; attempt++) {
+                try (CatalogLock.Held turn = turn(writeLock)) {
+                    crash.at(CatalogCrashPoint.LOCKED);
+                    return read(c -> syncOnce(c, manifest));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                } catch (RuntimeException e) {
+                    if (attempt >= SYNC_ATTEMPTS || !retryable(e)) {
+                        throw e;
+                    }
+                    long pause = RETRY_BASE_MILLIS << (attempt - 1);
+                    pause += ThreadLocalRandom.current().nextLong(pause / 2 + 1);
+                    log.warn("catalog: sync attempt {} of {} failed ({}); planning again in {} ms", attempt,
+                            SYNC_ATTEMPTS, e.toString(), pause);
+                    try {
+                        Thread.sleep(pause);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        throw e;
+                    }
+                }
+            }
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether a failed sync may be planned and committed again: SQLite was locked (another
+     * process's writer, or a reader, outlasted the busy timeout), or Iceberg's own commit retries
+     * lost every race, or the commit's outcome is unknown. The new plan starts from what the
+     * catalog holds then, so a commit that did land is not repeated.
+     */
+    static boolean retryable(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof CommitFailedException || c instanceof CommitStateUnknownException) {
+                return true;
+            }
+            if (c instanceof SQLException sql && (sql.getErrorCode() == 5 || sql.getErrorCode() == 6)) {
+                return true; // SQLITE_BUSY, SQLITE_LOCKED
+            }
+            String m = c.getMessage();
+            if (m != null && (m.contains("database is locked") || m.contains("SQLITE_BUSY"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static CatalogLock.Held turn(CatalogLock writeLock) throws IOException {
+        return writeLock == null ? () -> { } : writeLock.acquire();
+    }
+
+    private List<SyncReport> syncOnce(JdbcCatalog c, Manifest manifest) {
+        Table events = load(c, TallyTable.EVENTS);
+        Table rollups = load(c, TallyTable.ROLLUPS);
+        Plan pe = plan(TallyTable.EVENTS, events, manifest);
+        Plan pr = plan(TallyTable.ROLLUPS, rollups, manifest);
+        crash.at(CatalogCrashPoint.PLANNED);
+        SyncReport re = commit(TallyTable.EVENTS, events, pe, manifest);
+        crash.at(CatalogCrashPoint.EVENTS_COMMITTED);
+        SyncReport rr = commit(TallyTable.ROLLUPS, rollups, pr, manifest);
+        crash.at(CatalogCrashPoint.COMMITTED);
+        return List.of(re, rr);
     }
 
     /** Compares both tables with the manifest on disk; changes nothing. */
@@ -202,7 +344,7 @@ public final class CatalogSync implements AutoCloseable {
         try {
             List<CatalogCheck> out = new ArrayList<>();
             for (TallyTable t : TallyTable.values()) {
-                Plan p = plan(t, table(t), manifest);
+                Plan p = plan(t, read(c -> load(c, t)), manifest);
                 List<String> mismatched = new ArrayList<>();
                 p.replace.stream().filter(f -> !p.duplicated.contains(f.location()))
                         .forEach(f -> mismatched.add(f.location()));
@@ -224,33 +366,39 @@ public final class CatalogSync implements AutoCloseable {
      */
     public int expireSnapshots(Instant now) {
         lock.lock();
-        try {
-            int expired = 0;
-            long olderThan = now.minus(settings.snapshotRetention()).toEpochMilli();
-            for (TallyTable t : TallyTable.values()) {
-                Table table = table(t);
-                String metadataRoot = table.location().endsWith("/") ? table.location() : table.location() + "/";
-                int before = count(table.snapshots());
-                table.expireSnapshots()
-                        .expireOlderThan(olderThan)
-                        .retainLast(settings.snapshotsKept())
-                        .deleteWith(path -> {
-                            // Only the table's own metadata; a data file (a part, of any worker) is never ours to delete.
-                            if (path.startsWith(metadataRoot)) {
-                                table.io().deleteFile(path);
-                            }
-                        })
-                        .commit();
-                table.refresh();
-                expired += Math.max(0, before - count(table.snapshots()));
-            }
-            if (expired > 0) {
-                log.info("catalog: expired {} snapshots older than {}", expired, settings.snapshotRetention());
-            }
-            return expired;
+        try (CatalogLock.Held turn = turn(writeLock)) {
+            return read(c -> expire(c, now));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         } finally {
             lock.unlock();
         }
+    }
+
+    private int expire(JdbcCatalog c, Instant now) {
+        int expired = 0;
+        long olderThan = now.minus(settings.snapshotRetention()).toEpochMilli();
+        for (TallyTable t : TallyTable.values()) {
+            Table table = load(c, t);
+            String metadataRoot = table.location().endsWith("/") ? table.location() : table.location() + "/";
+            int before = count(table.snapshots());
+            table.expireSnapshots()
+                    .expireOlderThan(olderThan)
+                    .retainLast(settings.snapshotsKept())
+                    .deleteWith(path -> {
+                        // Only the table's own metadata; a data file (a part, of any worker) is never ours to delete.
+                        if (path.startsWith(metadataRoot)) {
+                            table.io().deleteFile(path);
+                        }
+                    })
+                    .commit();
+            table.refresh();
+            expired += Math.max(0, before - count(table.snapshots()));
+        }
+        if (expired > 0) {
+            log.info("catalog: expired {} snapshots older than {}", expired, settings.snapshotRetention());
+        }
+        return expired;
     }
 
     private static int count(Iterable<Snapshot> snapshots) {
@@ -346,7 +494,7 @@ public final class CatalogSync implements AutoCloseable {
         return TableIdentifier.of(Namespace.of(settings.namespace()), t.tableName());
     }
 
-    private void loadOrCreate(TallyTable t) {
+    private void loadOrCreate(JdbcCatalog catalog, TallyTable t) {
         Namespace ns = Namespace.of(settings.namespace());
         if (!catalog.namespaceExists(ns)) {
             try {
@@ -360,7 +508,7 @@ public final class CatalogSync implements AutoCloseable {
         try {
             table = catalog.loadTable(id);
         } catch (NoSuchTableException e) {
-            table = create(t, id);
+            table = create(catalog, t, id);
         }
         PartFiles.checkSchema(t, table);
     }
@@ -371,7 +519,7 @@ public final class CatalogSync implements AutoCloseable {
      * one UTC month) for rollups, and none (a compacted detail part is one ISO week, which no
      * Iceberg transform names) for detail.
      */
-    private Table create(TallyTable t, TableIdentifier id) {
+    private static Table create(JdbcCatalog catalog, TallyTable t, TableIdentifier id) {
         PartitionSpec day = PartitionSpec.builderFor(t.schema()).day(t.timeColumn()).build();
         Map<String, String> props = new HashMap<>();
         props.put(TableProperties.FORMAT_VERSION, "2");
@@ -411,13 +559,18 @@ public final class CatalogSync implements AutoCloseable {
     public void close() {
         lock.lock();
         try {
-            closeQuietly(catalog);
+            if (catalog != null) {
+                closeQuietly(catalog);
+            }
         } finally {
             lock.unlock();
         }
     }
 
     private static void closeQuietly(JdbcCatalog c) {
+        if (c == null) {
+            return;
+        }
         try {
             c.close();
         } catch (Exception e) {

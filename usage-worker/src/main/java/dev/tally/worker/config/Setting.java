@@ -46,11 +46,11 @@ public enum Setting {
                     + "(HTTP/1.1, and HTTP/2 by ALPN); empty means cleartext HTTP/1.1 and h2c."),
     HTTP_TLS_KEYSTORE_PASSWORD_FILE("http.tls.keystore-password-file", Group.FREQUENT, Kind.PATH, "", "path",
             "File whose first line is the key store's password. Required with http.tls.keystore."),
-    CATALOG_URI("catalog.uri", Group.FREQUENT, Kind.STRING, "off", "off | sqlite | jdbc:sqlite:PATH | jdbc:postgresql://HOST:PORT/DB",
+    CATALOG_URI("catalog.uri", Group.FREQUENT, Kind.STRING, "sqlite", "off | sqlite | jdbc:sqlite:PATH | jdbc:postgresql://HOST:PORT/DB",
             "Register every sealed part in the Iceberg tables usage_events and usage_rollups_hourly of this JDBC "
                     + "catalog (docs/scale-out.md). off: no catalog; sqlite: an SQLite file in the data "
-                    + "directory (catalog/catalog.db), no setup; a PostgreSQL URL for a catalog shared by several "
-                    + "workers."),
+                    + "directory (catalog/catalog.db), no setup, registered by the maintenance loop; a PostgreSQL "
+                    + "URL for a catalog shared by several workers."),
     LOG_FORMAT("log.format", Group.FREQUENT, Kind.LOG_FORMAT, "text", "text | json",
             "Log line format on standard error; json writes one JSON object per line."),
     LOG_LEVEL("log.level", Group.FREQUENT, Kind.LOG_LEVEL, "info", "error | warn | info | debug | trace",

@@ -27,7 +27,8 @@ class CatalogCommandTest {
 
     /**
      * Before any worker ran, the catalog lacks the sealed parts (exit 1, each named); a worker with
-     * {@code catalog.uri=sqlite} registers them at start, after which the check passes (exit 0).
+     * the default settings (the SQLite catalog in its data directory) registers them in its first
+     * maintenance pass, after which the check passes (exit 0).
      */
     @Test
     void catalog_beforeAndAfterWorkerSync_reportsMissingThenConsistent() throws Exception {
@@ -48,7 +49,7 @@ class CatalogCommandTest {
         assertTrue(before.out().contains("missing from the catalog: file:"), before.out());
 
         Worker worker = Worker.open(ConfigLoader.load(null, Map.of(), Map.of("data-dir", data.toString(),
-                "http.port", "-1", "catalog.uri", "sqlite", "log.level", "warn")), Clock.systemUTC());
+                "http.port", "-1", "log.level", "warn")), Clock.systemUTC());
         try {
             worker.start();
             await().atMost(Duration.ofMinutes(2)).until(() -> worker.maintenanceHealth().passes() >= 1);
@@ -64,10 +65,11 @@ class CatalogCommandTest {
         assertTrue(after.out().contains("file archive/day="), after.out());
     }
 
-    /** Without catalog.uri the command refuses with the configuration exit code and names the key. */
+    /** With catalog.uri=off the command refuses with the configuration exit code and names the key. */
     @Test
     void catalog_uriOff_exitsWithConfigError() {
-        CommandsTest.Run run = CommandsTest.cli("catalog", "--data-dir", tmp.resolve("data").toString());
+        CommandsTest.Run run = CommandsTest.cli("catalog", "--data-dir", tmp.resolve("data").toString(), "--set",
+                "catalog.uri=off");
         assertEquals(ExitCodes.CONFIG, run.code(), run.out() + run.err());
         assertTrue(run.err().contains("catalog.uri is off"), run.err());
     }

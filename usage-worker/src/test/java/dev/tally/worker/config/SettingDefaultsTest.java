@@ -41,7 +41,7 @@ class SettingDefaultsTest {
         expected.put(Setting.HTTP_MAX_REQUEST_BYTES, 16L << 20);
         expected.put(Setting.HTTP_TLS_KEYSTORE, null);
         expected.put(Setting.HTTP_TLS_KEYSTORE_PASSWORD_FILE, null);
-        expected.put(Setting.CATALOG_URI, "off");
+        expected.put(Setting.CATALOG_URI, "sqlite");
         expected.put(Setting.LOG_FORMAT, "text");
         expected.put(Setting.LOG_LEVEL, "info");
         expected.put(Setting.SHARD_ID, null);
