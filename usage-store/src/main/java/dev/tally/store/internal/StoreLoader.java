@@ -187,7 +187,7 @@ final class StoreLoader {
         }
 
         // Pass 6: attach the segments. The highest sequence is the active segment; every lower
-        // one is pending (rolled but not sealed) and is sealed by the store before it opens.
+        // one is pending (rolled but not sealed) and is sealed on the seal executor after the open.
         List<SegmentHandle> pending = new ArrayList<>();
         SegmentHandle active = null;
         DamagedSegment damaged = null;
@@ -211,7 +211,8 @@ final class StoreLoader {
             }
             SegmentHandle h = writer.attach(seq, readOnly);
             pending.add(h);
-            log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq, h.rows());
+            log.info("segment {} was rolled but not sealed before the last stop ({} rows); it is sealed after the open",
+                    seq, h.rows());
         }
         long maxPartSeq = manifest.parts().stream().mapToLong(SealedPart::seq).max().orElse(0);
         long nextSeq = Math.max(Math.max(manifest.lastSeq(), maxPartSeq), seqs.isEmpty() ? 0 : seqs.last()) + 1;
