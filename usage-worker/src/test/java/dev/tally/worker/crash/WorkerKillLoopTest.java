@@ -88,8 +88,9 @@ class WorkerKillLoopTest {
     }
 
     /**
-     * The mid-size loop that CI runs after the default run: -Pmid. 60 kills take about 4 minutes on
-     * an idle 2-core machine, which keeps the three mid loops well inside CI's budget.
+     * The mid-size loop that CI runs after the default run: -Pmid. Three times the short loop,
+     * whose 20 kills took 74 s on an idle 2-core machine, so the three mid loops stay well inside
+     * CI's budget (docs/reliability.md).
      */
     @Test
     @Tag("mid")
