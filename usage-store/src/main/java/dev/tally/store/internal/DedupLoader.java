@@ -19,7 +19,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Pass 8 of recovery, after {@link StoreLoader}'s passes and the seal of pending segments: every
+ * Pass 8 of recovery, after {@link StoreLoader}'s passes (pending segments are sealed after it): every
  * stored key hash, mapped to the segment that holds it. Sealed detail is read from the parts' key
  * sidecars ({@link KeysFile}, 8 bytes an event, in parallel); only a part whose sidecar is missing
  * or damaged is read through the engine, and its sidecar is written again. Live segments are read

@@ -204,7 +204,7 @@ final class StoreLoader {
         }
 
         // Pass 6: attach the segments. The highest sequence is the active segment; every lower
-        // one is pending (rolled but not sealed) and is sealed by the store before it opens.
+        // one is pending (rolled but not sealed) and is sealed on the seal executor after the open.
         // A damaged segment does not stop the store: its sealed parts stay readable, appends and
         // seals are refused until 'repair active' sets the file aside, and the import rebuilds its
         // rows from the journal, which keeps them until sealed. A damaged pending segment also
@@ -233,8 +233,8 @@ final class StoreLoader {
                 active = h;
             } else {
                 pending.add(h);
-                log.info("segment {} was rolled but not sealed before the last stop ({} rows); sealing it", seq,
-                        h.rows());
+                log.info("segment {} was rolled but not sealed before the last stop ({} rows); it is sealed after "
+                        + "the open", seq, h.rows());
             }
         }
         long maxPartSeq = manifest.parts().stream().mapToLong(SealedPart::seq).max().orElse(0);

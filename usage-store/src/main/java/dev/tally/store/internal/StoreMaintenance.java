@@ -114,16 +114,6 @@ final class StoreMaintenance {
         }
     }
 
-    /** Seals the segments recovery left pending, before the store accepts writes. */
-    void sealOnOpen() {
-        maintenanceLock.lock();
-        try {
-            sealPendingLocked();
-        } finally {
-            maintenanceLock.unlock();
-        }
-    }
-
     void sealPending() {
         tiers.checkWritable("seal");
         maintenanceLock.lock();

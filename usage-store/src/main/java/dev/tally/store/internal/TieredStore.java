@@ -153,7 +153,10 @@ public final class TieredStore implements UsageStore, StoreReader, CorrectedStor
         }
     }
 
-    /** Passes 1 to 7 ({@link StoreLoader}), the seal of pending segments, pass 8 ({@link DedupLoader}). */
+    /**
+     * Passes 1 to 7 ({@link StoreLoader}), pass 8 ({@link DedupLoader}), then the seal of pending
+     * segments is handed to the seal executor.
+     */
     private void recover() throws IOException, SQLException {
         Instant now = config.clock().instant();
         ActiveWriter segments = writer.segmentWriter();
@@ -161,14 +164,18 @@ public final class TieredStore implements UsageStore, StoreReader, CorrectedStor
         corrections.open();
         writer.nextSeq(loaded.nextSeq());
         tiers.install(loaded);
-        if (!config.readOnly()) {
-            maintenance.sealOnOpen();
-        }
         new DedupLoader(ctx, tiers, segments, maintenance).load();
         SegmentHandle active = tiers.active();
         log.info("opened store {}: active segment {} ({} rows), {} sealed parts, {} ids indexed", config.dataDir(),
                 active == null ? "-" : active.seq(), active == null ? 0 : active.rows(),
                 tiers.manifest().parts().size(), ctx.dedup().size());
+        if (!config.readOnly() && !loaded.pending().isEmpty() && loaded.damaged() == null) {
+            // A segment the last stop left pending is in the state a rollover leaves: readable, in
+            // the dedup index, sealed by the same executor. Sealing it here would hold the open
+            // (and a worker's API) for the length of a seal. A degraded store seals nothing until
+            // 'repair active' has run.
+            maintenance.scheduleSeal();
+        }
     }
 
     // ---------------------------------------------------------------- append (StoreWriter)

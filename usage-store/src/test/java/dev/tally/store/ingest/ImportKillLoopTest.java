@@ -1,6 +1,7 @@
 package dev.tally.store.ingest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import dev.tally.store.UsageEvent;
@@ -30,6 +31,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ImportKillLoopTest {
     static final Instant NOW = Instant.parse("2026-11-20T12:00:00Z");
+    /**
+     * How long a child may take to open the store and reach its kill point. Idle it takes about a
+     * second; on a 2-core machine shared with other builds (load 30 to 40) a JVM start alone can
+     * take a minute, which says nothing about exactly-once.
+     */
+    static final int CHILD_SECONDS = 180;
+    /** How long the final child may take to import the rest of the journal (idle: seconds). */
+    static final int FINAL_SECONDS = 600;
 
     @TempDir
     Path dir;
@@ -72,8 +81,12 @@ class ImportKillLoopTest {
         for (int k = 0; k < kills; k++) {
             try (ChildJvm child = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
                 int afterBatches = random.nextInt(4);
-                String seen = child.await(afterBatches == 0 ? "OPEN" : "BATCH " + afterBatches, 60);
+                String point = afterBatches == 0 ? "OPEN" : "BATCH " + afterBatches;
+                String seen = child.await(point, CHILD_SECONDS);
                 if (seen == null) {
+                    assertFalse(child.process().isAlive(), "seed " + seed + ": kill " + k + ": the child did not reach "
+                            + point + " within " + CHILD_SECONDS + " s; its output: " + child.output() + "; "
+                            + tail(log));
                     break; // finished before the chosen point: nothing left to kill
                 }
                 child.kill();
@@ -82,7 +95,10 @@ class ImportKillLoopTest {
         }
         assertEquals(kills, killed, "seed " + seed + ": every kill must land while records are still being imported");
         try (ChildJvm last = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "700")) {
-            assertNotNull(last.await("DONE", 120), "seed " + seed + ": final import did not finish, see " + log);
+            String done = last.await("DONE", FINAL_SECONDS);
+            assertNotNull(done, "seed " + seed + ": the final import did not print DONE within " + FINAL_SECONDS
+                    + " s (child " + (last.process().isAlive() ? "still running" : "exited with "
+                    + last.process().exitValue()) + "); its output: " + last.output() + "; " + tail(log));
         }
         TestStores.open(dir, Clock.fixed(NOW, ZoneOffset.UTC)).close(); // recovery, as on the next start
         Map<String, Integer> counts = DiskRows.scan(dir).counts(); // from the files, not the store's view
@@ -92,5 +108,11 @@ class ImportKillLoopTest {
                 counts.size(), lost, doubled, 0, Duration.ofNanos(System.nanoTime() - started).toSeconds()));
         assertEquals(events, counts.size(), "seed " + seed + ": every record stored (data kept in " + dir + ")");
         counts.forEach((id, n) -> assertEquals(1, n, "seed " + seed + ": " + id + " stored " + n + " times"));
+    }
+
+    /** The end of the children's log, for a failure message (the temporary directory is deleted). */
+    private static String tail(Path log) throws java.io.IOException {
+        String text = Files.readString(log);
+        return "children.log ends: " + (text.length() <= 4_000 ? text : "..." + text.substring(text.length() - 4_000));
     }
 }

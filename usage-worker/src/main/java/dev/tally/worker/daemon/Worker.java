@@ -139,7 +139,7 @@ public final class Worker implements ApiBackend, AutoCloseable {
     }
 
     /**
-     * Starts both loops and, unless {@code http.port} is -1, the HTTP API.
+     * Starts, unless {@code http.port} is -1, the HTTP API, then both loops.
      *
      * @throws ConfigException when the HTTP address cannot be bound or the tokens file is bad;
      *                         everything started is stopped again
@@ -151,8 +151,9 @@ public final class Worker implements ApiBackend, AutoCloseable {
             }
             state = State.RUNNING;
         }
-        importLoop.start();
-        maintenanceLoop.start();
+        // The API first: accepted events go to the journal, which needs neither loop, so a start
+        // serves as soon as the store is open. Started first, the loops' first passes (a journal
+        // backlog left by a crash, a seal) would compete with the listener's start for the CPU.
         int port = config.port(Setting.HTTP_PORT);
         if (port >= 0) {
             Path tokens = config.path(Setting.HTTP_TOKENS_FILE);
@@ -175,6 +176,8 @@ public final class Worker implements ApiBackend, AutoCloseable {
                         + "to run without the API");
             }
         }
+        importLoop.start();
+        maintenanceLoop.start();
         HttpApi h = http;
         String host = config.string(Setting.HTTP_HOST);
         String local = host.equals("0.0.0.0") || host.equals("::") ? "127.0.0.1" : host;

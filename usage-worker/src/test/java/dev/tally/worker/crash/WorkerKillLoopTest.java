@@ -1,5 +1,6 @@
 package dev.tally.worker.crash;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,6 +43,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -68,10 +70,16 @@ class WorkerKillLoopTest {
     /** How long after it is stamped an expiring event passes the retention cutoff. */
     static final Duration EXPIRES_AFTER = Duration.ofSeconds(20);
     /**
-     * How long a child worker may take to recover and listen. Recovery seals what the last kill
-     * left; on a loaded 2-core machine that took over a minute, which says nothing about exactly-once.
+     * How long a child worker may take to recover and listen. Idle it takes a few seconds (JVM start,
+     * DuckDB's native library, recovery, dedup index); on a 2-core machine shared with other builds
+     * (load 30 to 40) it took over a minute, which says nothing about exactly-once.
      */
     static final int STARTUP_SECONDS = 180;
+    /**
+     * How long the clean final run may take to import what the kills left behind. Generous (idle it
+     * takes seconds), because on a shared machine the backlog is imported at a fraction of a core.
+     */
+    static final Duration CATCH_UP = Duration.ofMinutes(10);
 
     /** The short loop of the default test run. */
     @Test
@@ -79,11 +87,15 @@ class WorkerKillLoopTest {
         killLoop(Integer.getInteger("tally.kills", 20), Long.getLong("tally.seed", 20261122L), "short");
     }
 
-    /** The mid-size loop that CI runs after the default run: -Pmid. */
+    /**
+     * The mid-size loop that CI runs after the default run: -Pmid. Three times the short loop,
+     * whose 20 kills took 74 s on an idle 2-core machine, so the three mid loops stay well inside
+     * CI's budget (docs/reliability.md).
+     */
     @Test
     @Tag("mid")
-    void run_killedHundredTimes_everyAckedEventStoredExactlyOnce() throws Exception {
-        killLoop(Integer.getInteger("tally.mid-kills", 100), Long.getLong("tally.seed", 100L), "mid");
+    void run_killedSixtyTimes_everyAckedEventStoredExactlyOnce() throws Exception {
+        killLoop(Integer.getInteger("tally.mid-kills", 60), Long.getLong("tally.seed", 100L), "mid");
     }
 
     /** The long loop: run with -Plong. */
@@ -119,6 +131,8 @@ class WorkerKillLoopTest {
         Set<String> oldJournaled = ConcurrentHashMap.newKeySet();
         AtomicInteger expiring = new AtomicInteger();
         int survived = 0;
+        // How long each child took from its launch to its API listening: the loop's own pace.
+        List<Long> startMillis = new ArrayList<>();
         boolean ok = false;
         long started = System.nanoTime();
         JournalConfig jc = JournalConfig.builder(data).maxJournalBytes(64 * 1024).build();
@@ -137,7 +151,9 @@ class WorkerKillLoopTest {
                             // during start-up: recovery, lock, journal open, first import pass
                             Thread.sleep(random.nextInt(1500));
                         } else {
+                            long t0 = System.nanoTime();
                             api.set(new Http("127.0.0.1", w.awaitPort(STARTUP_SECONDS)));
+                            startMillis.add(Duration.ofNanos(System.nanoTime() - t0).toMillis());
                             Thread.sleep(50 + random.nextInt(1200));
                         }
                         assertTrue(w.alive(), where + ": the worker exited on its own before kill " + k + "; "
@@ -178,28 +194,10 @@ class WorkerKillLoopTest {
             // A clean final run imports everything, then stops on SIGTERM.
             double deadLetters;
             try (WorkerProcess w = WorkerProcess.start(log, runArgs(data))) {
+                long t0 = System.nanoTime();
                 Http http = new Http("127.0.0.1", w.awaitPort(STARTUP_SECONDS));
-                long deadline = System.nanoTime() + Duration.ofSeconds(120 + kills).toNanos(); // the backlog grows with the kills
-                PromText m;
-                double lastAccepted = -1;
-                int quiet = 0;
-                while (true) {
-                    m = PromText.parse(http.get("/metrics").body());
-                    // Caught up: a pass completed in this run, nothing left to import, nothing new for 3 scrapes.
-                    double accepted = m.value("tally_events_accepted_total");
-                    boolean idle = m.value("tally_import_last_success_timestamp_seconds") > 0
-                            && m.value("tally_import_lag_bytes") == 0 && m.value("tally_ready") == 1
-                            && accepted == lastAccepted;
-                    quiet = idle ? quiet + 1 : 0;
-                    lastAccepted = accepted;
-                    // Quiet for longer than the metrics' snapshot TTL (1 s), so the dead-letter gauge read
-                    // below was computed after the last import pass, not cached from before it.
-                    if (quiet >= 8) {
-                        break;
-                    }
-                    assertTrue(System.nanoTime() < deadline, where + ": the final run did not catch up");
-                    Thread.sleep(200);
-                }
+                startMillis.add(Duration.ofNanos(System.nanoTime() - t0).toMillis());
+                PromText m = awaitCaughtUp(http, w, where);
                 deadLetters = m.samples().stream().filter(s -> s.name().equals("tally_dead_letters"))
                         .mapToDouble(PromText.Sample::value).sum();
                 w.terminate();
@@ -269,6 +267,9 @@ class WorkerKillLoopTest {
                     + " %d retention deletions logged, %d s%n", seed, survived, acked.size(), httpAcks.get(),
                     journalAcks.get(), counts.size(), sent.size(), deadLetters, expiring.get(), expiringStored,
                     expiredDeletions, Duration.ofNanos(System.nanoTime() - started).toSeconds());
+            List<Long> sorted = startMillis.stream().sorted().toList();
+            System.out.printf("kill loop: %d starts awaited, start to listening: median %d ms, max %d ms%n",
+                    sorted.size(), sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1));
             long lost = acked.stream().filter(id -> !counts.containsKey(id)).count();
             long doubled = counts.values().stream().filter(n -> n > 1).count();
             RunResult.write("WorkerKillLoopTest-" + run, RunResult.of("WorkerKillLoopTest", run, seed, survived,
@@ -282,6 +283,46 @@ class WorkerKillLoopTest {
                 System.err.println("kill loop failed: " + where);
             }
         }
+    }
+
+    /**
+     * Waits until the final run has caught up: an import pass completed in this run, nothing left
+     * to import, the worker ready, and no new event accepted for 8 scrapes 200 ms apart (longer
+     * than the metrics' 1 s snapshot TTL, so the dead-letter gauge read afterwards was computed
+     * after the last import pass, not cached from before it). Bounded by {@link #CATCH_UP}; a
+     * timeout says what was expected and what the last scrape showed.
+     */
+    private static PromText awaitCaughtUp(Http http, WorkerProcess w, String where) {
+        AtomicReference<PromText> last = new AtomicReference<>();
+        AtomicInteger quiet = new AtomicInteger();
+        AtomicReference<Double> lastAccepted = new AtomicReference<>(-1.0);
+        try {
+            await("final catch-up").atMost(CATCH_UP).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
+                    .until(() -> {
+                        PromText m = PromText.parse(http.get("/metrics").body());
+                        last.set(m);
+                        double accepted = m.value("tally_events_accepted_total");
+                        boolean idle = m.value("tally_import_last_success_timestamp_seconds") > 0
+                                && m.value("tally_import_lag_bytes") == 0 && m.value("tally_ready") == 1
+                                && accepted == lastAccepted.getAndSet(accepted);
+                        if (idle) {
+                            return quiet.incrementAndGet() >= 8;
+                        }
+                        quiet.set(0);
+                        return false;
+                    });
+        } catch (ConditionTimeoutException e) {
+            PromText m = last.get();
+            String seen = m == null ? "no /metrics answer at all"
+                    : "last import pass at " + m.value("tally_import_last_success_timestamp_seconds")
+                    + " (0 = none in this run), tally_import_lag_bytes " + m.value("tally_import_lag_bytes")
+                    + ", tally_ready " + m.value("tally_ready") + ", tally_events_accepted_total "
+                    + m.value("tally_events_accepted_total") + ", " + quiet.get() + " quiet scrape(s) in a row";
+            throw new AssertionError(where + ": the final run did not catch up within " + CATCH_UP.toSeconds()
+                    + " s; expected an import pass in this run, tally_import_lag_bytes 0, tally_ready 1 and no new "
+                    + "accepted event for 8 scrapes; seen: " + seen + "; worker stderr: " + w.stderrText(), e);
+        }
+        return last.get();
     }
 
     /**

@@ -25,15 +25,18 @@ public final class WorkerProcess implements AutoCloseable {
 
     private final Process process;
     private final Path stderr;
+    /** Size of {@link #stderr} when this child started: earlier children of a loop may share the file. */
+    private final long stderrStart;
     /** The child's own java.io.tmpdir, deleted once it is dead. */
     private final Path tmp;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
     private final List<String> seen = new ArrayList<>();
     private boolean eof;
 
-    private WorkerProcess(Process process, Path stderr, Path tmp) {
+    private WorkerProcess(Process process, Path stderr, long stderrStart, Path tmp) {
         this.process = process;
         this.stderr = stderr;
+        this.stderrStart = stderrStart;
         this.tmp = tmp;
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
@@ -67,8 +70,9 @@ public final class WorkerProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.appendTo(stderr.toFile()));
         pb.redirectInput(ProcessBuilder.Redirect.PIPE);
+        long stderrStart = Files.exists(stderr) ? Files.size(stderr) : 0;
         try {
-            return new WorkerProcess(pb.start(), stderr, tmp);
+            return new WorkerProcess(pb.start(), stderr, stderrStart, tmp);
         } catch (IOException e) {
             ChildTmp.delete(tmp);
             throw e;
@@ -155,9 +159,16 @@ public final class WorkerProcess implements AutoCloseable {
         return seen;
     }
 
+    /** What this child wrote to standard error (the last 20,000 characters of it). */
     public String stderrText() {
         try {
-            return Files.exists(stderr) ? Files.readString(stderr) : "";
+            if (!Files.exists(stderr)) {
+                return "";
+            }
+            byte[] all = Files.readAllBytes(stderr);
+            int from = (int) Math.min(stderrStart, all.length);
+            String text = new String(all, from, all.length - from, StandardCharsets.UTF_8);
+            return text.length() <= 20_000 ? text : "..." + text.substring(text.length() - 20_000);
         } catch (IOException e) {
             return "(cannot read " + stderr + ": " + e + ")";
         }
