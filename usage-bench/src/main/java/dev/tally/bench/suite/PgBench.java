@@ -32,6 +32,33 @@ import org.postgresql.copy.CopyManager;
  * and the table is vacuumed and analyzed before the queries.
  */
 final class PgBench {
+
+    /** One event as a row of PostgreSQL's CSV COPY format (the column order of the peer's table). */
+    static void csvRow(StringBuilder csv, UsageEvent e) {
+        csvField(csv, e.tenant()).append(',');
+        csvField(csv, e.id()).append(',');
+        csvField(csv, e.type()).append(',');
+        csvField(csv, e.subject()).append(',');
+        csvField(csv, e.source()).append(',');
+        csv.append(LocalDateTime.ofEpochSecond(e.time().getEpochSecond(), e.time().getNano(), ZoneOffset.UTC))
+                .append(',');
+        csvField(csv, e.data()).append('\n');
+    }
+
+    private static StringBuilder csvField(StringBuilder csv, String v) {
+        if (v == null) {
+            return csv;
+        }
+        csv.append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char ch = v.charAt(i);
+            if (ch == '"') {
+                csv.append('"');
+            }
+            csv.append(ch);
+        }
+        return csv.append('"');
+    }
     static final String TABLE = "CREATE TABLE %s (tenant text NOT NULL, id text NOT NULL, type text NOT NULL, "
             + "subject text NOT NULL, source text, time timestamp NOT NULL, data jsonb NOT NULL, "
             + "PRIMARY KEY (tenant, id))";
@@ -68,34 +95,12 @@ final class PgBench {
         int write(List<UsageEvent> batch) throws Exception {
             csv.setLength(0);
             for (UsageEvent e : batch) {
-                field(e.tenant()).append(',');
-                field(e.id()).append(',');
-                field(e.type()).append(',');
-                field(e.subject()).append(',');
-                field(e.source()).append(',');
-                LocalDateTime t = LocalDateTime.ofEpochSecond(e.time().getEpochSecond(), e.time().getNano(), ZoneOffset.UTC);
-                csv.append(t).append(',');
-                field(e.data()).append('\n');
+                csvRow(csv, e);
             }
             copy.copyIn("COPY staging FROM STDIN (FORMAT csv)", new StringReader(csv.toString()));
             int n = insert.executeUpdate();
             c.commit();
             return n;
-        }
-
-        private StringBuilder field(String v) {
-            if (v == null) {
-                return csv;
-            }
-            csv.append('"');
-            for (int i = 0; i < v.length(); i++) {
-                char ch = v.charAt(i);
-                if (ch == '"') {
-                    csv.append('"');
-                }
-                csv.append(ch);
-            }
-            return csv.append('"');
         }
 
         @Override

@@ -217,29 +217,7 @@ public final class PgGrowth {
     }
 
     private static void row(StringBuilder csv, UsageEvent e) {
-        field(csv, e.tenant()).append(',');
-        field(csv, e.id()).append(',');
-        field(csv, e.type()).append(',');
-        field(csv, e.subject()).append(',');
-        field(csv, e.source()).append(',');
-        csv.append(LocalDateTime.ofEpochSecond(e.time().getEpochSecond(), e.time().getNano(), ZoneOffset.UTC))
-                .append(',');
-        field(csv, e.data()).append('\n');
-    }
-
-    private static StringBuilder field(StringBuilder csv, String v) {
-        if (v == null) {
-            return csv;
-        }
-        csv.append('"');
-        for (int i = 0; i < v.length(); i++) {
-            char ch = v.charAt(i);
-            if (ch == '"') {
-                csv.append('"');
-            }
-            csv.append(ch);
-        }
-        return csv.append('"');
+        PgBench.csvRow(csv, e);
     }
 
     private static long longOf(Statement s, String sql) throws Exception {
