@@ -76,11 +76,7 @@ public final class LineReader implements AutoCloseable {
          * refused with {@link RejectReason#LINE_TOO_LONG} without being parsed.
          */
         public UsageEvent parse(int maxLineBytes) throws EventRejectedException {
-            if (tooLong) {
-                throw new EventRejectedException(RejectReason.LINE_TOO_LONG, "the line at byte " + start + " is "
-                        + contentLength + " bytes long, more than the limit of " + maxLineBytes
-                        + " bytes; it was skipped without being read whole");
-            }
+            refuseIfTooLong(maxLineBytes);
             return EventCodec.parse(content, 0, content.length);
         }
 
@@ -90,12 +86,16 @@ public final class LineReader implements AutoCloseable {
          * the time bounds. An oversized line is refused as by {@link #parse}.
          */
         public ValidEvent parseValid(int maxLineBytes) throws EventRejectedException {
+            refuseIfTooLong(maxLineBytes);
+            return EventCodec.parseValid(content, 0, content.length);
+        }
+
+        private void refuseIfTooLong(int maxLineBytes) throws EventRejectedException {
             if (tooLong) {
                 throw new EventRejectedException(RejectReason.LINE_TOO_LONG, "the line at byte " + start + " is "
                         + contentLength + " bytes long, more than the limit of " + maxLineBytes
                         + " bytes; it was skipped without being read whole");
             }
-            return EventCodec.parseValid(content, 0, content.length);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.tally.store.ingest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import dev.tally.store.dlq.DeadLetterQueue;
@@ -54,9 +55,13 @@ class CorrectionImportKillTest {
         int killed = 0;
         for (int k = 0; k < kills; k++) {
             try (ChildJvm child = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "25")) {
-                String seen = child.await("BATCH " + (1 + random.nextInt(4)), 60);
+                String point = "BATCH " + (1 + random.nextInt(4));
+                String seen = child.await(point, ImportKillLoopTest.CHILD_SECONDS);
                 if (seen == null) {
-                    break;
+                    assertFalse(child.process().isAlive(), "seed " + seed + ": kill " + k + ": the child did not reach "
+                            + point + " within " + ImportKillLoopTest.CHILD_SECONDS + " s; its output: "
+                            + child.output() + "; " + ImportKillLoopTest.tail(log));
+                    break; // finished before the chosen point: the kill count below fails the test
                 }
                 child.kill();
                 killed++;
@@ -64,7 +69,9 @@ class CorrectionImportKillTest {
         }
         assertEquals(kills, killed, "seed " + seed + ": every kill must land while records are still being imported");
         try (ChildJvm last = ChildJvm.start(ImportChild.class, log, dir.toString(), now, "25")) {
-            assertNotNull(last.await("DONE", 120), "seed " + seed + ": final import did not finish, see " + log);
+            assertNotNull(last.await("DONE", ImportKillLoopTest.FINAL_SECONDS), "seed " + seed
+                    + ": the final import did not print DONE within " + ImportKillLoopTest.FINAL_SECONDS
+                    + " s; its output: " + last.output() + "; " + ImportKillLoopTest.tail(log));
         }
         try (TieredStore store = TestStores.open(dir, Clock.fixed(NOW, ZoneOffset.UTC))) {
             script.assertMatches(store, "seed " + seed);

@@ -111,7 +111,7 @@ class ImportKillLoopTest {
     }
 
     /** The end of the children's log, for a failure message (the temporary directory is deleted). */
-    private static String tail(Path log) throws java.io.IOException {
+    static String tail(Path log) throws java.io.IOException {
         String text = Files.readString(log);
         return "children.log ends: " + (text.length() <= 4_000 ? text : "..." + text.substring(text.length() - 4_000));
     }
