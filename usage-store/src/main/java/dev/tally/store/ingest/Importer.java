@@ -112,7 +112,8 @@ public final class Importer {
      */
     public Predicate<Path> fullyImported() {
         Map<String, ImportPosition> committed = store.importPositions();
-        return archive -> journalImporter.fullyImported(archive, committed);
+        Map<Path, JournalSource> archives = journalImporter.archives();
+        return archive -> JournalImporter.fullyImported(archives.get(archive), committed);
     }
 
     /**
@@ -133,9 +134,11 @@ public final class Importer {
         long active = store.lastWrittenSeq();
         long sealedThrough = store.sealedThroughSeq();
         Map<Path, String> keys = new java.util.HashMap<>();
-        importedAtSeq.keySet().removeIf(p -> !Files.exists(p));
+        Map<Path, JournalSource> archives = journalImporter.archives(); // one listing per pass, not per archive
+        importedAtSeq.keySet().retainAll(archives.keySet());
         List<Path> deleted = target.reap(archive -> {
-            if (!journalImporter.fullyImported(archive, committed)) {
+            JournalSource src = archives.get(archive);
+            if (!JournalImporter.fullyImported(src, committed)) {
                 importedAtSeq.remove(archive); // positions lost (a repaired store): seen again from scratch
                 return false;
             }
@@ -143,11 +146,7 @@ public final class Importer {
             if (seenAt > sealedThrough) {
                 return false; // some of its rows may still be only in an unsealed segment
             }
-            for (JournalSource src : this.journal.sources()) {
-                if (src.path().equals(archive)) {
-                    keys.put(archive, JournalImporter.positionKey(src));
-                }
-            }
+            keys.put(archive, JournalImporter.positionKey(src));
             return true;
         });
         deleted.forEach(importedAtSeq::remove);

@@ -426,15 +426,28 @@ public final class JournalImporter {
         return lag;
     }
 
-    /** Whether a rotated archive is completely imported (so reaping may delete it). */
-    public boolean fullyImported(Path archive, Map<String, ImportPosition> committed) {
+    /**
+     * The rotated archives now on disk, by path, from one listing. Reaping asks about each archive
+     * from this snapshot: listing the directory once per archive made a pass quadratic, minutes
+     * long with a few thousand archives. Archives are immutable, so the snapshot's sizes hold.
+     */
+    public Map<Path, JournalSource> archives() {
+        Map<Path, JournalSource> out = new java.util.LinkedHashMap<>();
         for (JournalSource src : reader.sources()) {
-            if (!src.live() && src.path().equals(archive)) {
-                ImportPosition p = committed.get(positionKey(src));
-                return p != null && p.offset() >= src.sizeBytes();
+            if (!src.live()) {
+                out.put(src.path(), src);
             }
         }
-        return false;
+        return out;
+    }
+
+    /** Whether a rotated archive is completely imported (so reaping may delete it). */
+    public static boolean fullyImported(JournalSource archive, Map<String, ImportPosition> committed) {
+        if (archive == null || archive.live()) {
+            return false;
+        }
+        ImportPosition p = committed.get(positionKey(archive));
+        return p != null && p.offset() >= archive.sizeBytes();
     }
 
     private long startOffset(JournalSource src, FileChannel ch, ImportPosition p) throws IOException {

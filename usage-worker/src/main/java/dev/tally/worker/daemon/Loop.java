@@ -105,6 +105,19 @@ public final class Loop {
         return !thread.isAlive();
     }
 
+    /**
+     * Where the loop's thread is now, one frame per line, or empty once it ended: logged when a
+     * graceful stop times out, so the pass that did not finish is named, not guessed.
+     */
+    public String where() {
+        StackTraceElement[] frames = thread.getStackTrace();
+        StringBuilder b = new StringBuilder();
+        for (StackTraceElement f : frames) {
+            b.append("\n\tat ").append(f);
+        }
+        return b.toString();
+    }
+
     public LoopHealth health() {
         lock.lock();
         try {

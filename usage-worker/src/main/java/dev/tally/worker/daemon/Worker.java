@@ -284,7 +284,15 @@ public final class Worker implements ApiBackend, AutoCloseable {
         importLoop.stop();
         maintenanceLoop.stop();
         try {
-            if (!importLoop.await(left(deadline)) || !maintenanceLoop.await(left(deadline))) {
+            boolean importDone = importLoop.await(left(deadline));
+            boolean maintenanceDone = maintenanceLoop.await(left(deadline));
+            if (!importDone || !maintenanceDone) {
+                for (Loop l : List.of(importLoop, maintenanceLoop)) {
+                    String where = l.where();
+                    if (!where.isEmpty()) {
+                        log.error("the {} loop is still in its pass at the stop deadline:{}", l.name(), where);
+                    }
+                }
                 log.error("a loop did not finish its pass within shutdown.timeout = {}; leaving the store to "
                         + "recovery on the next start", timeout);
                 return false;

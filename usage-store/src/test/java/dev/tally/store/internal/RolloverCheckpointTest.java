@@ -1,0 +1,63 @@
+package dev.tally.store.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tally.store.ImportPosition;
+import dev.tally.store.engine.Engine;
+import dev.tally.store.testing.DiskRows;
+import dev.tally.store.testing.MutableClock;
+import dev.tally.store.testing.TestEvents;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Map;
+import org.duckdb.DuckDBConnection;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A rollover beside a reader that is older than the last import position written. In DuckDB a
+ * committed UPDATE keeps the segment's checkpoint lock until every older reader ends, so the
+ * rollover's checkpoint was refused and the import pass backed off for seconds at a time (seen in
+ * the 500-kill worker loop). Positions are now moved by a delete and an insert.
+ */
+class RolloverCheckpointTest {
+    @TempDir
+    Path dir;
+
+    private final MutableClock clock = new MutableClock(StoreFixture.NOW);
+
+    /** Positions written while an older reader is open do not stop the rollover's checkpoint, and every row survives a reopen. */
+    @Test
+    void rollover_positionsMovedBesideOlderReader_checkpointsAndKeepsRows() throws Exception {
+        try (TieredStore store = TestStores.open(dir, clock)) {
+            store.append(TestEvents.batch("acme", "a", 500, 3, StoreFixture.NOW, Duration.ofMinutes(5), 1),
+                    new ImportPosition("journal:a", 100, "f1", "i1"));
+            String alias = Engine.alias(store.lastWrittenSeq());
+            try (DuckDBConnection reader = store.engine().newConnection(); Statement s = reader.createStatement()) {
+                reader.setAutoCommit(false);
+                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM " + alias + ".main.usage_events")) {
+                    assertTrue(rs.next()); // the reader's snapshot now predates the next batches
+                }
+                for (int i = 2; i <= 4; i++) {
+                    store.append(TestEvents.batch("acme", "b" + i, 100, 3, StoreFixture.NOW, Duration.ofMinutes(5), i),
+                            new ImportPosition("journal:a", 100L * i, "f" + i, "i1"));
+                }
+                try (DuckDBConnection writerSide = store.engine().newConnection();
+                        Statement w = writerSide.createStatement()) {
+                    w.execute("CHECKPOINT " + alias); // what the rollover runs first; refused before the fix
+                }
+                assertTrue(store.rollover("test"));
+                reader.commit();
+            }
+            assertEquals(400, store.importPositions().get("journal:a").offset());
+            store.sealNow();
+            assertEquals(800, TestStores.idCounts(store).size());
+        }
+        Map<String, Integer> counts = DiskRows.scan(dir).counts();
+        assertEquals(800, counts.size());
+        counts.values().forEach(n -> assertEquals(1, n));
+    }
+}
