@@ -187,9 +187,15 @@ final class MeterSql {
     static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts, boolean perFile) {
         String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
         String values = prop == null ? "" : r.extremes() ? ", value_sum, value_min, value_max" : ", value_sum";
+        // Parts the manifest puts wholly inside the range need no range test, and one window needs
+        // no hour: the engine then neither decodes nor tests the hour column, about a fifth of a
+        // monthly answer's time over a compacted month at 100M events.
+        boolean inside = parts.stream().allMatch(p -> p.part().within(r.query.from(), r.query.to()));
+        String hour = inside && r.windows.single() ? "NULL::BIGINT" : "epoch_us(hour)";
         StringBuilder rows = new StringBuilder(TierSql.rollups(parts, (perFile ? "filename" : "NULL::VARCHAR")
-                + " AS f, epoch_us(hour) AS t, " + (r.query.perSubject() ? "subject" : "NULL::VARCHAR")
-                + " AS s, property, value_count" + values, perFile, r.query.tenant(), r.query.from(), r.query.to()))
+                + " AS f, " + hour + " AS t, " + (r.query.perSubject() ? "subject" : "NULL::VARCHAR")
+                + " AS s, property, value_count" + values, perFile, r.query.tenant(),
+                inside ? null : r.query.from(), inside ? null : r.query.to()))
                 .append(" AND type = ").append(Engine.literal(r.meter.eventType()));
         subjects(rows, r);
         rows.append(" AND (property IS NULL").append(prop == null ? "" : " OR property = " + prop).append(')');

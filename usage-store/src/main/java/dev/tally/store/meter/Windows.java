@@ -219,6 +219,11 @@ final class Windows {
         return null;
     }
 
+    /** Whether every row falls in one window, so {@link #arithmeticSql} does not read the time. */
+    boolean single() {
+        return size == WindowSize.NONE || starts.length == 1;
+    }
+
     /**
      * SQL giving the natural window start (microseconds) of the microsecond time in
      * {@code micros}, or null when the windows are not evenly spaced and an ASOF join against

@@ -350,6 +350,11 @@ class MeterOracleTest {
         ranges.put(new Range(WindowSize.MONTH, Instant.parse("2025-12-01T00:00:00Z"), END), ZONES);
         ranges.put(new Range(WindowSize.NONE, Instant.parse("2025-12-31T19:00:00Z"),
                 Instant.parse("2026-04-04T15:30:00Z")), List.of(utc));
+        // One window over whole hours: rollup parts wholly inside it are read without the hour
+        // column, those cut by it with the range test.
+        ranges.put(new Range(WindowSize.NONE, Instant.parse("2025-12-01T00:00:00Z"), END), List.of(utc));
+        ranges.put(new Range(WindowSize.NONE, Instant.parse("2026-01-10T07:00:00Z"),
+                Instant.parse("2026-03-15T13:00:00Z")), List.of(utc));
         int compared = 0;
         int rollups = 0;
         for (MeterDefinition m : meters.registry().all()) {
