@@ -40,7 +40,9 @@ final class DurableBench {
         long[] journalBytes = new long[1];
         try (Journal journal = Journal.open(JournalConfig.builder(dir).build());
                 UsageStore store = UsageStore.builder(dir).build()) {
-            Importer importer = new Importer(store, dir, List.of(), Suite.BATCH, 1 << 20, DeadLetterQueue.open(dir, false),
+            // The worker's import batch, not the producers': the import is measured as the worker runs it.
+            int importBatch = Integer.parseInt(dev.tally.worker.config.Setting.IMPORT_BATCH_SIZE.defaultValue());
+            Importer importer = new Importer(store, dir, List.of(), importBatch, 1 << 20, DeadLetterQueue.open(dir, false),
                     Clock.systemUTC());
             CountDownLatch ready = new CountDownLatch(producers);
             CountDownLatch go = new CountDownLatch(1);
