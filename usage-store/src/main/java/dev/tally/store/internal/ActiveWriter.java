@@ -243,9 +243,10 @@ final class ActiveWriter implements AutoCloseable {
 
     /**
      * Checkpoints {@code seg} as {@link #checkpoint} does, but gives up after a few short tries
-     * while DuckDB reports another transaction holding the segment's checkpoint lock (seen beside
-     * concurrent readers under load, a few times in hours). The rows are durable either way, in
-     * the WAL, which the next open replays, so failing a rollover for it would only stall the
+     * while DuckDB reports another transaction holding the segment's checkpoint lock. The writer's
+     * own statements no longer take it past their commit (see {@link #writePosition}), so this is
+     * a backstop for whatever else might. The rows are durable either way, in the WAL, which the
+     * seal reads and the next open replays, so failing a rollover for it would only stall the
      * import. Other failures are thrown.
      *
      * @return whether the checkpoint ran
