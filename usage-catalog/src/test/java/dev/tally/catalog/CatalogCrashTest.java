@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tally.store.testing.SimulatedCrash;
 import dev.tally.store.UsageStore;
 import dev.tally.store.internal.Manifest;
 import dev.tally.store.internal.SealedPart;
@@ -44,12 +45,6 @@ class CatalogCrashTest {
     private final MutableClock clock = new MutableClock(CatalogStores.NOW);
 
     /** Thrown by the in-process seam: a crash the sync does not survive. */
-    static final class SimulatedCrash extends RuntimeException {
-        SimulatedCrash(String step) {
-            super("simulated crash at " + step);
-        }
-    }
-
     /** Stopped at the named step of the sync after the named store pass, the next sync makes the catalog equal the manifest. */
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource({

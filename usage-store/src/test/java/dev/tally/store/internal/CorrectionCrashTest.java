@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tally.store.testing.SimulatedCrash;
 import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
 import dev.tally.store.correct.Correction;
@@ -42,12 +43,6 @@ class CorrectionCrashTest {
     Path dir;
 
     private final MutableClock clock = new MutableClock(NOW);
-
-    private static final class SimulatedCrash extends RuntimeException {
-        SimulatedCrash(String step) {
-            super("simulated crash at " + step);
-        }
-    }
 
     /** Crashing at the named step of a correction and reopening leaves it applied once or not at all. */
     @ParameterizedTest

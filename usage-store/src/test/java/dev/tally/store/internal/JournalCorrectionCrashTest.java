@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tally.store.testing.SimulatedCrash;
 import dev.tally.store.RejectReason;
 import dev.tally.store.Totals;
 import dev.tally.store.UsageEvent;
@@ -37,12 +38,6 @@ class JournalCorrectionCrashTest {
     Path dir;
 
     private final MutableClock clock = new MutableClock(NOW);
-
-    private static final class SimulatedCrash extends RuntimeException {
-        SimulatedCrash(String step) {
-            super("simulated crash at " + step);
-        }
-    }
 
     private static UsageEvent event(String id, long tokens) {
         return new UsageEvent("acme", id, "llm.request", "key-0", "test", T, "{\"tokens\":" + tokens + "}");
