@@ -67,7 +67,9 @@ final class ResultSections extends ReportPart {
         line("Each producer writes its share in batches of 1,000 and waits for the acknowledgement. **Tally**: "
                 + "`Journal.append` returns after its write group is fsynced (group commit across producers); "
                 + "one importer thread moves the journal into the active segment meanwhile (in import batches of "
-                + "up to 10,000 events, the worker's `import.batch-size` default) and reaps imported "
+                + "up to " + String.format(java.util.Locale.ROOT, "%,d", Integer.parseInt(
+                        dev.tally.worker.config.Setting.IMPORT_BATCH_SIZE.defaultValue()))
+                + " events, the worker's `import.batch-size` default) and reaps imported "
                 + "journal files, as the worker does; end to end is from the first append until the last event "
                 + "is in the store. **PostgreSQL**: one connection per producer, each batch `COPY` + "
                 + "`INSERT … ON CONFLICT DO NOTHING` + `COMMIT` with `synchronous_commit = on` (durable on return). "

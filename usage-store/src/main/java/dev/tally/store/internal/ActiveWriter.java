@@ -257,11 +257,11 @@ final class ActiveWriter implements AutoCloseable {
                 checkpoint(seg);
                 return true;
             } catch (SQLException e) {
-                if (!isCheckpointBusy(e) || attempt >= CHECKPOINT_TRIES) {
-                    if (isCheckpointBusy(e)) {
-                        return false;
-                    }
+                if (!isCheckpointBusy(e)) {
                     throw e;
+                }
+                if (attempt >= CHECKPOINT_TRIES) {
+                    return false;
                 }
                 try {
                     Thread.sleep(10L << (attempt - 1)); // 10, 20, 40, 80, 160 ms: a reader's commit is short
