@@ -149,6 +149,7 @@ final class Compactor {
         // rename; it is rewritten from the sources, which are still published.
         Files.deleteIfExists(target);
         Files.deleteIfExists(KeysFile.of(target));
+        Files.deleteIfExists(TotalsFile.of(target));
         Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
         Files.deleteIfExists(tmp);
         List<Path> sourceFiles = new ArrayList<>();
@@ -204,6 +205,8 @@ final class Compactor {
             }
             if (detail) {
                 writeKeys(s, parquet, KeysFile.of(target), seq, written);
+            } else {
+                TotalsFile.write(s, parquet, TotalsFile.of(target), got);
             }
             long crc = FileSync.crc32c(tmp);
             long bytes = Files.size(tmp);

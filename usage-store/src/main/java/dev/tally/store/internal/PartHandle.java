@@ -35,6 +35,21 @@ public final class PartHandle extends RefCounted implements dev.tally.store.read
         return file;
     }
 
+    /** Whether {@link #totals} was looked up, and its answer; a part's files do not change once published. */
+    private volatile Path totals;
+    private volatile boolean totalsChecked;
+
+    /** The part's {@link TotalsFile}, or null when it has none (a detail part, or a rollup part written without). */
+    @Override
+    public Path totals() {
+        if (!totalsChecked) {
+            Path t = TotalsFile.of(file);
+            totals = part.kind() == PartKind.ROLLUP && java.nio.file.Files.isRegularFile(t) ? t : null;
+            totalsChecked = true;
+        }
+        return totals;
+    }
+
     /** Schedules deletion for when no reader holds the part; drops the store's reference. */
     void retire(String reason, Runnable afterDelete) {
         this.deleteReason = reason;
@@ -59,6 +74,7 @@ public final class PartHandle extends RefCounted implements dev.tally.store.read
             FileSync.deleteDurably(doomed);
             // After the part: a sidecar left by a crash here is deleted by recovery pass 5b.
             FileSync.deleteDurably(KeysFile.of(file));
+            FileSync.deleteDurably(TotalsFile.of(file));
             log.info("deleted {} {} ({} rows, {}..{}): {}", part.kind().name().toLowerCase(java.util.Locale.ROOT),
                     part.path(), part.rows(), part.minTime(), part.maxTime(), reason);
         } catch (IOException e) {

@@ -117,10 +117,10 @@ final class RetentionPolicy {
         return out;
     }
 
-    /** A published part's key sidecar ({@link KeysFile}); it goes with its part. */
+    /** A published part's key sidecar ({@link KeysFile}) or totals ({@link TotalsFile}); they go with their part. */
     private static boolean isSidecarOf(String rel, Set<String> published) {
-        return rel.endsWith(KeysFile.SUFFIX)
-                && published.contains(rel.substring(0, rel.length() - KeysFile.SUFFIX.length()));
+        String part = SegmentFiles.sidecarPart(rel);
+        return part != null && published.contains(part);
     }
 
     /** A retired file (or its WAL) that a reader still pins; it is deleted when released. */

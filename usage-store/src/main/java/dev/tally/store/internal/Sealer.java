@@ -158,6 +158,7 @@ final class Sealer {
             throw new StoreException("rollup of segment " + seg.seq() + " day " + d.day + " counts " + counted
                     + " events, the segment holds " + d.rows + "; the segment stays pending");
         }
+        TotalsFile.write(s, parquet, TotalsFile.of(target), counted);
         Instant minHour = d.min.truncatedTo(java.time.temporal.ChronoUnit.HOURS);
         Instant maxHour = d.max.truncatedTo(java.time.temporal.ChronoUnit.HOURS);
         return publishable(PartKind.ROLLUP, seg, d, rel, tmp, target, minHour, maxHour, rows);

@@ -50,6 +50,19 @@ public final class SegmentFiles {
     /** Folder prefix of a compaction unit of rollups: the first day of a UTC month. */
     public static final String MONTH_DIR_PREFIX = "month=";
 
+    /**
+     * The part a sidecar beside it belongs to (a {@link KeysFile} or a {@link TotalsFile}; the
+     * part's relative path), or null when {@code rel} is no sidecar.
+     */
+    static String sidecarPart(String rel) {
+        for (String suffix : new String[] {KeysFile.SUFFIX, TotalsFile.SUFFIX}) {
+            if (rel.endsWith(PARQUET_SUFFIX + suffix)) {
+                return rel.substring(0, rel.length() - suffix.length());
+            }
+        }
+        return null;
+    }
+
     public static final String LOCK_FILE = "store.lock";
     public static final String MANIFEST_FILE = "manifest.json";
     public static final String SEGMENTS_DIR = "segments";

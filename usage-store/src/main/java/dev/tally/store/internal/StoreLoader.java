@@ -152,15 +152,20 @@ final class StoreLoader {
             }
         }
 
-        // Pass 5b: a key sidecar (KeysFile) whose part the manifest does not name belongs to an
-        // unpublished seal or to a part deleted or quarantined before its sidecar: nothing reads
-        // it, and the next seal of that segment writes a new one.
+        // Pass 5b: a sidecar (a detail part's KeysFile, a rollup part's TotalsFile) whose part
+        // the manifest does not name belongs to an unpublished seal or compaction, or to a part
+        // deleted or quarantined before its sidecar: nothing reads it, and the next seal of that
+        // segment writes a new one.
         if (!readOnly) {
             Set<String> published = manifest.paths();
-            for (Path f : list(files.archiveDir(), 2, KeysFile.SUFFIX)) {
-                String rel = files.root().relativize(f).toString().replace('\\', '/');
-                if (!published.contains(rel.substring(0, rel.length() - KeysFile.SUFFIX.length()))) {
-                    delete(f, "key sidecar of a part the manifest does not name");
+            for (Path dir : List.of(files.archiveDir(), files.rollupsDir())) {
+                for (String suffix : List.of(KeysFile.SUFFIX, TotalsFile.SUFFIX)) {
+                    for (Path f : list(dir, 2, suffix)) {
+                        String rel = files.root().relativize(f).toString().replace('\\', '/');
+                        if (!published.contains(SegmentFiles.sidecarPart(rel))) {
+                            delete(f, "sidecar of a part the manifest does not name");
+                        }
+                    }
                 }
             }
         }

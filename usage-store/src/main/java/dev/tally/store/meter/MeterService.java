@@ -293,6 +293,9 @@ public final class MeterService implements AutoCloseable {
         for (PartFile p : misses) {
             if (perFile) {
                 Map<Partial.Key, Partial> m = perSource.getOrDefault(p.file().toString(), Map.of());
+                if (m.isEmpty() && p.totals() != null) {
+                    m = perSource.getOrDefault(p.totals().toString(), Map.of()); // read from its totals
+                }
                 if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
                     // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
                     log.info("meter cache: {} has {} rows in part {} for all subjects; caching it per subject from now on",

@@ -45,18 +45,13 @@ final class MeterSql {
     }
 
     private static void subjects(StringBuilder w, ResolvedQuery r) {
+        w.append(subjectsSql(r));
+    }
+
+    /** {@code " AND subject IN (…)"} for the query's subjects, or "" for all. */
+    private static String subjectsSql(ResolvedQuery r) {
         List<String> subjects = r.query.subjects();
-        if (subjects.isEmpty()) {
-            return;
-        }
-        w.append(" AND subject IN (");
-        for (int i = 0; i < subjects.size(); i++) {
-            if (i > 0) {
-                w.append(", ");
-            }
-            w.append(Engine.literal(subjects.get(i)));
-        }
-        w.append(')');
+        return subjects.isEmpty() ? "" : " AND subject" + inList(subjects);
     }
 
     /**
@@ -181,8 +176,9 @@ final class MeterSql {
     /**
      * Partials per file (with {@code perFile}; otherwise {@code f} is NULL and the parts are
      * summed together), window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
-     * sv, mn, mx. The event-count row of each hour has {@code property} NULL. Only the columns the
-     * answer needs are read: no value columns for a count, no min and max unless asked for.
+     * sv, mn, mx; {@code f} names the part's file, or its totals file when those were read. The
+     * event-count row of each hour has {@code property} NULL. Only the columns the answer needs
+     * are read: no value columns for a count, no min and max unless asked for.
      */
     static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts, boolean perFile) {
         String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
@@ -191,16 +187,35 @@ final class MeterSql {
         // no hour: the engine then neither decodes nor tests the hour column, about a fifth of a
         // monthly answer's time over a compacted month at 100M events.
         boolean inside = parts.stream().allMatch(p -> p.part().within(r.query.from(), r.query.to()));
-        String hour = inside && r.windows.single() ? "NULL::BIGINT" : "epoch_us(hour)";
-        StringBuilder rows = new StringBuilder(TierSql.rollups(parts, (perFile ? "filename" : "NULL::VARCHAR")
-                + " AS f, " + hour + " AS t, " + (r.query.perSubject() ? "subject" : "NULL::VARCHAR")
-                + " AS s, property, value_count" + values, perFile, r.query.tenant(),
-                inside ? null : r.query.from(), inside ? null : r.query.to()))
-                .append(" AND type = ").append(Engine.literal(r.meter.eventType()));
-        subjects(rows, r);
-        rows.append(" AND (property IS NULL").append(prop == null ? "" : " OR property = " + prop).append(')');
+        boolean oneWindow = inside && r.windows.single();
+        String hour = oneWindow ? "NULL::BIGINT" : "epoch_us(hour)";
+        String columns = " AS f, " + hour + " AS t, " + (r.query.perSubject() ? "subject" : "NULL::VARCHAR")
+                + " AS s, property, value_count" + values;
+        // With one window a part's whole-span totals (a few rows per subject) answer for its
+        // hourly rows (hundreds per subject, in row groups of 32,768 the engine decodes whole).
+        List<PartFile> hourly = new java.util.ArrayList<>();
+        List<java.nio.file.Path> totals = new java.util.ArrayList<>();
+        for (PartFile p : parts) {
+            if (oneWindow && p.totals() != null) {
+                totals.add(p.totals());
+            } else {
+                hourly.add(p);
+            }
+        }
+        String filter = " AND type = " + Engine.literal(r.meter.eventType()) + subjectsSql(r)
+                + " AND (property IS NULL" + (prop == null ? "" : " OR property = " + prop) + ")";
+        List<String> sources = new java.util.ArrayList<>();
+        if (!hourly.isEmpty()) {
+            sources.add(TierSql.rollups(hourly, (perFile ? "filename" : "NULL::VARCHAR") + columns, perFile,
+                    r.query.tenant(), inside ? null : r.query.from(), inside ? null : r.query.to()) + filter);
+        }
+        if (!totals.isEmpty()) {
+            sources.add("SELECT " + (perFile ? "filename" : "NULL::VARCHAR") + columns + " FROM "
+                    + TierSql.parquetFiles(totals, perFile) + TierSql.where(r.query.tenant(), null, null) + filter);
+        }
+        String rows = String.join(" UNION ALL ", sources);
         StringBuilder select = new StringBuilder("SELECT e.f, ");
-        String from = windowed(r, rows.toString(), select);
+        String from = windowed(r, rows, select);
         select.append(", e.s, CAST(coalesce(sum(e.value_count) FILTER (WHERE e.property IS NULL), 0) AS BIGINT) AS n");
         if (prop == null) {
             select.append(", 0::BIGINT AS nv, NULL::DECIMAL(38,9) AS sv, NULL::DECIMAL(38,9) AS mn, "

@@ -8,4 +8,12 @@ public interface PartFile {
 
     /** The absolute path of the Parquet file. */
     Path file();
+
+    /**
+     * The per-subject totals of a rollup part over its whole time span (a Parquet file of its
+     * rollup columns without {@code hour}), or null when it has none; readers then use its hourly rows.
+     */
+    default Path totals() {
+        return null;
+    }
 }

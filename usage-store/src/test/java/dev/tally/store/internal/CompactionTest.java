@@ -268,10 +268,12 @@ class CompactionTest {
         }
     }
 
-    /** Every published detail part has its key sidecar, and no other sidecar is left. */
+    /** Every published detail part has its key sidecar, every rollup part its totals, and no other sidecar is left. */
     static void assertSidecarsMatch(Path dir, Manifest m) throws Exception {
         assertEquals(m.parts(PartKind.DETAIL).stream().map(p -> p.path() + KeysFile.SUFFIX).collect(Collectors.toSet()),
                 filesOnDisk(dir, KeysFile.SUFFIX));
+        assertEquals(m.parts(PartKind.ROLLUP).stream().map(p -> p.path() + TotalsFile.SUFFIX).collect(Collectors.toSet()),
+                filesOnDisk(dir, TotalsFile.SUFFIX));
     }
 
     static MeterRegistry registry() {

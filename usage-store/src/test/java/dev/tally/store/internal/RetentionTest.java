@@ -46,7 +46,7 @@ class RetentionTest {
 
     /** Retention deletes exactly the expired detail parts, keeps their rollups, and logs each deletion's reason. */
     @Test
-    void retention_deletesExactlyExpiredPartsAndLogsWhy() {
+    void retention_deletesExactlyExpiredPartsAndLogsWhy() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
             Instant d30 = StoreFixture.NOW.minus(Duration.ofDays(30));
             Instant d10 = StoreFixture.NOW.minus(Duration.ofDays(10));
@@ -76,6 +76,8 @@ class RetentionTest {
             RetentionReport late = store.retention(false);
             assertEquals(5, late.actions().size(), "2 detail + 3 rollup parts: " + late.actions());
             assertTrue(store.segments().stream().allMatch(s -> s.state() == SegmentInfo.State.ACTIVE));
+            assertEquals(java.util.Set.of(), CompactionTest.filesOnDisk(dir, KeysFile.SUFFIX), "key sidecars go with their parts");
+            assertEquals(java.util.Set.of(), CompactionTest.filesOnDisk(dir, TotalsFile.SUFFIX), "totals go with their parts");
         }
     }
 

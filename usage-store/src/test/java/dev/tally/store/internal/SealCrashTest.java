@@ -53,6 +53,8 @@ class SealCrashTest {
             assertTrue(reopened.segments().stream().noneMatch(s -> s.state() == SegmentInfo.State.PENDING));
         }
         assertExactlyOnceOnDisk(900);
+        // No sidecar of the crashed seal's unpublished parts is left, and every published part has its own.
+        CompactionTest.assertSidecarsMatch(dir, Manifest.read(dir.resolve(SegmentFiles.MANIFEST_FILE)));
     }
 
     /**
