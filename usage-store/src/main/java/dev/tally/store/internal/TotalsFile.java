@@ -61,7 +61,7 @@ public final class TotalsFile {
                     + "sum(value_sum)::DECIMAL(38,9) AS value_sum, min(value_min) AS value_min, "
                     + "max(value_max) AS value_max FROM " + rollupSource + " GROUP BY ALL "
                     + "ORDER BY tenant, type, subject, property NULLS FIRST) TO " + Engine.literal(tmp)
-                    + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE " + Sealer.ROLLUP_ROW_GROUP_ROWS + ")");
+                    + " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE " + Sealer.ROLLUP_ROW_GROUP_ROWS + ")");
             FileSync.fsyncFile(tmp);
             long counted;
             try (ResultSet rs = s.executeQuery("SELECT coalesce(sum(value_count), 0) FROM read_parquet("
