@@ -140,6 +140,8 @@ public final class GrowthBenchmark {
         out.put("growth.dir_bytes_per_event", Sys.bytes(store) / (double) events);
         out.put("growth.sidecar_bytes_per_event", Sys.bytes(store, p -> p.toString().endsWith(".keys"))
                 / (double) events);
+        out.put("growth.totals_bytes_per_event", Sys.bytes(store, p -> p.toString().endsWith(".totals"))
+                / (double) events);
         double[] r = rates.stream().mapToDouble(Double::doubleValue).toArray();
         if (r.length >= 2 * WINDOW) {
             // Medians of five chunks each side: one chunk that overlapped a seal or a neighbour's

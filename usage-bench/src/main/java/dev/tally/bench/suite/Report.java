@@ -52,6 +52,7 @@ final class Report extends ReportPart {
         results.queries();
         results.growth(png, largest);
         results.footprint(largest);
+        new ScaleSection(this).write();
         results.profiles();
         steps();
         method();

@@ -26,6 +26,7 @@ import org.slf4j.LoggerFactory;
  * Suite pg-durable RESULTS JDBC_URL EVENTS PRODUCERS END
  * Suite http    RESULTS DIR EVENTS CONNECTIONS BATCH END
  * Suite versions RESULTS JDBC_URL
+ * Suite growth  RESULTS ingest EVENTS DIR | reopen DIR | query DIR   (GrowthBenchmark; its figures go to DIR/results.txt)
  * Suite profile RESULTS PHASE RECORDING.jfr   (PHASE e.g. store.10000000.ingest)
  * Suite report  RESULTS DOC.md PLOT.png
  * </pre>
@@ -79,6 +80,8 @@ public final class Suite {
         Results out = new Results(Path.of(args[1]));
         switch (args[0]) {
             case "disk" -> DiskBench.run(out, Path.of(args[2]), Double.parseDouble(args[3]));
+            // One store grown to 100M (its own results file in its folder; bench/all merges it).
+            case "growth" -> GrowthBenchmark.main(java.util.Arrays.copyOfRange(args, 2, args.length));
             case "raw" -> RawBench.run(out, Path.of(args[2]), Long.parseLong(args[3]), end(args[4]));
             case "store" -> StoreBench.run(out, Path.of(args[2]), Long.parseLong(args[3]), end(args[4]),
                     Integer.parseInt(args[5]));
