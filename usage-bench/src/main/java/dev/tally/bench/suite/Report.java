@@ -76,8 +76,8 @@ final class Report extends ReportPart {
         row("PostgreSQL settings", get("version.postgres_settings", "—"));
         row("load average (1, 5, 15 min)", "at the start " + get("run.load_start", "?") + "; at the end "
                 + get("run.load_end", "?"));
-        row("busy processes at the start", get("run.busy_start", "").isEmpty() ? "none above 20% CPU"
-                : get("run.busy_start", "") + " (CPU %, from `ps`)");
+        String busy = busyAtStart();
+        row("busy processes at the start", busy.isEmpty() ? "none above 20% CPU" : busy + " (CPU %, from `ps`)");
         line("");
         Double load = null;
         try {
@@ -86,7 +86,7 @@ final class Report extends ReportPart {
             // unknown
         }
         double cores = Double.parseDouble(get("machine.cores", "1"));
-        boolean othersBusy = !get("run.busy_start", "").isEmpty();
+        boolean othersBusy = !busy.isEmpty();
         if (load != null && (othersBusy || load > cores)) {
             line("**The machine was busy.** The load average was " + load + " on " + (int) cores
                     + " cores when the run started (other work shares the machine), and each table shows the "
@@ -100,6 +100,20 @@ final class Report extends ReportPart {
                     + "server or importer competes with its own clients.");
             line("");
         }
+    }
+
+    /**
+     * The busy processes recorded at the start, without {@code ps} itself (a short-lived process
+     * shows a high share of the little CPU time it has had; bench/all now leaves it out).
+     */
+    private String busyAtStart() {
+        StringBuilder out = new StringBuilder();
+        for (String p : get("run.busy_start", "").split(",\\s*")) {
+            if (!p.isBlank() && !p.startsWith("ps ")) {
+                out.append(out.length() == 0 ? "" : ", ").append(p);
+            }
+        }
+        return out.toString();
     }
 
     private void steps() {
@@ -143,7 +157,9 @@ final class Report extends ReportPart {
         line("");
         Path dir = doc.toAbsolutePath().getParent();
         String[][] others = {
-            {"benchmarks-notes.md", "a reading of the last run: what limits each missed target (written by hand)"},
+            {"benchmarks-10m.md", "the same suite at 1M and 10M, PostgreSQL beside Tally at both sizes (2026-11-30)"},
+            {"benchmarks-notes.md", "a reading of the 1M and 10M run: what limits each missed target (written by hand)"},
+            {"benchmarks-1m.md", "the suite at 1M on an idle machine after parse-once ingest"},
             {"benchmarks-journal.md", "journal append throughput and ack latency by batch size and threads"},
             {"benchmarks-ingest.md", "journal import and HTTP ingest after parse-once, with a profile of the import"},
             {"benchmarks-query.md", "meter query latency, rollups against detail"},

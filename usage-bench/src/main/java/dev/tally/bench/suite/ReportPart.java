@@ -91,6 +91,7 @@ abstract class ReportPart {
         for (String c : cells) {
             b.append(c.startsWith("query") || c.startsWith("step") || c.startsWith("system") || c.startsWith("target")
                     || c.startsWith("phase") || c.startsWith("status") || c.startsWith("met") || c.startsWith("same")
+                    || c.equals("figure") || c.equals("store layout")
                     ? "---|" : "---:|");
         }
         line(b.toString());

@@ -94,8 +94,8 @@ final class ScaleSection extends ReportPart {
         row("reopen (recovery passes, dedup index from the key sidecars)", secs(num(P + "reopen.seconds"))
                 + " (target < 15 s)");
         row("live heap after reopen", mib(P + "reopen.heap_live_after_gc_mib"));
-        row("first and last batches appended again", get(P + "reopen.duplicates_refused", "—") + " refused as duplicates, "
-                + get(P + "reopen.duplicates_stored", "—") + " stored, in " + ms(num(P + "reopen.duplicate_batches_ms"))
+        row("first and last batches appended again", rate(num(P + "reopen.duplicates_refused")) + " refused as duplicates, "
+                + rate(num(P + "reopen.duplicates_stored")) + " stored, in " + ms(num(P + "reopen.duplicate_batches_ms"))
                 + " ms");
         row("compaction of every closed day", secs(num(P + "compaction.seconds")) + " ("
                 + get(P + "compaction.parts_merged", "—") + " parts merged into " + get(P + "compaction.parts_written", "—")
