@@ -11,6 +11,7 @@ import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
 import dev.tally.store.io.FileSync;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -320,10 +321,43 @@ final class StoreMaintenance {
         } catch (IOException e) {
             log.warn("orphan scan failed, retried next pass: {}", e.getMessage());
         }
+
+        // 4. Empty partition folders (a day, week or month whose parts were compacted or
+        //    expired), older than the grace period. Seals and compactions create them under this
+        //    same lock, and a folder with anything in it is never removed.
+        if (!dryRun) {
+            deleteEmptyPartitionFolders(now.minus(config.orphanGracePeriod()));
+        }
         if (!dryRun) {
             metrics.retentionNanos.add(System.nanoTime() - start);
         }
         return new RetentionReport(dryRun, now, actions);
+    }
+
+    private void deleteEmptyPartitionFolders(Instant graceStart) {
+        for (Path tier : List.of(files.archiveDir(), files.rollupsDir())) {
+            if (!Files.isDirectory(tier)) {
+                continue;
+            }
+            try (java.util.stream.Stream<Path> folders = Files.list(tier)) {
+                for (Path f : folders.filter(Files::isDirectory).toList()) {
+                    if (Files.getLastModifiedTime(f).toInstant().isBefore(graceStart) && isEmpty(f)) {
+                        Files.delete(f); // fails, and is retried next pass, if a file appeared meanwhile
+                        FileSync.fsyncDirectory(tier);
+                        log.info("deleted empty folder {}: its parts were compacted or expired",
+                                files.root().relativize(f));
+                    }
+                }
+            } catch (IOException e) {
+                log.warn("empty folder cleanup in {} failed, retried next pass: {}", tier.getFileName(), e.getMessage());
+            }
+        }
+    }
+
+    private static boolean isEmpty(Path dir) throws IOException {
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            return s.findAny().isEmpty();
+        }
     }
 
     private Set<Long> liveSeqs() {

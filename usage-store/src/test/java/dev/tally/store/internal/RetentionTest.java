@@ -81,6 +81,48 @@ class RetentionTest {
         }
     }
 
+    /**
+     * Retention removes the partition folders that compaction emptied once they are older than the
+     * grace period, never a fresh folder or one that holds a file, and every answer stays the same.
+     */
+    @Test
+    void retention_emptyPartitionFoldersAfterGracePeriod_deleted() throws Exception {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            CompactionTest.loadTwoSegments(store, "a");
+            store.compact(true);
+            List<Path> empty = new java.util.ArrayList<>();
+            List<Path> full = new java.util.ArrayList<>();
+            for (Path tier : List.of(dir.resolve(SegmentFiles.ARCHIVE_DIR), dir.resolve(SegmentFiles.ROLLUPS_DIR))) {
+                try (var folders = Files.list(tier)) {
+                    for (Path f : folders.toList()) {
+                        try (var in = Files.list(f)) {
+                            (in.findAny().isPresent() ? full : empty).add(f);
+                        }
+                    }
+                }
+            }
+            assertTrue(empty.size() > 10, "compaction emptied the sealed days' folders: " + empty);
+            Path fresh = empty.remove(0);
+            Files.setLastModifiedTime(fresh, FileTime.from(clock.instant().minusSeconds(60)));
+            for (Path f : empty) {
+                Files.setLastModifiedTime(f, FileTime.from(clock.instant().minus(Duration.ofHours(2))));
+            }
+            for (Path f : full) {
+                Files.setLastModifiedTime(f, FileTime.from(clock.instant().minus(Duration.ofHours(2))));
+            }
+
+            store.retention(false);
+
+            assertTrue(empty.stream().noneMatch(Files::exists), "old empty folders are deleted");
+            assertTrue(Files.isDirectory(fresh), "a fresh empty folder is kept");
+            assertTrue(full.stream().allMatch(Files::isDirectory), "folders with parts are kept");
+            CompactionTest.assertExactlyOnce(store, 1_000);
+        }
+        try (TieredStore reopened = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            CompactionTest.assertExactlyOnce(reopened, 1_000);
+        }
+    }
+
     /** Orphan cleanup deletes only unreferenced files older than the grace period, never a fresh or published one. */
     @Test
     void retention_orphansOnlyAfterGracePeriod() throws Exception {
