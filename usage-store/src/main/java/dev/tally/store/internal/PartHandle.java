@@ -19,12 +19,16 @@ public final class PartHandle extends RefCounted implements dev.tally.store.read
 
     private final SealedPart part;
     private final Path file;
+    private final Path totals;
     private volatile String deleteReason;
     private volatile Runnable afterDelete = () -> { };
 
     PartHandle(SealedPart part, Path file) {
         this.part = part;
         this.file = file;
+        // Totals are renamed into place before their part, and a published part's files never change.
+        Path t = TotalsFile.of(file);
+        this.totals = part.kind() == PartKind.ROLLUP && java.nio.file.Files.isRegularFile(t) ? t : null;
     }
 
     public SealedPart part() {
@@ -35,18 +39,9 @@ public final class PartHandle extends RefCounted implements dev.tally.store.read
         return file;
     }
 
-    /** Whether {@link #totals} was looked up, and its answer; a part's files do not change once published. */
-    private volatile Path totals;
-    private volatile boolean totalsChecked;
-
     /** The part's {@link TotalsFile}, or null when it has none (a detail part, or a rollup part written without). */
     @Override
     public Path totals() {
-        if (!totalsChecked) {
-            Path t = TotalsFile.of(file);
-            totals = part.kind() == PartKind.ROLLUP && java.nio.file.Files.isRegularFile(t) ? t : null;
-            totalsChecked = true;
-        }
         return totals;
     }
 

@@ -327,8 +327,6 @@ final class StoreMaintenance {
         //    same lock, and a folder with anything in it is never removed.
         if (!dryRun) {
             deleteEmptyPartitionFolders(now.minus(config.orphanGracePeriod()));
-        }
-        if (!dryRun) {
             metrics.retentionNanos.add(System.nanoTime() - start);
         }
         return new RetentionReport(dryRun, now, actions);

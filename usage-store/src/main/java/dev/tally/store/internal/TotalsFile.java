@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
  * property with the part's whole count, sum, min and max, in {@link SegmentSchema#PART_ROLLUP_COLUMNS}
  * without {@code hour}. A question with one window that holds the part wholly (a monthly total
  * over a compacted month) reads these few rows instead of the part's hourly ones: a compacted
- * month at 100M events has about 2.8M hourly rows in row groups of 32,768, and a subject's answer
- * decoded one or two whole row groups of them; its totals are about 4,000 rows.
+ * month of the benchmark's workload (1,000 subjects, every subject-hour present) has about 2.8M
+ * hourly rows in row groups of 32,768, and a subject's answer decoded one or two whole row groups
+ * of them; its totals are about 4,000 rows.
  *
  * <p>Written like a part: {@code .tmp}, force, verified (its event count must equal the part's),
  * atomic rename, directory fsync, before the part is published, so a published part's totals are

@@ -11,6 +11,7 @@ import dev.tally.store.testing.MutableClock;
 import dev.tally.store.testing.TestEvents;
 import java.nio.file.Path;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
@@ -35,14 +36,8 @@ class RolloverCheckpointTest {
     @Test
     void rollover_positionsMovedBesideOlderReader_checkpointsAndKeepsRows() throws Exception {
         try (TieredStore store = TestStores.open(dir, clock)) {
-            store.append(TestEvents.batch("acme", "a", 500, 3, StoreFixture.NOW, Duration.ofMinutes(5), 1),
-                    new ImportPosition("journal:a", 100, "f1", "i1"));
-            String alias = Engine.alias(store.lastWrittenSeq());
-            try (DuckDBConnection reader = store.engine().newConnection(); Statement s = reader.createStatement()) {
-                reader.setAutoCommit(false);
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM " + alias + ".main.usage_events")) {
-                    assertTrue(rs.next()); // the reader's snapshot now predates the next batches
-                }
+            String alias = appendFirstBatch(store);
+            try (DuckDBConnection reader = olderReader(store, alias)) {
                 for (int i = 2; i <= 4; i++) {
                     store.append(TestEvents.batch("acme", "b" + i, 100, 3, StoreFixture.NOW, Duration.ofMinutes(5), i),
                             new ImportPosition("journal:a", 100L * i, "f" + i, "i1"));
@@ -58,24 +53,16 @@ class RolloverCheckpointTest {
             store.sealNow();
             assertEquals(800, TestStores.idCounts(store).size());
         }
-        Map<String, Integer> counts = DiskRows.scan(dir).counts();
-        assertEquals(800, counts.size());
-        counts.values().forEach(n -> assertEquals(1, n));
+        assertEachOnceOnDisk(800);
     }
 
     /** When something else still holds the checkpoint lock after every try, the rollover goes ahead without the checkpoint and no row is lost. */
     @Test
     void rollover_checkpointLockHeldThroughEveryTry_rollsWithoutCheckpointAndKeepsRows() throws Exception {
         try (TieredStore store = TestStores.open(dir, clock)) {
-            store.append(TestEvents.batch("acme", "a", 500, 3, StoreFixture.NOW, Duration.ofMinutes(5), 1),
-                    new ImportPosition("journal:a", 100, "f1", "i1"));
-            String alias = Engine.alias(store.lastWrittenSeq());
-            try (DuckDBConnection reader = store.engine().newConnection(); Statement s = reader.createStatement();
+            String alias = appendFirstBatch(store);
+            try (DuckDBConnection reader = olderReader(store, alias);
                     DuckDBConnection other = store.engine().newConnection(); Statement o = other.createStatement()) {
-                reader.setAutoCommit(false);
-                try (ResultSet rs = s.executeQuery("SELECT count(*) FROM " + alias + ".main.usage_events")) {
-                    assertTrue(rs.next());
-                }
                 // A committed UPDATE by another connection holds the lock until the older reader ends.
                 o.execute("UPDATE " + alias + ".main.import_positions SET updated_at = updated_at + INTERVAL 1 SECOND");
                 assertThrows(java.sql.SQLException.class, () -> o.execute("CHECKPOINT " + alias));
@@ -89,8 +76,30 @@ class RolloverCheckpointTest {
         try (TieredStore reopened = TestStores.open(dir, clock)) {
             assertEquals(800, TestStores.idCounts(reopened).size());
         }
+        assertEachOnceOnDisk(800);
+    }
+
+    /** Appends 500 events with an import position; returns the active segment's alias. */
+    private static String appendFirstBatch(TieredStore store) {
+        store.append(TestEvents.batch("acme", "a", 500, 3, StoreFixture.NOW, Duration.ofMinutes(5), 1),
+                new ImportPosition("journal:a", 100, "f1", "i1"));
+        return Engine.alias(store.lastWrittenSeq());
+    }
+
+    /** A connection with an open transaction whose snapshot predates every later write. */
+    private static DuckDBConnection olderReader(TieredStore store, String alias) throws SQLException {
+        DuckDBConnection reader = store.engine().newConnection();
+        reader.setAutoCommit(false);
+        try (Statement s = reader.createStatement();
+                ResultSet rs = s.executeQuery("SELECT count(*) FROM " + alias + ".main.usage_events")) {
+            assertTrue(rs.next());
+        }
+        return reader;
+    }
+
+    private void assertEachOnceOnDisk(int expected) {
         Map<String, Integer> counts = DiskRows.scan(dir).counts();
-        assertEquals(800, counts.size());
+        assertEquals(expected, counts.size());
         counts.values().forEach(n -> assertEquals(1, n));
     }
 }
