@@ -20,8 +20,13 @@ import org.duckdb.DuckDBConnection;
  * already stored (to show that duplicate checking does not slow down as the archive grows).
  *
  * <pre>
- * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]   (-Drounds=3, -Draw=false)
+ * usage: AppendBenchmark [events=1000000] [stored=10000000] [batch=1000] [dir]   (-Drounds=3, -Draw=false,
+ *        -Dunsealed=true)
  * </pre>
+ *
+ * With {@code -Dunsealed=true} each round also appends into a store whose segment never fills
+ * during the run, so nothing is sealed: the raw appender seals nothing either, and the difference
+ * between the two store figures is what sealing to Parquet (on the same cores) costs the writer.
  *
  * Not a test: run it with {@code bench/run append}.
  */
@@ -48,6 +53,8 @@ public final class AppendBenchmark {
         boolean raw = Boolean.parseBoolean(System.getProperty("raw", "true"));
         double[] storeCpu = new double[rounds];
         double[] storeThreadMicros = new double[rounds];
+        boolean unsealed = Boolean.getBoolean("unsealed");
+        double[] storeUnsealed = new double[rounds];
         long total = batches.stream().mapToLong(List::size).sum();
         for (int r = 0; r < rounds; r++) {
             rawBatch[r] = raw ? rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true) : Double.NaN;
@@ -55,6 +62,12 @@ public final class AppendBenchmark {
             store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now);
             storeThreadMicros[r] = lastAppendThreadNanos / 1e3 / total;
             storeCpu[r] = total / ((ImportBenchmark.processCpuNanos() - cpu0) / 1e9);
+            if (unsealed) {
+                sealing = false;
+                storeUnsealed[r] = storeAppend(dir.resolve("store-unsealed-" + r), batches, 0, now);
+                sealing = true;
+                System.out.printf(Locale.ROOT, "  round %d: store without sealing %,.0f events/s%n", r + 1, storeUnsealed[r]);
+            }
             rawSingle[r] = raw ? rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false) : Double.NaN;
             System.out.printf(Locale.ROOT, "  round %d: raw per-batch %,.0f, store %,.0f (%,.0f per CPU-second, appending "
                     + "thread %.2f us CPU per event), raw single %,.0f events/s%n", r + 1, rawBatch[r], store[r], storeCpu[r],
@@ -71,6 +84,11 @@ public final class AppendBenchmark {
         System.out.printf(Locale.ROOT, "raw appender, one transaction in total  : %,12.0f events/s%n", rs);
         System.out.printf(Locale.ROOT, "store append, empty store               : %,12.0f events/s  (%.0f%% of raw per-batch, %.0f%% of raw single)%n",
                 st, 100 * st / rb, 100 * st / rs);
+        if (unsealed) {
+            double su = median(storeUnsealed);
+            System.out.printf(Locale.ROOT, "store append, nothing sealed            : %,12.0f events/s  (%.0f%% of raw per-batch)%n",
+                    su, 100 * su / rb);
+        }
         if (stored > 0) {
             List<List<UsageEvent>> fresh = generate(new Workload(3, 20, 1_000, now, Duration.ofDays(30)), events, batch);
             double grown = storeAppend(dir.resolve("store-grown"), fresh, stored, now);
@@ -136,8 +154,12 @@ public final class AppendBenchmark {
     /** CPU time of the appending thread in the last {@link #storeAppend} loop (ThreadMXBean). */
     static long lastAppendThreadNanos;
 
+    /** Whether {@link #storeAppend} seals as configured by default; false: one segment that never fills during the run. */
+    static boolean sealing = true;
+
     static double storeAppend(Path dir, List<List<UsageEvent>> batches, long prefill, Instant now) {
-        try (UsageStore store = UsageStore.builder(dir).build()) {
+        try (UsageStore store = sealing ? UsageStore.builder(dir).build()
+                : UsageStore.builder(dir).maxSegmentBytes(1L << 40).build()) {
             if (prefill > 0) {
                 Workload w = new Workload(2, 20, 1_000, now, Duration.ofDays(30));
                 long t0 = System.nanoTime();

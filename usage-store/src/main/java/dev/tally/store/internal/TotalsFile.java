@@ -1,11 +1,12 @@
 package dev.tally.store.internal;
 
-import dev.tally.store.engine.Engine;
+import dev.tally.store.read.TotalsFormat;
 import dev.tally.store.io.FileSync;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -13,21 +14,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The per-subject totals of one hourly rollup part, saved beside it
- * ({@code <part>.parquet.totals}, itself a Parquet file): one row per tenant, type, subject and
- * property with the part's whole count, sum, min and max, in {@link SegmentSchema#PART_ROLLUP_COLUMNS}
- * without {@code hour}. A question with one window that holds the part wholly (a monthly total
- * over a compacted month) reads these few rows instead of the part's hourly ones: a compacted
+ * The per-subject totals of one hourly rollup part, saved beside it ({@code <part>.parquet.totals},
+ * in {@link TotalsFormat}): one entry per tenant, type, subject and property with the part's whole
+ * count, sum, min and max, sorted by tenant, type and subject. A question with one window that
+ * holds the part wholly (a monthly total over a compacted month) finds a subject's few entries by
+ * a binary search, without the query engine, instead of reading the part's hourly rows: a compacted
  * month of the benchmark's workload (1,000 subjects, every subject-hour present) has about 2.8M
  * hourly rows in row groups of 32,768, and a subject's answer decoded one or two whole row groups
- * of them; its totals are about 4,000 rows.
+ * of them; its totals are about 4,000 entries.
  *
- * <p>Written like a part: {@code .tmp}, force, verified (its event count must equal the part's),
- * atomic rename, directory fsync, before the part is published, so a published part's totals are
- * complete or absent. They are an optimisation, never the only copy: a part without them (a
- * store from before them, a sum too large for {@code DECIMAL(38,9)} over a whole part, a write
- * that failed) is read from its hourly rows. Totals whose part the manifest does not name are
- * deleted by recovery (pass 5b), and they are deleted with their part.
+ * <p>Written like a part: {@code .tmp}, force, read back and verified (every checksum, the order,
+ * and the event count, which must equal the part's), atomic rename, directory fsync, before the
+ * part is published, so a published part's totals are complete or absent. They are an
+ * optimisation, never the only copy: a part without them (a store from before them, a sum too
+ * large for {@code DECIMAL(38,9)} over a whole part, a write that failed, a file that fails a
+ * checksum when read) is read from its hourly rows. Totals whose part the manifest does not name
+ * are deleted by recovery (pass 5b), and they are deleted with their part.
  *
  * <p>Thread-safe: stateless.
  */
@@ -57,33 +59,44 @@ public final class TotalsFile {
         FileSync.deleteDurably(target);
         Path tmp = target.resolveSibling(target.getFileName() + SegmentFiles.TMP_SUFFIX);
         Files.deleteIfExists(tmp);
-        try {
-            s.execute("COPY (SELECT tenant, type, subject, property, sum(value_count)::BIGINT AS value_count, "
-                    + "sum(value_sum)::DECIMAL(38,9) AS value_sum, min(value_min) AS value_min, "
-                    + "max(value_max) AS value_max FROM " + rollupSource + " GROUP BY ALL "
-                    + "ORDER BY tenant, type, subject, property NULLS FIRST) TO " + Engine.literal(tmp)
-                    + " (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE " + Sealer.ROLLUP_ROW_GROUP_ROWS + ")");
-            FileSync.fsyncFile(tmp);
-            long counted;
-            try (ResultSet rs = s.executeQuery("SELECT coalesce(sum(value_count), 0) FROM read_parquet("
-                    + Engine.literal(tmp) + ") WHERE property IS NULL")) {
-                rs.next();
-                counted = rs.getLong(1);
+        String why;
+        try (TotalsFormat.Writer w = new TotalsFormat.Writer(FileSync.open(tmp, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE))) {
+            try (ResultSet rs = s.executeQuery("SELECT tenant, type, subject, property, sum(value_count)::BIGINT, "
+                    + "sum(value_sum)::DECIMAL(38,9), min(value_min), max(value_max) FROM " + rollupSource
+                    + " GROUP BY ALL ORDER BY tenant, type, subject, property NULLS FIRST")) {
+                while (rs.next()) {
+                    w.add(new TotalsFormat.Entry(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4),
+                            rs.getLong(5), rs.getBigDecimal(6), rs.getBigDecimal(7), rs.getBigDecimal(8)));
+                }
             }
-            if (counted != events) {
-                Files.deleteIfExists(tmp);
-                log.warn("totals of {} count {} events, the part {}; the part is read from its hourly rows",
-                        target.getFileName(), counted, events);
-                return false;
-            }
-        } catch (SQLException e) {
-            // A sum over a whole part can exceed DECIMAL(38,9) where every hourly sum fits.
+            w.finish();
+            why = null;
+        } catch (SQLException | IllegalArgumentException | ArithmeticException e) {
+            // A sum over a whole part can exceed DECIMAL(38,9) where every hourly sum fits; the
+            // engine's order could differ from the format's, which the writer refuses.
+            why = e.getMessage();
+        }
+        if (why == null) {
+            why = verify(tmp, events);
+        }
+        if (why != null) {
             Files.deleteIfExists(tmp);
-            log.warn("could not write the totals of {} ({}); the part is read from its hourly rows",
-                    target.getFileName(), e.getMessage());
+            log.warn("no totals for {} ({}); the part is read from its hourly rows", target.getFileName(), why);
             return false;
         }
         FileSync.moveAtomically(tmp, target);
         return true;
+    }
+
+    /** Reads the written file back whole; null when it is sound and counts {@code events}, else why not. */
+    private static String verify(Path tmp, long events) throws IOException {
+        long[] counted = {0};
+        try (TotalsFormat.Reader r = TotalsFormat.Reader.open(tmp)) {
+            r.forEach(e -> counted[0] += e.property() == null ? e.count() : 0);
+        } catch (TotalsFormat.DamagedException e) {
+            return e.getMessage();
+        }
+        return counted[0] == events ? null : "they count " + counted[0] + " events, the part " + events;
     }
 }

@@ -60,6 +60,8 @@ public final class MeterService implements AutoCloseable {
     private final long maxWideRows;
     /** Widened shapes whose parts had too many subjects to cache whole: asked per subject instead. */
     private final Set<ResolvedQuery.PartialShape> tooWide = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Totals files that failed a check, each logged once; their parts are read from hourly rows. */
+    private final Set<java.nio.file.Path> damagedTotals = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** A service over {@code store} answering for the meters of {@code registry}, with the default cache. */
     public MeterService(UsageStore store, MeterRegistry registry) {
@@ -263,27 +265,29 @@ public final class MeterService implements AutoCloseable {
                 keys.put(p, key);
             }
         }
-        // Every source of the answer in one statement: the missed parts, each overlapping segment
-        // and the corrections' sources. Each DuckDB statement has a fixed cost (parse, plan,
-        // schedule) whatever it reads, paid once instead of once per source. Rows of a part come
-        // back named by file only when the cache keeps them per part; the rest have a NULL file.
+        // One window over a whole part: its totals answer, found without the engine.
+        Map<PartFile, Map<Partial.Key, Partial>> fromTotals = rollup ? fromTotals(perPart, misses) : Map.of();
+        List<PartFile> engineParts = new ArrayList<>(misses);
+        engineParts.removeAll(fromTotals.keySet());
+        // Every other source of the answer in one statement: the parts left, each overlapping
+        // segment and the corrections' sources. Each DuckDB statement has a fixed cost (parse,
+        // plan, schedule) whatever it reads, paid once instead of once per source. Rows of a part
+        // come back named by file only when the cache keeps them per part; the rest have a NULL file.
         boolean perFile = cacheEnabled;
         List<String> pieces = new ArrayList<>();
-        if (!misses.isEmpty()) {
-            pieces.add(rollup ? MeterSql.rollupPartials(perPart, misses, perFile)
-                    : perFile ? MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, true)), "filename")
-                    : MeterSql.withoutFile(MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(misses, false)),
-                            null)));
+        if (!engineParts.isEmpty()) {
+            pieces.add(rollup ? MeterSql.rollupPartials(perPart, engineParts, perFile)
+                    : perFile ? MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(engineParts, true)), "filename")
+                    : MeterSql.withoutFile(MeterSql.detailPartials(perPart, run.fix.source(TierSql.parquet(engineParts,
+                            false)), null)));
         }
         List<SegmentSource> segments = TierSql.overlapping(view.segments(), r.query.from(), r.query.to());
         for (SegmentSource h : segments) {
             pieces.add(MeterSql.withoutFile(MeterSql.detailPartials(r, run.fix.source(h.eventsTable()), null)));
         }
         corrections(r, rollup, run, pieces);
-        if (pieces.isEmpty()) {
-            return acc;
-        }
-        Map<String, Map<Partial.Key, Partial>> perSource = readPartials(c, MeterSql.union(pieces), r);
+        Map<String, Map<Partial.Key, Partial>> perSource = pieces.isEmpty() ? new HashMap<>()
+                : readPartials(c, MeterSql.union(pieces), r);
         Map<Partial.Key, Partial> unnamed = perSource.remove(NO_FILE);
         if (unnamed != null) {
             // Segments and corrections are read for the query itself, and so are the parts when
@@ -291,23 +295,46 @@ public final class MeterService implements AutoCloseable {
             merge(acc, unnamed);
         }
         for (PartFile p : misses) {
-            if (perFile) {
-                Map<Partial.Key, Partial> m = perSource.getOrDefault(p.file().toString(), Map.of());
-                if (m.isEmpty() && p.totals() != null) {
-                    m = perSource.getOrDefault(p.totals().toString(), Map.of()); // read from its totals
+            Map<Partial.Key, Partial> m = fromTotals.get(p);
+            if (m == null && perFile) {
+                m = perSource.getOrDefault(p.file().toString(), Map.of());
+            }
+            if (m != null) {
+                if (perFile) {
+                    if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
+                        // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
+                        log.info("meter cache: {} has {} rows in part {} for all subjects; caching it per subject "
+                                + "from now on", r.query.tenant(), m.size(), p.part().path());
+                    }
+                    cache.put(keys.get(p), Collections.unmodifiableMap(m));
                 }
-                if (keep != null && m.size() > maxWideRows && tooWide.add(shape)) {
-                    // A tenant with this many subjects would crowd the cache out: ask per subject from now on.
-                    log.info("meter cache: {} has {} rows in part {} for all subjects; caching it per subject from now on",
-                            r.query.tenant(), m.size(), p.part().path());
-                }
-                cache.put(keys.get(p), Collections.unmodifiableMap(m));
                 merge(acc, m, keep);
             }
             run.partsRead++;
         }
         run.segmentsRead += segments.size();
         return acc;
+    }
+
+    /**
+     * The partials of the parts of {@code parts} whose totals answer {@code r} ({@link
+     * TotalsLookup}), by part. A part whose totals fail a check is left out, to be read from its
+     * hourly rows, and logged once.
+     */
+    private Map<PartFile, Map<Partial.Key, Partial>> fromTotals(ResolvedQuery r, List<PartFile> parts) {
+        Map<PartFile, Map<Partial.Key, Partial>> out = new HashMap<>();
+        for (PartFile p : parts) {
+            if (TotalsLookup.applies(r, p)) {
+                try {
+                    out.put(p, TotalsLookup.read(r, p));
+                } catch (java.io.IOException e) {
+                    if (damagedTotals.add(p.totals())) {
+                        log.warn("{}; part {} is read from its hourly rows instead", e.getMessage(), p.part().path());
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** The file name of rows that come from no part (a segment, corrections), or from parts not read per file. */

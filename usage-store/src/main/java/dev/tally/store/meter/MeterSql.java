@@ -176,10 +176,9 @@ final class MeterSql {
     /**
      * Partials per file (with {@code perFile}; otherwise {@code f} is NULL and the parts are
      * summed together), window and subject from hourly rollup parts. Columns: f, ws, s, n, nv,
-     * sv, mn, mx; {@code f} names the part's file, or its totals file when those were read. The
-     * event-count row of each hour has {@code property} NULL. Only the columns the answer needs
-     * are read: no value columns for a count, no min and max unless asked for. A key may come
-     * back in several rows (totals are not grouped): the caller adds the partials of a key.
+     * sv, mn, mx. The event-count row of each hour has {@code property} NULL. Only the columns the
+     * answer needs are read: no value columns for a count, no min and max unless asked for.
+     * (Parts answered from their totals never come here: see {@link TotalsLookup}.)
      */
     static String rollupPartials(ResolvedQuery r, List<? extends PartFile> parts, boolean perFile) {
         String prop = r.value == null ? null : Engine.literal(r.value.keys().get(0));
@@ -192,42 +191,12 @@ final class MeterSql {
         String hour = oneWindow ? "NULL::BIGINT" : "epoch_us(hour)";
         String file = perFile ? "filename" : "NULL::VARCHAR";
         String subject = r.query.perSubject() ? "subject" : "NULL::VARCHAR";
-        // With one window a part's whole-span totals (a few rows per subject) answer for its
-        // hourly rows (hundreds per subject, in row groups of 32,768 the engine decodes whole).
-        List<PartFile> hourly = new java.util.ArrayList<>();
-        List<java.nio.file.Path> totals = new java.util.ArrayList<>();
-        for (PartFile p : parts) {
-            if (oneWindow && p.totals() != null) {
-                totals.add(p.totals());
-            } else {
-                hourly.add(p);
-            }
-        }
         String filter = " AND type = " + Engine.literal(r.meter.eventType()) + subjectsSql(r)
                 + " AND (property IS NULL" + (prop == null ? "" : " OR property = " + prop) + ")";
-        List<String> pieces = new java.util.ArrayList<>();
-        if (!hourly.isEmpty()) {
-            String rows = TierSql.rollups(hourly, file + " AS f, " + hour + " AS t, " + subject
-                    + " AS s, property, value_count" + values, perFile, r.query.tenant(),
-                    inside ? null : r.query.from(), inside ? null : r.query.to()) + filter;
-            pieces.add(hourlyPartials(r, prop, rows));
-        }
-        if (!totals.isEmpty()) {
-            // Each totals row is a partial of its own (the caller adds partials of the same key):
-            // a few rows per subject, where the engine's grouping would cost more than reading them.
-            String f = prop == null ? null : "property = " + prop;
-            pieces.add("SELECT " + file + " AS f, " + r.windows.arithmeticSql("NULL::BIGINT") + " AS ws, " + subject
-                    + " AS s, CASE WHEN property IS NULL THEN value_count ELSE 0 END::BIGINT AS n, "
-                    + (f == null ? "0::BIGINT AS nv, NULL::DECIMAL(38,9) AS sv, " + NO_EXTREMES
-                            : "CASE WHEN " + f + " THEN value_count ELSE 0 END::BIGINT AS nv, CASE WHEN " + f
-                            + " THEN value_sum END::DECIMAL(38,9) AS sv, " + (r.extremes()
-                                    ? "CASE WHEN " + f + " THEN value_min END::DECIMAL(38,9) AS mn, CASE WHEN " + f
-                                            + " THEN value_max END::DECIMAL(38,9) AS mx"
-                                    : NO_EXTREMES))
-                    + " FROM " + TierSql.parquetFiles(totals, perFile) + TierSql.where(r.query.tenant(), null, null)
-                    + filter);
-        }
-        return pieces.size() == 1 ? pieces.get(0) : union(pieces);
+        String rows = TierSql.rollups(parts, file + " AS f, " + hour + " AS t, " + subject
+                + " AS s, property, value_count" + values, perFile, r.query.tenant(),
+                inside ? null : r.query.from(), inside ? null : r.query.to()) + filter;
+        return hourlyPartials(r, prop, rows);
     }
 
     /** Partials (columns f, ws, s, n, nv, sv, mn, mx) of hourly rollup rows, grouped by file, window and subject. */

@@ -219,6 +219,11 @@ final class Windows {
         return null;
     }
 
+    /** The natural start of the one window ({@link #WHOLE_RANGE} without windows); only when {@link #single()}. */
+    long singleStart() {
+        return size == WindowSize.NONE ? WHOLE_RANGE : starts[0];
+    }
+
     /** Whether every row falls in one window, so {@link #arithmeticSql} does not read the time. */
     boolean single() {
         return size == WindowSize.NONE || starts.length == 1;

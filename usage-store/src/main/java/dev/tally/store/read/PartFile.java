@@ -10,8 +10,8 @@ public interface PartFile {
     Path file();
 
     /**
-     * The per-subject totals of a rollup part over its whole time span (a Parquet file of its
-     * rollup columns without {@code hour}), or null when it has none; readers then use its hourly rows.
+     * The per-subject totals of a rollup part over its whole time span (a {@link TotalsFormat}
+     * file), or null when it has none; readers then use its hourly rows.
      */
     default Path totals() {
         return null;

@@ -14,7 +14,10 @@ import dev.tally.store.meter.MeterService;
 import dev.tally.store.meter.WindowSize;
 import dev.tally.store.testing.MutableClock;
 import dev.tally.store.testing.TestEvents;
+import dev.tally.store.read.TotalsFormat;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -77,7 +80,7 @@ class RollupTotalsTest {
         assertFalse(totals.isEmpty());
 
         for (Path t : totals) {
-            rewrite(t, "value_count * 2", "value_sum * 2");
+            doubleTotals(t);
         }
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
                 MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
@@ -166,6 +169,78 @@ class RollupTotalsTest {
         assertEquals(published, totalsFiles());
     }
 
+    /**
+     * Totals that fail a check (a flipped byte, a cut file, the Parquet totals of an older store)
+     * are not used: the part is read from its hourly rows and the answer is unchanged.
+     */
+    @Test
+    void query_damagedOrOldFormatTotals_answersFromHourlyRows() throws Exception {
+        List<MeterRow> monthly;
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            store.append(TestEvents.batch("acme", "a", 800, 7, StoreFixture.NOW, Duration.ofDays(20), 1));
+            store.sealNow();
+            store.compact(true);
+            try (MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
+                monthly = monthly(meters).rows();
+            }
+        }
+        List<Path> totals = totalsFiles();
+        assertTrue(totals.size() >= 3, "totals " + totals);
+        for (Path t : totals) {
+            doubleTotals(t); // a damaged file that were read would give a doubled answer
+        }
+        byte[] flipped = Files.readAllBytes(totals.get(0));
+        flipped[11] ^= 0x10; // inside the first block, after the 8-byte header
+        Files.write(totals.get(0), flipped);
+        byte[] cut = Files.readAllBytes(totals.get(1));
+        Files.write(totals.get(1), java.util.Arrays.copyOf(cut, cut.length - 5));
+        for (int i = 2; i < totals.size(); i++) {
+            Files.delete(totals.get(i));
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
+            // The totals of a store before this format: a Parquet file under the same name.
+            s.execute("COPY (SELECT 1 AS value_count) TO '" + totals.get(2) + "' (FORMAT parquet)");
+        }
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock));
+                MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
+            assertEquals(monthly, monthly(meters).rows(), "every part read from its hourly rows");
+            assertEquals(monthly, monthly(meters).rows(), "again, after the warnings");
+        }
+    }
+
+    /**
+     * Subjects whose order depends on how text is compared (upper and lower case, accents,
+     * characters beyond the Basic Multilingual Plane) are written in the order the engine sorts
+     * them, and each is found again.
+     */
+    @Test
+    void sealNow_subjectsOfEveryTextOrder_totalsWrittenAndFound() throws Exception {
+        Instant t = StoreFixture.NOW.minus(Duration.ofHours(2));
+        List<String> subjects = List.of("a", "Z", "z", "é", "e\u0301", "\uD83D\uDE00", "\uFF21", "key-10", "key-9", "k");
+        List<UsageEvent> events = new ArrayList<>();
+        for (int i = 0; i < subjects.size(); i++) {
+            events.add(event("acme", "u" + i, subjects.get(i), t, i + 1));
+            events.add(event("acme", "v" + i, subjects.get(i), t.plus(Duration.ofMinutes(1)), 100));
+        }
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            assertEquals(events.size(), store.append(events).accepted());
+            store.sealNow();
+            assertEquals(1, totalsFiles().size(), "totals written");
+            assertTotalsMatchParts(CompactionTest.manifest(store));
+            try (MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
+                for (int i = 0; i < subjects.size(); i++) {
+                    MeterResult r = meters.query(MeterQuery.builder("input_tokens", "acme", FROM, TO)
+                            .subjects(subjects.get(i)).build());
+                    assertEquals(1, r.rows().size(), subjects.get(i));
+                    assertEquals(101 + i, r.rows().get(0).value().intValue(), subjects.get(i));
+                    assertEquals(2, r.rows().get(0).events());
+                }
+                MeterResult all = meters.query(MeterQuery.builder("input_tokens", "acme", FROM, TO).build());
+                assertEquals(subjects.size(), all.rows().size(), "one row per subject");
+            }
+        }
+    }
+
     private static MeterResult monthly(MeterService meters) {
         return monthly(meters, false);
     }
@@ -203,36 +278,48 @@ class RollupTotalsTest {
         return out;
     }
 
-    /** Each published rollup part's totals hold exactly its rows summed per tenant, type, subject and property. */
+    /** Each published rollup part's totals hold exactly its rows summed per tenant, type, subject and property, in order. */
     private void assertTotalsMatchParts(Manifest m) throws Exception {
         try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
             for (SealedPart p : m.parts(PartKind.ROLLUP)) {
                 Path part = dir.resolve(p.path());
                 Path totals = TotalsFile.of(part);
                 assertTrue(Files.exists(totals), "totals of " + p.path());
-                String summed = "SELECT tenant, type, subject, property, sum(value_count)::BIGINT, sum(value_sum), "
-                        + "min(value_min), max(value_max) FROM read_parquet('" + part + "') GROUP BY ALL";
-                String stored = "SELECT tenant, type, subject, property, value_count, value_sum, value_min, value_max "
-                        + "FROM read_parquet('" + totals + "')";
-                try (ResultSet rs = s.executeQuery("SELECT (SELECT count(*) FROM (" + summed + " EXCEPT ALL " + stored
-                        + ")), (SELECT count(*) FROM (" + stored + " EXCEPT ALL " + summed + ")), (SELECT count(*) FROM ("
-                        + stored + "))")) {
-                    rs.next();
-                    assertEquals(0, rs.getLong(1), "rows of " + p.path() + " missing from its totals");
-                    assertEquals(0, rs.getLong(2), "totals of " + p.path() + " not in its rows");
-                    assertNotEquals(0, rs.getLong(3));
+                List<TotalsFormat.Entry> summed = new ArrayList<>();
+                try (ResultSet rs = s.executeQuery("SELECT tenant, type, subject, property, sum(value_count)::BIGINT, "
+                        + "sum(value_sum), min(value_min), max(value_max) FROM read_parquet('" + part + "') GROUP BY ALL "
+                        + "ORDER BY tenant, type, subject, property NULLS FIRST")) {
+                    while (rs.next()) {
+                        summed.add(new TotalsFormat.Entry(rs.getString(1), rs.getString(2), rs.getString(3),
+                                rs.getString(4), rs.getLong(5), rs.getBigDecimal(6), rs.getBigDecimal(7),
+                                rs.getBigDecimal(8)));
+                    }
                 }
+                assertFalse(summed.isEmpty());
+                assertEquals(summed, entries(totals), "totals of " + p.path());
             }
         }
     }
 
-    /** Replaces a totals file by itself with its counts and sums recomputed by the given expressions. */
-    private static void rewrite(Path totals, String count, String sum) throws Exception {
-        Path tmp = totals.resolveSibling("rewritten.parquet");
-        try (Connection c = DriverManager.getConnection("jdbc:duckdb:"); Statement s = c.createStatement()) {
-            s.execute("COPY (SELECT tenant, type, subject, property, " + count + " AS value_count, " + sum
-                    + " AS value_sum, value_min, value_max FROM read_parquet('" + totals + "')) TO '" + tmp
-                    + "' (FORMAT parquet)");
+    static List<TotalsFormat.Entry> entries(Path totals) throws Exception {
+        List<TotalsFormat.Entry> out = new ArrayList<>();
+        try (TotalsFormat.Reader r = TotalsFormat.Reader.open(totals)) {
+            r.forEach(out::add);
+        }
+        return out;
+    }
+
+    /** Replaces a totals file by itself with every count and sum doubled. */
+    private static void doubleTotals(Path totals) throws Exception {
+        List<TotalsFormat.Entry> entries = entries(totals);
+        Path tmp = totals.resolveSibling("rewritten.totals");
+        try (TotalsFormat.Writer w = new TotalsFormat.Writer(FileChannel.open(tmp, StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE))) {
+            for (TotalsFormat.Entry e : entries) {
+                w.add(new TotalsFormat.Entry(e.tenant(), e.type(), e.subject(), e.property(), e.count() * 2,
+                        e.sum() == null ? null : e.sum().multiply(java.math.BigDecimal.valueOf(2)), e.min(), e.max()));
+            }
+            w.finish();
         }
         Files.move(tmp, totals, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
