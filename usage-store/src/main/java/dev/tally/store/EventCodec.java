@@ -50,6 +50,13 @@ public final class EventCodec {
             .build();
 
     /**
+     * {@link #FACTORY} without the parser's own duplicate-name check, for the validation of a
+     * {@code data} object that checks names itself ({@code EventData.validateOnly}): the parser's
+     * check allocates a hash set per object.
+     */
+    static final JsonFactory DATA_FACTORY = FACTORY.rebuild().disable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
+
+    /**
      * For records this library wrote itself from validated events: no duplicate-key tracking
      * (the writer cannot produce one), the same limits.
      */

@@ -95,7 +95,7 @@ final class EventData {
                     "field 'data' must be a JSON object, got " + describe(first));
         }
         int from = (int) p.currentTokenLocation().getByteOffset();
-        boolean rewrite = scanToObjectEnd(p);
+        boolean rewrite = scanToObjectEnd(p, false); // this parser refuses repeated names itself
         int to = (int) p.currentLocation().getByteOffset();
         int at = srcOffset + from;
         int len = to - from;
@@ -153,19 +153,37 @@ final class EventData {
 
     /**
      * Reads from just after the {@code data} object's START_OBJECT to its END_OBJECT, checking
-     * every number; returns whether one needs re-writing (an exponent).
+     * every number and, with {@code checkNames}, that no object repeats a field name; returns
+     * whether a number needs re-writing (an exponent).
      */
-    private static boolean scanToObjectEnd(JsonParser p) throws IOException, EventRejectedException {
+    private static boolean scanToObjectEnd(JsonParser p, boolean checkNames) throws IOException, EventRejectedException {
         boolean rewrite = false;
         int depth = 1;
+        ObjectNames names = checkNames ? new ObjectNames(null) : null;
         while (depth > 0) {
             JsonToken t = p.nextToken();
             if (t == null) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON, "field 'data' is not closed");
             }
             switch (t) {
-                case START_OBJECT, START_ARRAY -> depth++;
-                case END_OBJECT, END_ARRAY -> depth--;
+                case START_OBJECT, START_ARRAY -> {
+                    depth++;
+                    if (names != null) {
+                        names = new ObjectNames(names, t == JsonToken.START_OBJECT);
+                    }
+                }
+                case END_OBJECT, END_ARRAY -> {
+                    depth--;
+                    if (names != null) {
+                        names = names.parent;
+                    }
+                }
+                case FIELD_NAME -> {
+                    if (names != null && !names.add(p.currentName())) {
+                        throw new EventRejectedException(RejectReason.DUPLICATE_KEY,
+                                "Duplicate field '" + p.currentName() + "' in field 'data'");
+                    }
+                }
                 case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> {
                     String text = checkedNumber(p);
                     rewrite |= text != p.getText() && !text.equals(p.getText());
@@ -175,6 +193,57 @@ final class EventData {
             }
         }
         return rewrite;
+    }
+
+    /**
+     * The field names of one object being read, to refuse a name given twice: a short list
+     * compared one by one (data objects have a handful of names, and a hash set per object was a
+     * fifth of an append's parsing), a hash set past {@value #LINEAR_NAMES} names. Arrays get an
+     * entry too, which holds no names, so that END_ARRAY finds its parent.
+     */
+    private static final class ObjectNames {
+        private static final int LINEAR_NAMES = 16;
+        final ObjectNames parent;
+        private final boolean object;
+        private String[] names;
+        private int size;
+        private java.util.HashSet<String> set;
+
+        ObjectNames(ObjectNames parent) {
+            this(parent, true);
+        }
+
+        ObjectNames(ObjectNames parent, boolean object) {
+            this.parent = parent;
+            this.object = object;
+        }
+
+        /** Adds {@code name}; false when this object already has it. */
+        boolean add(String name) {
+            if (!object) {
+                return true;
+            }
+            if (set != null) {
+                return set.add(name);
+            }
+            if (names == null) {
+                names = new String[4];
+            }
+            for (int i = 0; i < size; i++) {
+                if (names[i].equals(name)) {
+                    return false;
+                }
+            }
+            if (size == names.length) {
+                if (size >= LINEAR_NAMES) {
+                    set = new java.util.HashSet<>(java.util.Arrays.asList(names));
+                    return set.add(name);
+                }
+                names = java.util.Arrays.copyOf(names, size * 2);
+            }
+            names[size++] = name;
+            return true;
+        }
     }
 
     private static boolean hasWhitespace(String s) {
@@ -193,14 +262,14 @@ final class EventData {
      */
     private static boolean validateOnly(String json) throws IOException, EventRejectedException {
         boolean rewrite = false;
-        try (JsonParser p = EventCodec.FACTORY.createParser(json)) {
+        try (JsonParser p = EventCodec.DATA_FACTORY.createParser(json)) {
             JsonToken t = p.nextToken();
             if (t != JsonToken.START_OBJECT) {
                 throw new EventRejectedException(t == null || t == JsonToken.VALUE_NULL ? RejectReason.MISSING_FIELD
                         : RejectReason.DATA_NOT_OBJECT, "field 'data' must be a JSON object, got "
                         + (t == null ? "nothing" : describe(t)));
             }
-            rewrite = scanToObjectEnd(p);
+            rewrite = scanToObjectEnd(p, true);
             if (p.nextToken() != null) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON,
                         "field 'data' has trailing content after the object");

@@ -42,6 +42,29 @@ class EventRulesTest {
         assertEquals("{\"n\":100}", v.event().data());
     }
 
+    /**
+     * A name repeated in one object of {@code data} is refused, at any depth and past the short
+     * list of names, while the same name in different objects, or in an array's objects, is not.
+     */
+    @Test
+    void canonical_repeatedNameInDataObject_refusedAsDuplicateKey() throws Exception {
+        StringBuilder wide = new StringBuilder("{");
+        for (int i = 0; i < 40; i++) {
+            wide.append("\"k").append(i).append("\":").append(i).append(',');
+        }
+        for (String bad : new String[] {"{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"c\":[],\"b\":2}}",
+                "{\"x\":[{\"a\":1,\"a\":1}]}", wide + "\"k7\":0}", wide + "\"z\":{},\"z\":1}"}) {
+            EventRejectedException e = assertThrows(EventRejectedException.class,
+                    () -> EventRules.canonical(event("acme", bad)), bad);
+            assertEquals(RejectReason.DUPLICATE_KEY, e.reason(), bad);
+            assertTrue(e.getMessage().startsWith("Duplicate field"), e.getMessage());
+        }
+        for (String good : new String[] {"{\"a\":{\"a\":{\"a\":1}},\"b\":[{\"a\":1},{\"a\":2}]}",
+                wide + "\"z\":{\"k1\":1}}"}) {
+            assertEquals(good, EventRules.canonical(event("acme", good)).event().data());
+        }
+    }
+
     /** Clock-free rules do not need a clock; the time bounds are checked separately against one. */
     @Test
     void checkTime_refusesOnlyOutsideTheBounds() throws Exception {
