@@ -67,9 +67,7 @@ class RollupTotalsTest {
         List<MeterRow> monthly;
         List<MeterRow> daily;
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
-            store.append(TestEvents.batch("acme", "a", 800, 7, StoreFixture.NOW, Duration.ofDays(20), 1));
-            store.sealNow();
-            store.compact(true);
+            sealAndCompact(store);
             try (MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
                 monthly = monthly(meters).rows();
                 daily = daily(meters).rows();
@@ -105,9 +103,7 @@ class RollupTotalsTest {
     @Test
     void query_totalsWithCache_cachedPerPart() throws Exception {
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
-            store.append(TestEvents.batch("acme", "a", 800, 7, StoreFixture.NOW, Duration.ofDays(20), 1));
-            store.sealNow();
-            store.compact(true);
+            sealAndCompact(store);
             try (MeterService off = new MeterService(store, CompactionTest.registry(), 0);
                     MeterService on = new MeterService(store, CompactionTest.registry(), 10_000)) {
                 MeterResult first = monthly(on);
@@ -177,9 +173,7 @@ class RollupTotalsTest {
     void query_damagedOrOldFormatTotals_answersFromHourlyRows() throws Exception {
         List<MeterRow> monthly;
         try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
-            store.append(TestEvents.batch("acme", "a", 800, 7, StoreFixture.NOW, Duration.ofDays(20), 1));
-            store.sealNow();
-            store.compact(true);
+            sealAndCompact(store);
             try (MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
                 monthly = monthly(meters).rows();
             }
@@ -239,6 +233,13 @@ class RollupTotalsTest {
                 assertEquals(subjects.size(), all.rows().size(), "one row per subject");
             }
         }
+    }
+
+    /** 800 events over 20 days, sealed, then every closed day compacted. */
+    private static void sealAndCompact(TieredStore store) {
+        store.append(TestEvents.batch("acme", "a", 800, 7, StoreFixture.NOW, Duration.ofDays(20), 1));
+        store.sealNow();
+        store.compact(true);
     }
 
     private static MeterResult monthly(MeterService meters) {

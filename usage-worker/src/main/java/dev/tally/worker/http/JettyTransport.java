@@ -349,9 +349,13 @@ final class JettyTransport implements AutoCloseable {
      * within the header timeout. Jetty's idle timeout alone restarts with every byte, so a client
      * sending one byte per second would keep a connection forever.
      *
-     * <p>Each connection is checked every timeout period: when no request is running, no new request
-     * began since the last check and yet bytes arrived, the headers are being trickled and the
-     * connection is closed. Connections that send nothing are left to the idle timeout.
+     * <p>Each connection is checked every timeout period: when no request is running and no new
+     * request began, yet bytes arrived since the last complete point, a request's headers are
+     * under way; when a later check, a whole timeout after the first that saw them, finds them
+     * still incomplete, they are being trickled and the connection is closed (after one to two
+     * timeouts). Closing at the first sight would cut a keep-alive client whose next request
+     * arrived just after its last one ended. Connections that send nothing are left to the idle
+     * timeout.
      *
      * <p>Thread-safe: the map is concurrent; each {@link Watch} is read and written with atomics
      * and volatiles.
@@ -366,11 +370,13 @@ final class JettyTransport implements AutoCloseable {
             this.timeoutMillis = timeoutMillis;
         }
 
-        /** Per-connection progress as of the last check. */
+        /** Per-connection progress: the last point with no request part-read, and since when one has been. */
         private static final class Watch {
             final AtomicInteger running = new AtomicInteger();
             volatile long messages;
             volatile long bytes;
+            /** When a check first saw bytes of headers not yet complete (nanoTime), or 0. */
+            volatile long partSince;
         }
 
         @Override
@@ -402,6 +408,7 @@ final class JettyTransport implements AutoCloseable {
             if (w != null) {
                 w.messages = connection.getMessagesIn();
                 w.bytes = connection.getBytesIn();
+                w.partSince = 0;
                 w.running.decrementAndGet();
             }
         }
@@ -417,13 +424,24 @@ final class JettyTransport implements AutoCloseable {
             long messages = connection.getMessagesIn();
             long bytes = connection.getBytesIn();
             if (w.running.get() == 0 && messages == w.messages && bytes > w.bytes) {
-                log.debug("closing {}: request headers incomplete after {} ms", connection, timeoutMillis);
-                connection.getEndPoint().close(new TimeoutException("request headers incomplete after "
-                        + timeoutMillis + " ms"));
-                return;
+                // Bytes of a request whose headers are not complete. They may have arrived a moment
+                // ago (a keep-alive client's next request, right after the last one ended), so
+                // the first sight only starts the clock: the connection is closed once they have
+                // stayed incomplete for a whole timeout, never sooner.
+                long now = System.nanoTime();
+                if (w.partSince == 0) {
+                    w.partSince = now;
+                } else if (now - w.partSince >= TimeUnit.MILLISECONDS.toNanos(timeoutMillis)) {
+                    log.debug("closing {}: request headers incomplete after {} ms", connection, timeoutMillis);
+                    connection.getEndPoint().close(new TimeoutException("request headers incomplete after "
+                            + timeoutMillis + " ms"));
+                    return;
+                }
+            } else {
+                w.messages = messages;
+                w.bytes = bytes;
+                w.partSince = 0;
             }
-            w.messages = messages;
-            w.bytes = bytes;
             schedule(connection, w);
         }
     }

@@ -81,6 +81,44 @@ class JettyTransportTest {
         }
     }
 
+    /**
+     * A keep-alive client whose next request's headers arrive in two parts, a third of the header
+     * timeout apart, right after the last answer, is never cut off: the watchdog gives headers
+     * it sees under way a whole timeout.
+     */
+    @Test
+    void keepAliveHeadersInTwoParts_neverClosed() throws Exception {
+        try (JettyTransport t = JettyTransport.start(settings().headerTimeout(Duration.ofMillis(300)).build(), ECHO);
+                Socket s = new Socket("127.0.0.1", t.port())) {
+            s.setSoTimeout(5_000);
+            java.io.InputStream in = s.getInputStream();
+            for (int i = 0; i < 10; i++) {
+                s.getOutputStream().write("GET /k HTTP/1.1\r\nHost: a\r\n".getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                Thread.sleep(100); // the client's pace, within the header timeout
+                s.getOutputStream().write("X-Part: two\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                String head = readResponse(in);
+                assertTrue(head.startsWith("HTTP/1.1 200"), "request " + i + ": " + head);
+            }
+        }
+    }
+
+    /** One HTTP/1.1 response with a Content-Length body, read off a kept-alive connection. */
+    private static String readResponse(java.io.InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int c = in.read();
+            if (c < 0) {
+                throw new IOException("connection closed after " + head);
+            }
+            head.append((char) c);
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        int len = m.find() ? Integer.parseInt(m.group(1)) : 0;
+        in.readNBytes(len);
+        return head.toString();
+    }
+
     /** A body that trickles in gets 408 after the request timeout, in the API's JSON error shape. */
     @Test
     void slowBody_gets408AfterRequestTimeout() throws Exception {
