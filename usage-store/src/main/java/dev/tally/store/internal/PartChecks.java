@@ -5,6 +5,11 @@ import dev.tally.store.read.PartFile;
 import dev.tally.store.EngineErrors;
 import dev.tally.store.StoreConfig;
 import dev.tally.store.StoreException;
+import dev.tally.store.io.FileSync;
+import dev.tally.store.read.TotalsFormat;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,7 +72,10 @@ final class PartChecks {
                 + "; incident " + r.incident(), cause);
     }
 
-    /** Checks every published part's size and CRC32C; see {@link TieredStore#verifyParts}. */
+    /**
+     * Checks every published part's size and CRC32C, and every rollup part's totals; see
+     * {@link TieredStore#verifyParts}.
+     */
     List<String> verifyParts() {
         List<String> problems = new ArrayList<>();
         for (SealedPart p : tiers.manifest().parts()) {
@@ -77,8 +85,42 @@ final class PartChecks {
                 if (!config.readOnly()) {
                     maintenance.quarantine(p, problem);
                 }
+            } else if (p.kind() == PartKind.ROLLUP) {
+                String totals = totalsProblem(p);
+                if (totals != null) {
+                    problems.add(p.path() + TotalsFile.SUFFIX + ": " + totals);
+                }
             }
         }
         return problems;
+    }
+
+    /**
+     * Reads a rollup part's totals whole (every checksum, the order, the footer's counts);
+     * null when they are sound or absent. Damaged totals are deleted on a writable store: they are
+     * derived from the part, which then answers from its hourly rows (readers that still hold the
+     * file's name fall back the same way).
+     */
+    private String totalsProblem(SealedPart p) {
+        Path totals = TotalsFile.of(FileSync.resolveInside(files.root(), p.path()));
+        if (!Files.exists(totals)) {
+            return null;
+        }
+        try (TotalsFormat.Reader r = TotalsFormat.Reader.open(totals)) {
+            r.forEach(e -> { });
+            return null;
+        } catch (IOException e) {
+            String problem = EngineErrors.scrubPaths(e.getMessage());
+            if (config.readOnly()) {
+                return problem;
+            }
+            try {
+                FileSync.deleteDurably(totals);
+            } catch (IOException d) {
+                return problem + "; could not delete it: " + EngineErrors.scrubPaths(d.getMessage());
+            }
+            log.warn("deleted the totals of {}: {}; the part answers from its hourly rows", p.path(), problem);
+            return problem + "; deleted, the part answers from its hourly rows";
+        }
     }
 }

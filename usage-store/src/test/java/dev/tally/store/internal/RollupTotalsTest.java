@@ -202,6 +202,29 @@ class RollupTotalsTest {
         }
     }
 
+    /** The archive check reads every totals file whole: a damaged one is reported and deleted, and answers stay the same. */
+    @Test
+    void verifyParts_damagedTotals_reportedAndDeleted() throws Exception {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            sealAndCompact(store);
+            List<Path> totals = totalsFiles();
+            assertEquals(List.of(), store.verifyParts(), "sound totals are no problem");
+            try (MeterService meters = new MeterService(store, CompactionTest.registry(), 0)) {
+                List<MeterRow> monthly = monthly(meters).rows();
+                byte[] b = Files.readAllBytes(totals.get(0));
+                b[b.length - 20] ^= 0x01; // in the footer
+                Files.write(totals.get(0), b);
+                List<String> problems = store.verifyParts();
+                assertEquals(1, problems.size(), problems.toString());
+                assertTrue(problems.get(0).contains(".totals: ") && problems.get(0).contains("deleted"), problems.get(0));
+                assertFalse(Files.exists(totals.get(0)));
+                assertEquals(totals.subList(1, totals.size()), totalsFiles());
+                assertEquals(monthly, monthly(meters).rows(), "the part answers from its hourly rows");
+                assertEquals(List.of(), store.verifyParts());
+            }
+        }
+    }
+
     /**
      * Subjects whose order depends on how text is compared (upper and lower case, accents,
      * characters beyond the Basic Multilingual Plane) are written in the order the engine sorts
