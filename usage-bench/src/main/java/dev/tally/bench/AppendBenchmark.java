@@ -59,13 +59,11 @@ public final class AppendBenchmark {
         for (int r = 0; r < rounds; r++) {
             rawBatch[r] = raw ? rawAppender(dir.resolve("raw-batch-" + r + ".duckdb"), batches, true) : Double.NaN;
             long cpu0 = ImportBenchmark.processCpuNanos();
-            store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now);
+            store[r] = storeAppend(dir.resolve("store-empty-" + r), batches, 0, now, true);
             storeThreadMicros[r] = lastAppendThreadNanos / 1e3 / total;
             storeCpu[r] = total / ((ImportBenchmark.processCpuNanos() - cpu0) / 1e9);
             if (unsealed) {
-                sealing = false;
-                storeUnsealed[r] = storeAppend(dir.resolve("store-unsealed-" + r), batches, 0, now);
-                sealing = true;
+                storeUnsealed[r] = storeAppend(dir.resolve("store-unsealed-" + r), batches, 0, now, false);
                 System.out.printf(Locale.ROOT, "  round %d: store without sealing %,.0f events/s%n", r + 1, storeUnsealed[r]);
             }
             rawSingle[r] = raw ? rawAppender(dir.resolve("raw-single-" + r + ".duckdb"), batches, false) : Double.NaN;
@@ -91,7 +89,7 @@ public final class AppendBenchmark {
         }
         if (stored > 0) {
             List<List<UsageEvent>> fresh = generate(new Workload(3, 20, 1_000, now, Duration.ofDays(30)), events, batch);
-            double grown = storeAppend(dir.resolve("store-grown"), fresh, stored, now);
+            double grown = storeAppend(dir.resolve("store-grown"), fresh, stored, now, true);
             System.out.printf(Locale.ROOT, "store append, %,d already stored : %,12.0f events/s  (%.0f%% of the empty-store median)%n",
                     stored, grown, 100 * grown / st);
         }
@@ -154,10 +152,11 @@ public final class AppendBenchmark {
     /** CPU time of the appending thread in the last {@link #storeAppend} loop (ThreadMXBean). */
     static long lastAppendThreadNanos;
 
-    /** Whether {@link #storeAppend} seals as configured by default; false: one segment that never fills during the run. */
-    static boolean sealing = true;
-
-    static double storeAppend(Path dir, List<List<UsageEvent>> batches, long prefill, Instant now) {
+    /**
+     * Appends {@code batches} to a new store in {@code dir} after {@code prefill} events; with
+     * {@code sealing} false its one segment never fills during the run, so nothing is sealed.
+     */
+    static double storeAppend(Path dir, List<List<UsageEvent>> batches, long prefill, Instant now, boolean sealing) {
         try (UsageStore store = sealing ? UsageStore.builder(dir).build()
                 : UsageStore.builder(dir).maxSegmentBytes(1L << 40).build()) {
             if (prefill > 0) {

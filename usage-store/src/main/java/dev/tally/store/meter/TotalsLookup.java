@@ -36,10 +36,10 @@ final class TotalsLookup {
         boolean perSubject = r.query.perSubject();
         long window = r.windows.singleStart();
         Map<Partial.Key, Partial> out = new HashMap<>();
-        TotalsFormat.Visitor add = (subject, prop, count, sum, min, max) -> out.merge(
-                new Partial.Key(window, perSubject ? subject : null, List.of()),
-                prop == null ? new Partial(count, 0, null, null, null)
-                        : new Partial(0, count, sum, extremes ? min : null, extremes ? max : null),
+        java.util.function.Consumer<TotalsFormat.Entry> add = e -> out.merge(
+                new Partial.Key(window, perSubject ? e.subject() : null, List.of()),
+                e.property() == null ? new Partial(e.count(), 0, null, null, null)
+                        : new Partial(0, e.count(), e.sum(), extremes ? e.min() : null, extremes ? e.max() : null),
                 Partial::plus);
         try (TotalsFormat.Reader totals = TotalsFormat.Reader.open(p.totals())) {
             String tenant = r.query.tenant();

@@ -63,12 +63,6 @@ public final class TotalsFormat {
             BigDecimal min, BigDecimal max) {
     }
 
-    /** What a scan hands over for each matching entry; the tenant and type are the scan's. */
-    @FunctionalInterface
-    public interface Visitor {
-        void accept(String subject, String property, long count, BigDecimal sum, BigDecimal min, BigDecimal max);
-    }
-
     /** A totals file that is not in this format or fails a checksum; its part is read from its hourly rows. */
     public static final class DamagedException extends IOException {
         private static final long serialVersionUID = 1L;
@@ -136,11 +130,6 @@ public final class TotalsFormat {
             }
         }
 
-        /** Events counted so far: the sum of the event-count entries. */
-        public long events() {
-            return events;
-        }
-
         /** Writes the index and footer and forces the file to the device. */
         public void finish() throws IOException {
             flushBlock();
@@ -204,6 +193,17 @@ public final class TotalsFormat {
                 throw new IllegalArgumentException("totals value " + d + " does not fit DECIMAL(38,9)");
             }
             return unscaled.toByteArray();
+        }
+    }
+
+    /**
+     * Reads {@code file} whole, checking every checksum, the order and the footer's counts; returns
+     * the events it counts. Throws {@link DamagedException} for a file that fails a check.
+     */
+    public static long check(Path file) throws IOException {
+        try (Reader r = Reader.open(file)) {
+            r.forEach(e -> { });
+            return r.events();
         }
     }
 
@@ -291,11 +291,11 @@ public final class TotalsFormat {
          * unless it is null) whose property is none (the event count) or {@code property}, in file
          * order.
          */
-        public void scan(String tenant, String type, String subject, String property, Visitor v) throws IOException {
+        public void scan(String tenant, String type, String subject, String property, Consumer<Entry> out)
+                throws IOException {
             byte[] t = tenant.getBytes(StandardCharsets.UTF_8);
             byte[] y = type.getBytes(StandardCharsets.UTF_8);
             byte[] s = subject == null ? null : subject.getBytes(StandardCharsets.UTF_8);
-            byte[] p = property == null ? null : property.getBytes(StandardCharsets.UTF_8);
             // The last block whose first entry sorts before the wanted ones holds the first of them.
             int lo = 0;
             int hi = blocks - 1;
@@ -318,7 +318,14 @@ public final class TotalsFormat {
                     if (cmp > 0) {
                         return;
                     }
-                    c.readEntry(cmp == 0, p, v);
+                    if (cmp < 0) {
+                        c.skipEntry();
+                        continue;
+                    }
+                    Entry e = c.entry();
+                    if (e.property() == null || e.property().equals(property)) {
+                        out.accept(e);
+                    }
                 }
             }
         }
@@ -409,51 +416,35 @@ public final class TotalsFormat {
                 return 0;
             }
 
-            /** Steps over the entry at {@code pos}, handing it to {@code v} when {@code match} and its property is none or {@code p}. */
-            void readEntry(boolean match, byte[] p, Visitor v) throws DamagedException {
+            /** Steps over the entry at {@code pos} without decoding it. */
+            void skipEntry() throws DamagedException {
                 skipStr();
                 skipStr();
-                int subjectAt = pos;
                 skipStr();
-                long plen = lengthAt(pos);
+                int plen = lengthAt(pos);
                 pos = next;
-                int propAt = pos;
                 if (plen > 0) {
-                    check(pos, (int) (plen - 1));
-                    pos += (int) (plen - 1);
+                    check(pos, plen - 1);
+                    pos += plen - 1;
                 }
-                boolean wanted = match && (plen == 0 || p != null
-                        && Arrays.equals(d, propAt, propAt + (int) (plen - 1), p, 0, p.length));
-                long count = varlongAt(pos);
+                varlongAt(pos);
                 pos = next;
-                if (!wanted) {
-                    skipDecimal();
-                    skipDecimal();
-                    skipDecimal();
-                    return;
-                }
-                BigDecimal sum = decimal();
-                BigDecimal min = decimal();
-                BigDecimal max = decimal();
-                int save = pos;
-                pos = subjectAt;
-                String subject = str();
-                pos = save;
-                v.accept(subject, plen == 0 ? null : new String(d, propAt, (int) (plen - 1), StandardCharsets.UTF_8),
-                        count, sum, min, max);
+                skipDecimal();
+                skipDecimal();
+                skipDecimal();
             }
 
             Entry entry() throws DamagedException {
                 String tenant = str();
                 String type = str();
                 String subject = str();
-                long plen = lengthAt(pos);
+                int plen = lengthAt(pos);
                 pos = next;
                 String property = null;
                 if (plen > 0) {
-                    check(pos, (int) (plen - 1));
-                    property = new String(d, pos, (int) (plen - 1), StandardCharsets.UTF_8);
-                    pos += (int) (plen - 1);
+                    check(pos, plen - 1);
+                    property = new String(d, pos, plen - 1, StandardCharsets.UTF_8);
+                    pos += plen - 1;
                 }
                 long count = varlongAt(pos);
                 pos = next;

@@ -70,14 +70,14 @@ class TotalsFormatTest {
             int at = random.nextInt(bad.length);
             bad[at] ^= (byte) (1 << random.nextInt(8));
             Files.write(f, bad);
-            assertThrows(TotalsFormat.DamagedException.class, () -> readAll(f), "bit flipped at byte " + at);
+            assertThrows(TotalsFormat.DamagedException.class, () -> TotalsFormat.check(f), "bit flipped at byte " + at);
         }
         for (int len : new int[] {0, 7, 20, good.length / 2, good.length - 1}) {
             Files.write(f, Arrays.copyOf(good, len));
-            assertThrows(TotalsFormat.DamagedException.class, () -> readAll(f), "cut to " + len);
+            assertThrows(TotalsFormat.DamagedException.class, () -> TotalsFormat.check(f), "cut to " + len);
         }
         Files.write(f, "PAR1 not ours".getBytes(StandardCharsets.US_ASCII));
-        assertThrows(TotalsFormat.DamagedException.class, () -> readAll(f));
+        assertThrows(TotalsFormat.DamagedException.class, () -> TotalsFormat.check(f));
     }
 
     /** The writer refuses entries out of order, repeated, with a negative count or beyond DECIMAL(38,9). */
@@ -108,16 +108,11 @@ class TotalsFormatTest {
             }
         }
         List<String> got = new ArrayList<>();
-        r.scan(tenant, type, subject, property, (s, p, n, sum, min, max) ->
-                got.add(s + "|" + p + "|" + n + "|" + sum + "|" + min + "|" + max));
+        r.scan(tenant, type, subject, property, e -> got.add(e.subject() + "|" + e.property() + "|" + e.count() + "|"
+                + e.sum() + "|" + e.min() + "|" + e.max()));
         assertEquals(want, got, tenant + " " + type + " " + subject + " " + property);
     }
 
-    private static void readAll(Path f) throws Exception {
-        try (TotalsFormat.Reader r = TotalsFormat.Reader.open(f)) {
-            r.forEach(e -> { });
-        }
-    }
 
     private TotalsFormat.Writer writer(Path f) throws Exception {
         return new TotalsFormat.Writer(FileChannel.open(f, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
