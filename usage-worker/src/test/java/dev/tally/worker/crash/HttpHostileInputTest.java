@@ -303,13 +303,16 @@ class HttpHostileInputTest {
                 "--set", "http.port=0", "--set", "http.threads=2", "--set", "http.header-timeout=2s",
                 "--set", "http.request-timeout=2s")) {
             int port = w.awaitPort(60);
+            // The worker's first answer loads the classes of the whole request path (200-300 ms
+            // here, over 1 s on a loaded CI machine); that is start-up, not what slow clients cost.
+            long first = healthzMillis(port, 10_000);
             long worst = 0;
 
             // 1. Slow headers: 24 connections each add one header byte every 100 ms; closed by http.header-timeout.
             List<Socket> slow = open(port, 24, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
             int closedByWorker = 0;
             for (int i = 0; i < 100 && !slow.isEmpty(); i++) { // at most 10 s
-                worst = Math.max(worst, healthzMillis(port));
+                worst = Math.max(worst, healthzMillis(port, 1_000));
                 closedByWorker += dripAndReap(slow, "a", null);
                 Thread.sleep(100);
             }
@@ -321,7 +324,7 @@ class HttpHostileInputTest {
                     + "Content-Length: 100000\r\n\r\n[");
             List<String> answers = new ArrayList<>();
             for (int i = 0; i < 100 && !slow.isEmpty(); i++) {
-                worst = Math.max(worst, healthzMillis(port));
+                worst = Math.max(worst, healthzMillis(port, 1_000));
                 dripAndReap(slow, " ", answers);
                 Thread.sleep(100);
             }
@@ -335,7 +338,7 @@ class HttpHostileInputTest {
             List<Socket> flood = open(port, 200, "");
             try {
                 for (int i = 0; i < 10; i++) {
-                    worst = Math.max(worst, healthzMillis(port));
+                    worst = Math.max(worst, healthzMillis(port, 1_000));
                 }
             } finally {
                 for (Socket s : flood) {
@@ -343,7 +346,7 @@ class HttpHostileInputTest {
                 }
             }
             System.out.println("slow clients: 24 slow-header and 24 slow-body connections cut off, 200 idle "
-                    + "connections; slowest /healthz " + worst + " ms");
+                    + "connections; slowest /healthz " + worst + " ms (the first, before them: " + first + " ms)");
             assertTrue(worst < 1_000, "slowest /healthz took " + worst + " ms");
             assertEquals(200, new Http("127.0.0.1", port).get("/readyz").statusCode());
             w.terminate();
@@ -405,17 +408,17 @@ class HttpHostileInputTest {
         return closed;
     }
 
-    /** How long GET /healthz takes on a new connection; fails beyond 1 s. */
-    private static long healthzMillis(int port) throws IOException {
+    /** How long GET /healthz takes on a new connection; fails beyond {@code limitMillis}. */
+    private static long healthzMillis(int port, int limitMillis) throws IOException {
         long start = System.nanoTime();
         try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setSoTimeout(1_000);
+            s.setSoTimeout(limitMillis);
             s.getOutputStream().write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
                     .getBytes(StandardCharsets.US_ASCII));
             String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(answer.startsWith("HTTP/1.1 200") && answer.contains("\"ok\""), answer);
         } catch (java.net.SocketTimeoutException e) {
-            throw new AssertionError("/healthz did not answer within 1 s", e);
+            throw new AssertionError("/healthz did not answer within " + limitMillis + " ms", e);
         }
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     }
