@@ -131,6 +131,15 @@ final class EventData {
         if (json == null) {
             throw new EventRejectedException(RejectReason.MISSING_FIELD, "field 'data' is missing");
         }
+        // Fastest path: the common shape, checked without a parser (which knows every case).
+        if (CompactData.isCanonical(json)) {
+            return json;
+        }
+        return canonicalByParser(json);
+    }
+
+    /** {@link #canonical} through the JSON parser alone; package-private to compare the two in tests. */
+    static String canonicalByParser(String json) throws EventRejectedException {
         try {
             // Fast path: machine-written JSON is usually already compact; validate it without
             // re-writing, and keep the text when it has no white space and no exponents.

@@ -23,12 +23,31 @@ public final class KeyHash {
     }
 
     public static long of(String tenant, String id) {
+        int tl = tenant.length();
+        int il = id.length();
+        // The common case, ASCII, copied straight into one array; anything else is encoded.
+        byte[] b = new byte[tl + 1 + il];
+        if (copyAscii(tenant, b, 0) && copyAscii(id, b, tl + 1)) {
+            return xxh64(b, 0, b.length, 0);
+        }
         byte[] t = tenant.getBytes(StandardCharsets.UTF_8);
         byte[] i = id.getBytes(StandardCharsets.UTF_8);
-        byte[] b = new byte[t.length + 1 + i.length];
-        System.arraycopy(t, 0, b, 0, t.length);
-        System.arraycopy(i, 0, b, t.length + 1, i.length);
-        return xxh64(b, 0, b.length, 0);
+        byte[] u = new byte[t.length + 1 + i.length];
+        System.arraycopy(t, 0, u, 0, t.length);
+        System.arraycopy(i, 0, u, t.length + 1, i.length);
+        return xxh64(u, 0, u.length, 0);
+    }
+
+    /** Copies {@code s} to {@code b} at {@code at} if it is all ASCII; false (part copied) if not. */
+    private static boolean copyAscii(String s, byte[] b, int at) {
+        for (int i = 0, n = s.length(); i < n; i++) {
+            char c = s.charAt(i);
+            if (c >= 0x80) {
+                return false;
+            }
+            b[at + i] = (byte) c;
+        }
+        return true;
     }
 
     /** XXH64 as specified by its reference implementation. */

@@ -117,14 +117,14 @@ final class StoreWriter {
         List<Rejection> rejected = new ArrayList<>();
         // Validation is pure CPU: done before taking the gate.
         List<StoredEvent> unique = new ArrayList<>(size);
-        HashMap<Long, StoredEvent> byHash = new HashMap<>(size * 2);
+        BatchKeys byHash = new BatchKeys(size);
         Set<String> collided = null;
         int inBatchDuplicates = 0;
         for (int i = 0; i < size; i++) {
             try {
                 UsageEvent v = check.apply(i, now);
                 StoredEvent se = new StoredEvent(i, v, KeyHash.of(v.tenant(), v.id()), TimeUtil.toMicros(v.time()));
-                StoredEvent first = byHash.putIfAbsent(se.keyHash(), se);
+                StoredEvent first = byHash.putIfAbsent(se);
                 if (first == null) {
                     unique.add(se);
                 } else if (first.key().equals(se.key())) {
@@ -440,5 +440,40 @@ final class StoreWriter {
     /** Closes the writer connection; the store is closing or abandoned. */
     void closeConnection() {
         writer.close();
+    }
+
+    /**
+     * The first event of a batch for each key hash, to find an id repeated within the batch: open
+     * addressing over two arrays sized for the batch (a {@code HashMap<Long, ...>} boxed every
+     * hash, a tenth of the appending thread's Java time). Not thread-safe: one batch's.
+     */
+    private static final class BatchKeys {
+        private final long[] hashes;
+        private final StoredEvent[] events;
+        private final int mask;
+
+        BatchKeys(int size) {
+            int cap = Integer.highestOneBit(Math.max(2, size) * 2 - 1) << 1; // at most half full
+            hashes = new long[cap];
+            events = new StoredEvent[cap];
+            mask = cap - 1;
+        }
+
+        /** Adds {@code se} under its hash unless one is there; returns the one there, or null. */
+        StoredEvent putIfAbsent(StoredEvent se) {
+            long h = se.keyHash();
+            // The hash is XXH64, well mixed: its low bits place the slot.
+            for (int i = (int) h & mask; ; i = (i + 1) & mask) {
+                StoredEvent there = events[i];
+                if (there == null) {
+                    hashes[i] = h;
+                    events[i] = se;
+                    return null;
+                }
+                if (hashes[i] == h) {
+                    return there;
+                }
+            }
+        }
     }
 }

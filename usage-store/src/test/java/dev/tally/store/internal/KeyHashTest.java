@@ -25,6 +25,15 @@ class KeyHashTest {
         assertNotEquals(KeyHash.of("ab", "c"), KeyHash.of("a", "bc"));
     }
 
+    /** ASCII keys (hashed without encoding) and others hash the UTF-8 bytes of tenant, NUL, id. */
+    @Test
+    void of_asciiAndNonAscii_hashTheUtf8Key() {
+        for (String[] k : new String[][] {{"acme", "evt-1"}, {"", ""}, {"t", "x".repeat(70)}, {"zürich", "évt"},
+            {"acme", "id-\uD83D\uDE00"}, {"a\u007F", "\u0080"}}) {
+            assertEquals(hash(k[0] + '\0' + k[1]), KeyHash.of(k[0], k[1]), k[0] + "/" + k[1]);
+        }
+    }
+
     private static long hash(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         return KeyHash.xxh64(b, 0, b.length, 0);

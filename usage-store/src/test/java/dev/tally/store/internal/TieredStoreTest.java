@@ -105,6 +105,25 @@ class TieredStoreTest {
         }
     }
 
+    /** In a batch of 5,000 where every seventh event repeats an earlier id, each id is stored once. */
+    @Test
+    void append_manyDuplicatesInsideLargeBatch_eachIdStoredOnce() {
+        try (TieredStore store = StoreFixture.open(StoreFixture.config(dir, clock))) {
+            List<UsageEvent> batch = new java.util.ArrayList<>();
+            int repeats = 0;
+            for (int i = 0; i < 5_000; i++) {
+                boolean repeat = i % 7 == 6;
+                repeats += repeat ? 1 : 0;
+                int k = repeat ? i - 6 : i; // an id first given six events earlier
+                batch.add(event(k % 2 == 0 ? "acme" : "globex", "e-" + k, "k1", T, 1));
+            }
+            AppendResult r = store.append(batch);
+            assertEquals(new AppendResult(5_000 - repeats, repeats, List.of()), r);
+            assertEquals(5_000 - repeats, store.total("acme", "llm.request", "k1", "$.input_tokens", FROM, TO).events()
+                    + store.total("globex", "llm.request", "k1", "$.input_tokens", FROM, TO).events());
+        }
+    }
+
     /** Validation errors are reported per event while the valid events of the batch are stored. */
     @Test
     void append_invalidEventsAreReportedAndValidOnesStored() {
