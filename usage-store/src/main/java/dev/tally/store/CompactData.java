@@ -89,9 +89,6 @@ final class CompactData {
                 continue;
             }
             // a value
-            if (i >= n) {
-                return false;
-            }
             char c = s.charAt(i);
             if (c == '{' || c == '[') {
                 if (depth == MAX_DEPTH) {

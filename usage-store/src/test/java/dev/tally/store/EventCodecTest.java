@@ -22,6 +22,43 @@ class EventCodecTest {
         assertEquals(LINE, EventCodec.toJson(e));
     }
 
+    /** The hand-written time format equals the general formatter's, at the edges of its range and at random instants. */
+    @Test
+    void formatTime_handWritten_equalsGeneralFormatter() {
+        java.time.format.DateTimeFormatter general = java.time.format.DateTimeFormatter
+                .ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(java.time.ZoneOffset.UTC);
+        java.util.List<Instant> times = new java.util.ArrayList<>(java.util.List.of(Instant.EPOCH,
+                Instant.parse("1969-12-31T23:59:59.999999999Z"), Instant.parse("0000-01-01T00:00:00Z"),
+                Instant.parse("0000-01-01T00:00:00Z").minusNanos(1), Instant.parse("9999-12-31T23:59:59.999999999Z"),
+                Instant.parse("9999-12-31T23:59:59.999999999Z").plusNanos(1), Instant.parse("2024-02-29T12:34:56.000001Z")));
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+        for (int i = 0; i < 100_000; i++) {
+            times.add(Instant.ofEpochSecond(rnd.nextLong(-70_000_000_000L, 260_000_000_000L), rnd.nextInt(1_000_000_000)));
+        }
+        for (Instant t : times) {
+            assertEquals(general.format(t.truncatedTo(java.time.temporal.ChronoUnit.MICROS)), EventCodec.formatTime(t),
+                    t.toString());
+        }
+    }
+
+    /** Events written without the generator (nothing to escape) equal the generator's text; the others take it. */
+    @Test
+    void toJson_directAndByGenerator_sameText() throws Exception {
+        String[] texts = {"acme", "k-1", "llm.request", "Zürich", "a\"b", "back\\slash", "tab\tnew\nline", "\u0001",
+            "\u007F", "\u2028", "\uD83D\uDE00", "\uD800", "", "/"};
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+        for (int i = 0; i < 20_000; i++) {
+            UsageEvent e = new UsageEvent(texts[rnd.nextInt(texts.length)], texts[rnd.nextInt(texts.length)],
+                    texts[rnd.nextInt(texts.length)], texts[rnd.nextInt(texts.length)],
+                    rnd.nextInt(3) == 0 ? null : texts[rnd.nextInt(texts.length)],
+                    Instant.ofEpochSecond(rnd.nextLong(0, 4_000_000_000L), rnd.nextInt(1_000_000_000)),
+                    rnd.nextInt(5) == 0 ? null : "{\"in\":" + rnd.nextInt(1000) + "}");
+            assertEquals(EventCodec.toJsonByGenerator(e), EventCodec.toJson(e), e.toString());
+        }
+        UsageEvent e = EventCodec.parse(LINE);
+        assertEquals(EventCodec.toJsonByGenerator(e), EventCodec.toJson(e));
+    }
+
     /** Sub-microsecond digits are truncated; offsets are converted to UTC. */
     @Test
     void parseTime_truncatesToMicrosAndNormalizesOffset() throws Exception {
