@@ -66,6 +66,8 @@ import org.slf4j.LoggerFactory;
 final class JettyTransport implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(JettyTransport.class);
     private static final String JSON = "application/json; charset=utf-8";
+    /** The smallest accept queue, whatever http.max-connections says (the JVM's own default is 50). */
+    static final int ACCEPT_QUEUE_MIN = 128;
 
     private final Server server;
     private final ServerConnector connector;
@@ -113,7 +115,11 @@ final class JettyTransport implements AutoCloseable {
         connector.setHost(s.host());
         connector.setPort(s.port());
         connector.setIdleTimeout(s.idleTimeout().toMillis());
-        connector.setAcceptQueueSize(64);
+        // The kernel's queue of connections not yet accepted. When a burst of new connections
+        // outruns the one acceptor thread and fills it, the kernel drops the next SYN and that
+        // client (a health check, say) retries after a whole second; so the queue holds as many
+        // connections as the worker will keep open (the kernel caps it at net.core.somaxconn).
+        connector.setAcceptQueueSize(Math.max(ACCEPT_QUEUE_MIN, s.maxConnections()));
         HeaderWatchdog watchdog = new HeaderWatchdog(connector, s.headerTimeout().toMillis());
         connector.addBean(watchdog);
         server.addConnector(connector);

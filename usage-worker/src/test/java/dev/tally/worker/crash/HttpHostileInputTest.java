@@ -303,8 +303,8 @@ class HttpHostileInputTest {
                 "--set", "http.port=0", "--set", "http.threads=2", "--set", "http.header-timeout=2s",
                 "--set", "http.request-timeout=2s")) {
             int port = w.awaitPort(60);
-            // The worker's first answer loads the classes of the whole request path (200-300 ms
-            // here, over 1 s on a loaded CI machine); that is start-up, not what slow clients cost.
+            // The worker's first answer loads the classes of the whole request path (100-350 ms
+            // here); that is start-up, not what slow clients cost.
             long first = healthzMillis(port, 10_000);
             long worst = 0;
 
