@@ -41,7 +41,8 @@ final class DurableBench {
         try (Journal journal = Journal.open(JournalConfig.builder(dir).build());
                 UsageStore store = UsageStore.builder(dir).build()) {
             // The worker's import batch, not the producers': the import is measured as the worker runs it.
-            int importBatch = Integer.parseInt(dev.tally.worker.config.Setting.IMPORT_BATCH_SIZE.defaultValue());
+            int importBatch = Integer.getInteger("importBatch",
+                    Integer.parseInt(dev.tally.worker.config.Setting.IMPORT_BATCH_SIZE.defaultValue()));
             Importer importer = new Importer(store, dir, List.of(), importBatch, 1 << 20, DeadLetterQueue.open(dir, false),
                     Clock.systemUTC());
             CountDownLatch ready = new CountDownLatch(producers);

@@ -130,9 +130,7 @@ public final class DemoCommand implements Callable<Integer> {
             // 1. The journal, with the import loop running beside it as in the daemon.
             Path spoolDir = dir.resolve("spool");
             Files.createDirectories(spoolDir);
-            int batchSize = config.origin(Setting.IMPORT_BATCH_SIZE).equals("default") ? 10_000
-                    : config.count(Setting.IMPORT_BATCH_SIZE);
-            Importer importer = new Importer(store, dir, List.of(spoolDir), batchSize,
+            Importer importer = new Importer(store, dir, List.of(spoolDir), config.count(Setting.IMPORT_BATCH_SIZE),
                     (int) config.size(Setting.IMPORT_MAX_LINE_BYTES), dlq, clock);
             BackgroundImport imports = new BackgroundImport(importer);
             imports.start();

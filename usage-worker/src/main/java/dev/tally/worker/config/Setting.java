@@ -91,7 +91,9 @@ public enum Setting {
             "Snapshots per table kept whatever their age (1 to 10000)."),
     CATALOG_EXPIRE_INTERVAL("catalog.expire-interval", Group.RARE, Kind.DURATION, "1h", "duration",
             "How often the maintenance loop expires old catalog snapshots."),
-    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "10000", "events",
+    // 20,000: in the durable-ingest step, 10,000 imported a fifth slower and 30,000 or more used
+    // more memory for no gain (docs/benchmarks-ingest.md, "The import batch").
+    IMPORT_BATCH_SIZE("import.batch-size", Group.RARE, Kind.COUNT, "20000", "events",
             "Events per import transaction (1 to 100000)."),
     IMPORT_MAX_LINE_BYTES("import.max-line-bytes", Group.RARE, Kind.SIZE, "1MiB", "bytes",
             "Longer input lines are dead-lettered as line_too_long without being read whole."),

@@ -57,7 +57,7 @@ class SettingDefaultsTest {
         expected.put(Setting.CATALOG_SNAPSHOT_RETENTION, Duration.ofDays(7));
         expected.put(Setting.CATALOG_SNAPSHOTS_KEPT, 10L);
         expected.put(Setting.CATALOG_EXPIRE_INTERVAL, Duration.ofHours(1));
-        expected.put(Setting.IMPORT_BATCH_SIZE, 10_000L);
+        expected.put(Setting.IMPORT_BATCH_SIZE, 20_000L);
         expected.put(Setting.IMPORT_MAX_LINE_BYTES, 1L << 20);
         expected.put(Setting.DLQ_MAX_ATTEMPTS, 5L);
         expected.put(Setting.JOURNAL_MAX_BYTES, 64L << 20);
