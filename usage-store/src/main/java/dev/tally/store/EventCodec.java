@@ -138,7 +138,7 @@ public final class EventCodec {
      * formatter (it runs for every imported line); null for any other form, which then takes the
      * general path. Field ranges are still checked by {@link java.time.LocalDateTime#of}.
      */
-    private static Instant parseCanonicalTime(String t) {
+    static Instant parseCanonicalTime(String t) {
         if (t.length() != 27 || t.charAt(4) != '-' || t.charAt(7) != '-' || t.charAt(10) != 'T' || t.charAt(13) != ':'
                 || t.charAt(16) != ':' || t.charAt(19) != '.' || t.charAt(26) != 'Z') {
             return null;
@@ -268,6 +268,12 @@ public final class EventCodec {
      *                                verified checksum rules out, short of a bug)
      */
     public static ValidEvent parseCanonical(byte[] utf8, int offset, int length) throws EventRejectedException {
+        ValidEvent fast = CanonicalLayout.read(utf8, offset, length);
+        return fast != null ? fast : parseCanonicalByParser(utf8, offset, length);
+    }
+
+    /** {@link #parseCanonical} through the JSON parser alone; package-private to compare the two in tests. */
+    static ValidEvent parseCanonicalByParser(byte[] utf8, int offset, int length) throws EventRejectedException {
         try (JsonParser p = TRUSTED.createParser(utf8, offset, length)) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new EventRejectedException(RejectReason.INVALID_JSON, "a line must be one JSON object");

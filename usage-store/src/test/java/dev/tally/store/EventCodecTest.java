@@ -59,6 +59,54 @@ class EventCodecTest {
         assertEquals(EventCodec.toJsonByGenerator(e), EventCodec.toJson(e));
     }
 
+    /**
+     * A canonical record read without the parser is the event the parser reads, for generated
+     * events and for every edit of one byte the layout still accepts; records outside the layout
+     * (escapes, other alphabets, unknown shapes) go to the parser.
+     */
+    @Test
+    void parseCanonical_layoutAndParser_sameEvent() throws Exception {
+        // Half of them plain, so that about a twentieth of the records are in the layout.
+        String[] texts = {"acme", "k-1", "llm.request", "Zürich", "a\"b", "back\\slash", "tab\tline", "\u0001",
+            "\u007F", "\uD83D\uDE00", "", "/", "key-42", "tenant-7"};
+        String[] datas = {"{}", "{\"in\":12.50,\"m\":\"x\",\"n\":[1,{\"a\":null}]}", "{\"tokens\":977,\"model\":\"gpt-4o\"}",
+            "{\"s\":\"é\"}", "{\"e\":\"a\\\"b\"}", "{\"d\":{\"e\":{\"f\":[true,false,-0.5]}}}", "{\"x\":1e3}"};
+        byte[] edits = {'"', '\\', '{', '}', ',', ':', 'a', '0', '9', ' ', 'Z', '.', 1, 0x7F, (byte) 0xC3};
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(13);
+        int viaLayout = 0;
+        int editsAccepted = 0;
+        for (int i = 0; i < 20_000; i++) {
+            UsageEvent e = new UsageEvent(texts[rnd.nextInt(texts.length)], texts[rnd.nextInt(texts.length)],
+                    texts[rnd.nextInt(texts.length)], texts[rnd.nextInt(texts.length)],
+                    rnd.nextInt(3) == 0 ? null : texts[rnd.nextInt(texts.length)],
+                    Instant.ofEpochSecond(rnd.nextLong(0, 4_000_000_000L), rnd.nextInt(1_000_000) * 1_000L),
+                    EventData.canonical(datas[rnd.nextInt(datas.length)]));
+            byte[] rec = EventCodec.toJson(e).getBytes(StandardCharsets.UTF_8);
+            UsageEvent byParser = EventCodec.parseCanonicalByParser(rec, 0, rec.length).event();
+            assertEquals(byParser, EventCodec.parseCanonical(rec, 0, rec.length).event());
+            ValidEvent fast = CanonicalLayout.read(rec, 0, rec.length);
+            if (fast != null) {
+                viaLayout++;
+                assertEquals(byParser, fast.event());
+            }
+            for (int k = 0; k < 4; k++) {
+                byte[] x = rec.clone();
+                x[rnd.nextInt(x.length)] = edits[rnd.nextInt(edits.length)];
+                ValidEvent edited = CanonicalLayout.read(x, 0, x.length);
+                if (edited != null) {
+                    editsAccepted++;
+                    assertEquals(EventCodec.parseCanonicalByParser(x, 0, x.length).event(), edited.event(),
+                            new String(x, StandardCharsets.UTF_8));
+                }
+            }
+        }
+        assertTrue(viaLayout > 500, "records read without the parser: " + viaLayout);
+        assertTrue(editsAccepted > 500, "edited records read without the parser: " + editsAccepted);
+        byte[] line = LINE.getBytes(StandardCharsets.UTF_8);
+        assertEquals(EventCodec.parseCanonicalByParser(line, 0, line.length).event(), CanonicalLayout.read(line, 0,
+                line.length).event());
+    }
+
     /** Sub-microsecond digits are truncated; offsets are converted to UTC. */
     @Test
     void parseTime_truncatesToMicrosAndNormalizesOffset() throws Exception {
