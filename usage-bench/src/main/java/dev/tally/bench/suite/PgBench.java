@@ -172,6 +172,8 @@ final class PgBench {
             out.put("phase.pg." + events + ".query.end", System.currentTimeMillis());
             out.put(f + "query_backend_peak_rss", Sys.peakRss(pid));
             explain(out, c, "explain.pg." + events, end, w);
+            // Untimed: the server writes what the step left dirty now, not during the next system's step.
+            s.execute("CHECKPOINT");
         }
         out.put(f + "client_peak_rss", Sys.peakRss("self"));
     }
