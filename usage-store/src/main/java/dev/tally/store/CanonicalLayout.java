@@ -9,8 +9,7 @@ import java.time.Instant;
  * {@code {"tenant":"…","id":"…","type":"…","subject":"…"[,"source":"…"],"time":"…","data":{…}}}.
  * Anything else (a byte outside ASCII, an escape, a control character, another field order, a
  * time not in the 27-character form, a {@code data} object {@link CompactData} does not vouch
- * for) answers null,
- * and the caller reads the record with the parser as before. So it can only read faster what the
+ * for) answers null, and the caller reads the record with the parser as before. So it can only read faster what the
  * parser reads, never differently: {@code EventCodecTest} holds the two together.
  *
  * <p>Stateless and thread-safe.
@@ -61,7 +60,7 @@ final class CanonicalLayout {
         }
         Instant time = EventCodec.parseCanonicalTime(timeText);
         String data = c.rest();
-        if (time == null || data.isEmpty() || data.charAt(0) != '{' || !CompactData.isCanonical(data)) {
+        if (time == null || !CompactData.isCanonical(data)) { // which also requires an object
             return null;
         }
         return new ValidEvent(new UsageEvent(tenant, id, type, subject, source, time, data));
